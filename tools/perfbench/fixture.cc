@@ -1,0 +1,169 @@
+#include "tools/perfbench/fixture.h"
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "tools/perfbench/workload.h"
+
+namespace perfbench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Counts outcomes and remembers the first failure; shared by the setup threads.
+class Outcomes {
+ public:
+  // Records the answer to the command named `what`.
+  void Add(const std::string& what, const grpc::Status& status, const v1::CommandResult& result) {
+    if (status.ok()) {
+      (result.deduplicated() ? deduplicated_ : created_).fetch_add(1);
+    } else if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      existed_.fetch_add(1);
+    } else {
+      std::lock_guard lock(mu_);
+      if (first_error_.ok()) {
+        first_error_ = absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                    "fixture: " + what + ": " + CodeName(status.error_code()) +
+                                        ": " + status.error_message());
+      }
+    }
+  }
+  bool failed() {
+    std::lock_guard lock(mu_);
+    return !first_error_.ok();
+  }
+  absl::Status first_error() {
+    std::lock_guard lock(mu_);
+    return first_error_;
+  }
+  FixtureSummary summary() const {
+    FixtureSummary s;
+    s.created = created_.load();
+    s.deduplicated = deduplicated_.load();
+    s.existed = existed_.load();
+    return s;
+  }
+
+ private:
+  std::atomic<uint64_t> created_{0}, deduplicated_{0}, existed_{0};
+  std::mutex mu_;
+  absl::Status first_error_;
+};
+
+v1::Money Eur(int64_t minor) {
+  v1::Money m;
+  m.set_amount_minor(minor);
+  m.set_currency("EUR");
+  return m;
+}
+
+// Runs `call(i)` for i in [0, n) on `threads` threads; stops early after a failure.
+void ParallelFor(uint32_t n, uint32_t threads, Outcomes& outcomes,
+                 const std::function<void(uint32_t)>& call) {
+  std::atomic<uint32_t> next{0};
+  std::vector<std::thread> pool;
+  for (uint32_t t = 0; t < std::max<uint32_t>(1, threads); ++t) {
+    pool.emplace_back([&] {
+      for (uint32_t i = next++; i < n && !outcomes.failed(); i = next++) call(i);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+}
+
+}  // namespace
+
+absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
+                                             const FixtureOptions& options) {
+  const auto started = Clock::now();
+  Outcomes outcomes;
+  auto context = [&](grpc::ClientContext* ctx) {
+    clients.Prepare(ctx, std::chrono::system_clock::now() + options.call_timeout);
+  };
+
+  // The control facts first, in order: employees name the org unit and the manager.
+  {
+    v1::DefineOrgUnitRequest req;
+    req.mutable_meta()->set_idempotency_key("bench:ou");
+    req.set_org_unit_id(std::string(kOrgUnitId));
+    req.set_name("perfbench load-test unit");
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::CommandResult res;
+    outcomes.Add("DefineOrgUnit " + req.org_unit_id(),
+                 clients.at(0).people->DefineOrgUnit(&ctx, req, &res), res);
+  }
+  auto register_employee = [&](const std::string& id, const std::string& manager,
+                               const std::string& key, size_t channel) {
+    v1::RegisterEmployeeRequest req;
+    req.mutable_meta()->set_idempotency_key(key);
+    req.set_employee_id(id);
+    req.set_name("Bench " + id);
+    req.set_org_unit_id(std::string(kOrgUnitId));
+    req.set_manager_id(manager);
+    req.set_job_level("L3");
+    *req.mutable_base_salary() = Eur(500000);
+    *req.mutable_band_midpoint() = Eur(520000);
+    req.mutable_hired_at()->set_seconds(1704067200);  // 2024-01-01
+    req.set_email(id + "@example.invalid");
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::CommandResult res;
+    outcomes.Add("RegisterEmployee " + id,
+                 clients.at(channel).people->RegisterEmployee(&ctx, req, &res), res);
+  };
+  if (!outcomes.failed()) register_employee(std::string(kManagerId), "", "bench:mgr", 0);
+  if (!outcomes.failed()) {
+    v1::OpenCycleRequest req;
+    req.mutable_meta()->set_idempotency_key("bench:cycle");
+    req.set_cycle_id(std::string(kCycleId));
+    req.set_name("perfbench cycle");
+    // Wide on purpose: every load event's receive time falls inside it for years of reruns.
+    req.mutable_period_start()->set_seconds(1767225600);  // 2026-01-01
+    req.mutable_period_end()->set_seconds(1924991999);    // 2030-12-31
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::CommandResult res;
+    outcomes.Add("OpenCycle " + req.cycle_id(), clients.at(0).cycles->OpenCycle(&ctx, req, &res),
+                 res);
+  }
+  if (!outcomes.failed()) {
+    ParallelFor(options.subjects, options.threads, outcomes, [&](uint32_t i) {
+      register_employee(EmployeeId(i), std::string(kManagerId), "bench:emp:" + std::to_string(i), i);
+    });
+  }
+  if (options.goals && !outcomes.failed()) {
+    ParallelFor(options.subjects, options.threads, outcomes, [&](uint32_t i) {
+      v1::SetGoalRequest req;
+      req.mutable_meta()->set_idempotency_key("bench:goal:" + std::to_string(i));
+      req.set_goal_id(GoalId(i));
+      req.set_cycle_id(std::string(kCycleId));
+      req.set_owner_kind(v1::OWNER_KIND_EMPLOYEE);
+      req.set_owner_id(EmployeeId(i));
+      req.set_title("Keep my defect rate under 3%");
+      req.set_weight_bp(10000);
+      v1::KeyResult* kr = req.add_key_results();
+      kr->set_key_result_id(std::string(kKeyResultId));
+      kr->set_description("personal defect rate");
+      kr->set_start_milli(5000);
+      kr->set_target_milli(3000);
+      kr->set_unit("%");
+      kr->set_direction(v1::DIRECTION_LOWER_IS_BETTER);
+      kr->set_weight_bp(10000);
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::CommandResult res;
+      outcomes.Add("SetGoal " + req.goal_id(), clients.at(i).goals->SetGoal(&ctx, req, &res), res);
+    });
+  }
+  if (absl::Status error = outcomes.first_error(); !error.ok()) return error;
+  FixtureSummary summary = outcomes.summary();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace perfbench

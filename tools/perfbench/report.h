@@ -1,0 +1,68 @@
+// Turns a run's measurements into the text or JSON report.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "tools/perfbench/baseline.h"
+#include "tools/perfbench/fixture.h"
+#include "tools/perfbench/runner.h"
+#include "tools/perfbench/workload.h"
+
+namespace perfbench {
+
+// One server RSS reading; `phase` says what perfbench was doing (setup, baseline, warmup,
+// measure, drain, end).
+struct RssSample {
+  double t_seconds = 0;  // since perfbench started
+  uint64_t rss_kib = 0;
+  std::string phase;
+};
+
+// Counters from Log.Status, before and after the run.
+struct ServerCounters {
+  uint64_t total_events = 0;
+  uint64_t commands_accepted = 0;
+  uint64_t commands_rejected = 0;
+  uint64_t appends = 0;
+  uint64_t group_commits = 0;
+  uint64_t max_view_lag = 0;  // largest lag over the views the server reports
+};
+
+struct Report {
+  // What was run.
+  std::string scenario;  // metrics-batch, commands, mixed, baseline-only
+  std::string server;
+  Mix mix;
+  WorkloadOptions workload;
+  RunOptions run_options;
+  uint32_t channels = 0;
+
+  std::optional<FixtureSummary> fixture;
+  std::optional<RunResult> run;
+
+  std::optional<BaselineResult> baseline;
+  BaselineOptions baseline_options;
+
+  // Server side (with --server-pid / when Log.Status answers).
+  std::vector<RssSample> rss;
+  std::optional<uint64_t> peak_rss_kib;
+  std::optional<double> server_cpu_cores;  // over warmup + measurement + drain
+  std::optional<ServerCounters> status_before, status_after;
+  std::string status_error;  // why Log.Status gave nothing, when it did not
+  double client_cpu_cores = 0;
+
+  // Derived numbers, 0 without a run.
+  double requests_per_second() const;
+  double events_per_second() const;
+  // Server events/s over baseline keys/s; 0 without both.
+  double ratio() const;
+};
+
+void PrintText(const Report& report, std::ostream& out);
+void PrintJson(const Report& report, std::ostream& out);
+
+}  // namespace perfbench
