@@ -1,5 +1,7 @@
 # One helper per module kind: libraries, binaries and Catch2 tests share warnings and options.
 
+include(Catch)
+
 set(PERFLEDGER_WARNINGS -Wall -Wextra -Wno-unused-parameter)
 
 # perfledger_library(NAME SOURCES ... DEPS ...)

@@ -1,0 +1,151 @@
+// Metric observations (high volume) and training reports from the LMS.
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "ledger/decision.h"
+#include "ledger/ledger.h"
+#include "ledger/limits.h"
+#include "ledger/status_macros.h"
+#include "ledger/validation.h"
+
+namespace perfledger {
+namespace {
+
+absl::Status CheckObservation(const std::string& f, const v1::Observation& o) {
+  RETURN_IF_ERROR(CheckId(f + ".subject_id", o.subject_id(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckName(f + ".metric", o.metric(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckName(f + ".unit", o.unit(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckName(f + ".source", o.source(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId(f + ".cycle_id", o.cycle_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckRange(f + ".value_milli", o.value_milli(), -limits::kMetricMilliAbsMax,
+                             limits::kMetricMilliAbsMax));
+  if (o.has_observed_at()) RETURN_IF_ERROR(CheckTimestamp(f + ".observed_at", o.observed_at()));
+  RETURN_IF_ERROR(CheckId(f + ".event_id", o.event_id(), Presence::kOptional));
+  if (absl::StartsWith(o.event_id(), kGeneratedEventIdPrefix)) {
+    return FieldError(f + ".event_id",
+                      absl::StrCat("the prefix '", kGeneratedEventIdPrefix, "' is reserved"));
+  }
+  return absl::OkStatus();
+}
+
+// Decides the events of a batch of observations. Lookups are cached per batch: a feed usually
+// repeats a few subjects many times.
+absl::Status DecideObservations(Decision& d,
+                                const google::protobuf::RepeatedPtrField<v1::Observation>& obs,
+                                std::string_view prefix) {
+  if (obs.empty()) return FieldError(std::string(prefix), "at least one observation is required");
+  RETURN_IF_ERROR(CheckCount(std::string(prefix), obs.size(), limits::kObservationsPerRequestMax));
+  absl::flat_hash_map<std::string, std::string> org_unit_of;  // subject → org unit
+  absl::flat_hash_map<std::string, bool> cycle_ok;
+  std::string single_subject = obs[0].subject_id();
+  for (int i = 0; i < obs.size(); i++) {
+    const v1::Observation& o = obs[i];
+    const std::string f = obs.size() == 1 && prefix == "observation"
+                              ? std::string(prefix)
+                              : absl::StrCat(std::string(prefix), "[", i, "]");
+    RETURN_IF_ERROR(CheckObservation(f, o));
+    const v1::OwnerKind kind = o.subject_kind() == v1::OWNER_KIND_UNSPECIFIED
+                                   ? v1::OWNER_KIND_EMPLOYEE
+                                   : o.subject_kind();
+    const std::string cache_key = absl::StrCat(static_cast<int>(kind), "/", o.subject_id());
+    auto it = org_unit_of.find(cache_key);
+    if (it == org_unit_of.end()) {
+      std::string org_unit;
+      if (kind == v1::OWNER_KIND_EMPLOYEE) {
+        ASSIGN_OR_RETURN(auto emp, d.Employee(f + ".subject_id", o.subject_id()));
+        org_unit = emp.org_unit_id();
+      } else if (kind == v1::OWNER_KIND_ORG_UNIT) {
+        RETURN_IF_ERROR(d.OrgUnit(f + ".subject_id", o.subject_id()).status());
+        org_unit = o.subject_id();
+      } else {
+        return FieldError(f + ".subject_kind", "must be EMPLOYEE or ORG_UNIT");
+      }
+      it = org_unit_of.emplace(cache_key, std::move(org_unit)).first;
+    }
+    if (!o.cycle_id().empty() && !cycle_ok.contains(o.cycle_id())) {
+      RETURN_IF_ERROR(d.Cycle(f + ".cycle_id", o.cycle_id(), CycleMust::kExist).status());
+      cycle_ok[o.cycle_id()] = true;
+    }
+    if (o.subject_id() != single_subject) single_subject.clear();
+    v1::Event e;
+    auto* p = e.mutable_metric_observed();
+    p->set_subject_id(o.subject_id());
+    p->set_subject_kind(kind);
+    p->set_metric(o.metric());
+    p->set_value_milli(o.value_milli());
+    p->set_unit(o.unit());
+    p->set_source(o.source());
+    p->set_org_unit_id(it->second);
+    p->set_cycle_id(o.cycle_id());
+    d.Emit(MetricsStream(o.subject_id()), Route::Data(o.subject_id()), std::move(e), o.event_id(),
+           o.has_observed_at() ? &o.observed_at() : nullptr);
+  }
+  if (d.meta().has_expected_version()) {
+    if (single_subject.empty()) {
+      return FieldError("meta.expected_version",
+                        "applies to one stream; this batch observes several subjects");
+    }
+    RETURN_IF_ERROR(d.ExpectVersion(MetricsStream(single_subject)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Ledger::Result Ledger::ObserveMetric(const v1::ObserveMetricRequest& r, const CommandContext& ctx) {
+  // A single observation's own event id doubles as the command's (idempotent re-sends).
+  v1::CommandMeta meta = r.meta();
+  if (meta.event_id().empty() && !r.observation().event_id().empty()) {
+    meta.set_event_id(r.observation().event_id());
+  }
+  google::protobuf::RepeatedPtrField<v1::Observation> one;
+  *one.Add() = r.observation();
+  one[0].clear_event_id();  // carried by meta now
+  return Execute(meta, r, ctx, [&](Decision& d) -> absl::Status {
+    if (!r.has_observation()) return FieldError("observation", "required");
+    return DecideObservations(d, one, "observation");
+  });
+}
+
+Ledger::Result Ledger::ObserveMetrics(const v1::ObserveMetricsRequest& r,
+                                      const CommandContext& ctx) {
+  return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
+    return DecideObservations(d, r.observations(), "observations");
+  });
+}
+
+Ledger::Result Ledger::RecordTraining(const v1::RecordTrainingRequest& r,
+                                      const CommandContext& ctx) {
+  return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
+    RETURN_IF_ERROR(CheckId("employee_id", r.employee_id(), Presence::kRequired));
+    RETURN_IF_ERROR(CheckId("course_id", r.course_id(), Presence::kRequired));
+    RETURN_IF_ERROR(CheckId("action_id", r.action_id(), Presence::kOptional));
+    RETURN_IF_ERROR(CheckName("lms_reference", r.lms_reference(), Presence::kOptional));
+    RETURN_IF_ERROR(CheckRange("score_milli", r.score_milli(), 0, 100'000));
+    RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
+    const std::string stream = EmployeeStream(r.employee_id());
+    RETURN_IF_ERROR(d.ExpectVersion(stream));
+    v1::Event e;
+    if (r.verb() == "enrolled" || r.verb() == "registered") {
+      auto* p = e.mutable_training_enrolled();
+      p->set_employee_id(r.employee_id());
+      p->set_course_id(r.course_id());
+      p->set_action_id(r.action_id());
+      p->set_lms_reference(r.lms_reference());
+    } else if (r.verb() == "completed") {
+      auto* p = e.mutable_training_completed();
+      p->set_employee_id(r.employee_id());
+      p->set_course_id(r.course_id());
+      p->set_action_id(r.action_id());
+      p->set_passed(r.passed());
+      p->set_score_milli(r.score_milli());
+      p->set_lms_reference(r.lms_reference());
+    } else {
+      return FieldError("verb", "must be enrolled, registered or completed");
+    }
+    d.Emit(stream, Route::Data(r.employee_id()), std::move(e));
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace perfledger

@@ -1,0 +1,69 @@
+// The append-only event log: the one source of truth. Two backends implement it: the embedded
+// log on RocksDB (embedded_log.h, the default) and Apache Kafka (kafka_log.h).
+//
+// Thread safety: every method may be called from any thread concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ledger/types.h"
+#include "perfledger/v1/envelope.pb.h"
+
+namespace perfledger {
+
+// Called exactly once per Append: with the positions of the appended events (in the order
+// given) once they are durable, or with the error that kept all of them out of the log.
+using AppendDone = std::function<void(absl::StatusOr<std::vector<LogPosition>>)>;
+
+class EventLog {
+ public:
+  virtual ~EventLog() = default;
+
+  // "embedded" or "kafka".
+  virtual std::string_view backend() const = 0;
+
+  // Data partitions (1..data_partitions()); partition 0 is the control stream.
+  virtual uint32_t data_partitions() const = 0;
+  uint32_t partitions() const { return data_partitions() + 1; }
+
+  // Appends `events` atomically: all become durable and visible together, or none does.
+  // Each envelope must carry position.partition; the log assigns position.offset, sequence,
+  // recorded_at, payload_sha256, prev_hash and hash (the writer owns the chain). Appends are
+  // ordered as their calls: an Append that returns before another starts precedes it in the log,
+  // and `done` callbacks run in that order, on a log thread (or inline if the log is closed or
+  // failed). Errors: UNAVAILABLE when the log is closed or a previous write failed (the log
+  // refuses writes until reopened, so no gap can follow a lost write); RESOURCE_EXHAUSTED when
+  // the batch exceeds limits::kBatchEventsMax or kBatchBytesMax.
+  virtual void Append(std::vector<v1::Envelope> events, AppendDone done) = 0;
+
+  // Up to `max_events` events of `partition` with offset >= from_offset, in order, each with its
+  // position. Only durable events are returned. An empty vector means none (yet).
+  virtual absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
+                                                        size_t max_events) = 0;
+
+  // The end (next offset) of every partition, indexed by partition.
+  virtual LogEnds Ends() = 0;
+
+  // Blocks until Ends() differs from `seen` in some partition, the deadline passes or the log
+  // closes; returns the ends at that moment.
+  virtual LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) = 0;
+
+  // The hash of the last event of each partition (GenesisHash() when empty).
+  virtual std::vector<std::string> ChainTips() = 0;
+
+  // Stops the log: appends already queued still complete, later ones fail with UNAVAILABLE;
+  // every waiter wakes. Idempotent.
+  virtual void Close() = 0;
+};
+
+// Appends and waits for the outcome.
+absl::StatusOr<std::vector<LogPosition>> AppendAndWait(EventLog& log,
+                                                       std::vector<v1::Envelope> events);
+
+}  // namespace perfledger

@@ -1,0 +1,107 @@
+#include "ledger/hash_chain.h"
+
+#include <openssl/sha.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+
+namespace perfledger {
+
+const std::string& GenesisHash() {
+  static const std::string* kGenesis = new std::string(kHashBytes, '\0');
+  return *kGenesis;
+}
+
+std::string Sha256(std::string_view data) {
+  std::string out(kHashBytes, '\0');
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string ToHex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+
+namespace {
+
+std::string CanonicalBytes(const v1::Envelope& e) {
+  // Copy the header only: clearing the payload before the copy keeps this cheap for big events.
+  v1::Envelope header;
+  header.CopyFrom(e);
+  header.clear_hash();
+  header.clear_position();
+  header.clear_payload();
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    header.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string ComputeHash(const v1::Envelope& e) {
+  return Sha256(e.prev_hash() + CanonicalBytes(e));
+}
+
+void SealEnvelope(v1::Envelope& e, const std::string& prev_hash, uint64_t sequence) {
+  e.set_payload_sha256(Sha256(e.payload()));
+  e.set_prev_hash(prev_hash);
+  e.set_sequence(sequence);
+  // Hot path of every append: move the payload and position aside instead of copying the
+  // envelope, serialize the header, and put them back.
+  std::string payload;
+  payload.swap(*e.mutable_payload());
+  v1::Position position;
+  position.Swap(e.mutable_position());
+  e.clear_position();
+  e.clear_hash();
+  std::string canonical = prev_hash;
+  {
+    google::protobuf::io::StringOutputStream stream(&canonical);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    e.SerializeToCodedStream(&coded);
+  }
+  e.set_hash(Sha256(canonical));
+  e.mutable_payload()->swap(payload);
+  e.mutable_position()->Swap(&position);
+}
+
+absl::Status VerifyLink(const v1::Envelope& e, const std::string& expected_prev,
+                        uint64_t expected_sequence) {
+  auto where = [&] {
+    return absl::StrFormat("partition %d offset %d (event %s)", e.position().partition(),
+                           e.position().offset(), e.event_id());
+  };
+  if (e.sequence() != expected_sequence) {
+    return absl::DataLossError(absl::StrFormat("%s: sequence is %d, expected %d", where(),
+                                               e.sequence(), expected_sequence));
+  }
+  if (e.prev_hash() != expected_prev) {
+    return absl::DataLossError(
+        absl::StrCat(where(), ": prev_hash does not match the previous event's hash"));
+  }
+  if (!e.payload().empty() && Sha256(e.payload()) != e.payload_sha256()) {
+    return absl::DataLossError(absl::StrCat(where(), ": payload does not match payload_sha256"));
+  }
+  if (ComputeHash(e) != e.hash()) {
+    return absl::DataLossError(absl::StrCat(where(), ": hash does not match the envelope"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfledger

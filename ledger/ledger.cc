@@ -1,0 +1,362 @@
+#include "ledger/ledger.h"
+
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "ledger/decision.h"
+#include "ledger/hash_chain.h"
+#include "ledger/limits.h"
+#include "ledger/logging.h"
+#include "ledger/partitioner.h"
+#include "ledger/status_macros.h"
+#include "ledger/validation.h"
+
+namespace perfledger {
+
+std::string EmployeeStream(std::string_view id) { return absl::StrCat("employee/", std::string(id)); }
+std::string OrgUnitStream(std::string_view id) { return absl::StrCat("org/", std::string(id)); }
+std::string CycleStream(std::string_view id) { return absl::StrCat("cycle/", std::string(id)); }
+std::string GoalStream(std::string_view id) { return absl::StrCat("goal/", std::string(id)); }
+std::string MetricsStream(std::string_view subject) { return absl::StrCat("metrics/", std::string(subject)); }
+
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t micros = absl::ToUnixMicros(t);
+  ts.set_seconds(micros / 1'000'000);
+  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  return ts;
+}
+
+// Random ids for events the client did not name. Not security-relevant: uniqueness only.
+std::string GeneratedEventId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrFormat("%s%016x%016x", kGeneratedEventIdPrefix, rng(), rng());
+}
+
+std::string Digest(const google::protobuf::Message& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return Sha256(bytes);
+}
+
+// The payload's type name, e.g. "GradeFinalized" (the envelope's `type`).
+std::string TypeName(const v1::Event& event) {
+  const auto* field = v1::Event::descriptor()->FindFieldByNumber(event.body_case());
+  return field == nullptr ? "Unknown" : field->message_type()->name();
+}
+
+absl::Status ValidateMeta(const v1::CommandMeta& meta) {
+  RETURN_IF_ERROR(CheckId("meta.idempotency_key", meta.idempotency_key(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("meta.event_id", meta.event_id(), Presence::kOptional));
+  if (absl::StartsWith(meta.event_id(), kGeneratedEventIdPrefix)) {
+    return FieldError("meta.event_id",
+                      absl::StrCat("the prefix '", kGeneratedEventIdPrefix, "' is reserved"));
+  }
+  if (meta.has_occurred_at()) RETURN_IF_ERROR(CheckTimestamp("meta.occurred_at", meta.occurred_at()));
+  RETURN_IF_ERROR(CheckId("meta.correlation_id", meta.correlation_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("meta.causation_id", meta.causation_id(), Presence::kOptional));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Decision
+
+std::optional<internal::Entity> Decision::Find(const std::string& key) { return wm_.Find(key); }
+
+absl::StatusOr<internal::EmployeeState> Decision::Employee(std::string_view field,
+                                                           const std::string& id,
+                                                           EmployeeMust must) {
+  auto e = wm_.Find(EmployeeStream(id));
+  if (!e || !e->has_employee()) {
+    return absl::NotFoundError(absl::StrCat(std::string(field), ": employee ", id, " not found"));
+  }
+  if (must == EmployeeMust::kBeActive && e->employee().departed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::string(field), ": employee ", id, " has departed"));
+  }
+  return e->employee();
+}
+
+absl::StatusOr<internal::OrgUnitState> Decision::OrgUnit(std::string_view field,
+                                                         const std::string& id) {
+  auto e = wm_.Find(OrgUnitStream(id));
+  if (!e || !e->has_org_unit()) {
+    return absl::NotFoundError(absl::StrCat(std::string(field), ": org unit ", id, " not found"));
+  }
+  return e->org_unit();
+}
+
+absl::StatusOr<internal::CycleState> Decision::Cycle(std::string_view field,
+                                                     const std::string& id, CycleMust must) {
+  auto e = wm_.Find(CycleStream(id));
+  if (!e || !e->has_cycle()) {
+    return absl::NotFoundError(absl::StrCat(std::string(field), ": cycle ", id, " not found"));
+  }
+  if (must == CycleMust::kBeOpen && e->cycle().closed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::string(field), ": cycle ", id, " is closed"));
+  }
+  return e->cycle();
+}
+
+absl::StatusOr<internal::GoalState> Decision::Goal(std::string_view field, const std::string& id,
+                                                   bool must_be_open) {
+  auto e = wm_.Find(GoalStream(id));
+  if (!e || !e->has_goal()) {
+    return absl::NotFoundError(absl::StrCat(std::string(field), ": goal ", id, " not found"));
+  }
+  if (must_be_open && e->goal().closed()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::string(field), ": goal ", id, " is closed"));
+  }
+  return e->goal();
+}
+
+absl::Status Decision::ExpectVersion(const std::string& stream) {
+  if (!meta_.has_expected_version()) return absl::OkStatus();
+  auto e = wm_.Find(stream);
+  const uint64_t current = e ? e->version() : 0;
+  if (current != meta_.expected_version()) {
+    return absl::AbortedError(absl::StrFormat(
+        "meta.expected_version: stream %s is at version %d, not %d", stream, current,
+        meta_.expected_version()));
+  }
+  return absl::OkStatus();
+}
+
+void Decision::Emit(std::string stream, Route route, v1::Event event, std::string event_id,
+                    const google::protobuf::Timestamp* occurred_at) {
+  auto it = versions_.find(stream);
+  if (it == versions_.end()) {
+    auto e = wm_.Find(stream);
+    it = versions_.emplace(stream, e ? e->version() : 0).first;
+  }
+  DecidedEvent& d = events_.emplace_back();
+  d.stream_version = ++it->second;
+  d.stream = std::move(stream);
+  d.route = std::move(route);
+  d.event = std::move(event);
+  d.event_id = std::move(event_id);
+  if (occurred_at != nullptr && (occurred_at->seconds() != 0 || occurred_at->nanos() != 0)) {
+    d.occurred_at = *occurred_at;
+  } else if (meta_.has_occurred_at()) {
+    d.occurred_at = meta_.occurred_at();
+  } else {
+    d.occurred_at = ToProto(now_);
+  }
+}
+
+// ---------------------------------------------------------------- the pipeline
+
+Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
+                               const google::protobuf::Message& request,
+                               const CommandContext& ctx, const Decider& decide) {
+  if (absl::Status s = ValidateMeta(meta); !s.ok()) {
+    rejected_++;
+    return s;
+  }
+  // The idempotency key names the command; an event id alone stands in for one.
+  std::string command_id = meta.idempotency_key();
+  if (command_id.empty() && !meta.event_id().empty()) {
+    command_id = absl::StrCat("event:", meta.event_id());
+  }
+  const std::string digest = command_id.empty() ? std::string() : Digest(request);
+
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!command_id.empty()) {
+    // A retry of a command still in flight waits for the first one's answer.
+    std::shared_ptr<InFlight> first;
+    {
+      std::lock_guard<std::mutex> guard(in_flight_mu_);
+      if (auto it = in_flight_.find(command_id); it != in_flight_.end()) first = it->second;
+    }
+    if (first != nullptr) {
+      lock.unlock();
+      if (first->digest != digest) {
+        rejected_++;
+        return absl::AlreadyExistsError(
+            "meta.idempotency_key: already used by a different command (still in flight)");
+      }
+      Result r = first->result.get();
+      if (r.ok()) {
+        r->set_deduplicated(true);
+        deduplicated_++;
+      }
+      return r;
+    }
+    if (auto record = write_model_->FindCommand(command_id)) {
+      lock.unlock();
+      if (record->digest() != digest) {
+        rejected_++;
+        return absl::AlreadyExistsError(
+            meta.idempotency_key().empty()
+                ? absl::StrCat("meta.event_id: ", meta.event_id(),
+                               " was already recorded by a different command")
+                : absl::StrCat("meta.idempotency_key: ", meta.idempotency_key(),
+                               " was already used by a different command"));
+      }
+      v1::CommandResult result = record->result();
+      result.set_deduplicated(true);
+      deduplicated_++;
+      return result;
+    }
+  }
+  Result r = ExecuteLocked(meta, command_id, digest, ctx, decide, lock);
+  if (r.ok()) {
+    accepted_++;
+  } else {
+    rejected_++;
+  }
+  return r;
+}
+
+Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
+                                     const std::string& digest, const CommandContext& ctx,
+                                     const Decider& decide, std::unique_lock<std::mutex>& lock) {
+  Decision decision(*write_model_, meta, ctx.now);
+  RETURN_IF_ERROR(decide(decision));
+  std::vector<DecidedEvent>& decided = decision.events();
+  if (decided.empty()) return absl::InternalError("command decided no events");
+  if (decided.size() > limits::kBatchEventsMax) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "command produces %d events, at most %d", decided.size(), limits::kBatchEventsMax));
+  }
+
+  // Client-supplied event ids must be new (a retry of the same command was answered above).
+  absl::flat_hash_map<std::string, size_t> seen_ids;
+  for (size_t i = 0; i < decided.size(); i++) {
+    DecidedEvent& d = decided[i];
+    if (d.event_id.empty()) {
+      d.event_id = (i == 0 && !meta.event_id().empty()) ? meta.event_id() : GeneratedEventId();
+      if (d.event_id == meta.event_id()) {
+        if (write_model_->FindEvent(d.event_id)) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("meta.event_id: ", d.event_id, " was already recorded"));
+        }
+      }
+      continue;
+    }
+    if (!seen_ids.emplace(d.event_id, i).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("event_id: ", d.event_id, " appears twice in one command"));
+    }
+    if (write_model_->FindEvent(d.event_id)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("event_id: ", d.event_id, " was already recorded"));
+    }
+  }
+
+  // Build the envelopes. The log seals them (offsets, recorded_at, hashes).
+  const uint32_t data_partitions = log_->data_partitions();
+  const uint64_t control_version = write_model_->Checkpoint()[kControlPartition];
+  std::vector<v1::Envelope> envelopes(decided.size());
+  auto headers = std::make_shared<std::vector<v1::Envelope>>(decided.size());
+  size_t bytes = 0;
+  for (size_t i = 0; i < decided.size(); i++) {
+    DecidedEvent& d = decided[i];
+    v1::Envelope& h = (*headers)[i];
+    h.set_event_id(d.event_id);
+    h.set_type(TypeName(d.event));
+    h.set_stream(d.stream);
+    h.set_stream_version(d.stream_version);
+    h.set_partition_key(d.route.key);
+    h.mutable_position()->set_partition(
+        d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions));
+    *h.mutable_occurred_at() = d.occurred_at;
+    *h.mutable_actor() = ctx.actor;
+    h.set_causation_id(meta.causation_id());
+    h.set_correlation_id(meta.correlation_id());
+    h.set_schema_version(1);
+    h.set_control_version(control_version);
+    h.set_command_id(command_id);
+    if (i == 0 && !command_id.empty()) {
+      h.set_command_digest(digest);
+      h.set_command_event_count(static_cast<uint32_t>(decided.size()));
+    }
+    envelopes[i] = h;
+    std::string payload = d.event.SerializeAsString();
+    if (payload.size() > limits::kEventBytesMax) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "event %d (%s): %d bytes, at most %d", i, h.type(), payload.size(),
+          limits::kEventBytesMax));
+    }
+    bytes += payload.size();
+    envelopes[i].set_payload(std::move(payload));
+  }
+  if (bytes > limits::kBatchBytesMax) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "command produces %d bytes of events, at most %d", bytes, limits::kBatchBytesMax));
+  }
+
+  // The decision stands: overlay it and hand it to the log, still under the lock so that log
+  // order equals decision order.
+  auto events = std::make_shared<std::vector<v1::Event>>();
+  events->reserve(decided.size());
+  for (size_t i = 0; i < decided.size(); i++) {
+    events->push_back(std::move(decided[i].event));
+    write_model_->ApplyPending({&(*headers)[i], &events->back()});
+  }
+  auto promise = std::make_shared<std::promise<Result>>();
+  auto in_flight = std::make_shared<InFlight>();
+  in_flight->digest = digest;
+  in_flight->result = promise->get_future().share();
+  if (!command_id.empty()) {
+    std::lock_guard<std::mutex> guard(in_flight_mu_);
+    in_flight_[command_id] = in_flight;
+  }
+
+  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id](
+                                         absl::StatusOr<std::vector<LogPosition>> positions) {
+    Result result;
+    if (!positions.ok()) {
+      write_model_->DropPending();
+      result = positions.status();
+    } else {
+      std::vector<FoldInput> inputs;
+      inputs.reserve(headers->size());
+      v1::CommandResult answer;
+      for (size_t i = 0; i < headers->size(); i++) {
+        v1::Envelope& h = (*headers)[i];
+        h.mutable_position()->set_offset((*positions)[i].offset);
+        inputs.push_back({&h, &(*events)[i]});
+        auto* a = answer.add_events();
+        a->set_event_id(h.event_id());
+        a->set_stream(h.stream());
+        a->set_stream_version(h.stream_version());
+        *a->mutable_position() = h.position();
+      }
+      absl::Status persisted = write_model_->ApplyCommitted(inputs);
+      if (!persisted.ok()) {
+        // The events are durable; only the write model's stored copy is behind (its memory
+        // copy is current). Answer success: the next start refolds the log from the checkpoint.
+        LogWarning(absl::StrCat("write model not persisted: ", persisted.ToString()));
+      }
+      result = std::move(answer);
+    }
+    if (!command_id.empty()) {
+      std::lock_guard<std::mutex> guard(in_flight_mu_);
+      in_flight_.erase(command_id);
+    }
+    promise->set_value(std::move(result));
+  });
+  lock.unlock();
+  return in_flight->result.get();
+}
+
+LedgerStats Ledger::stats() const {
+  return LedgerStats{accepted_.load(), rejected_.load(), deduplicated_.load()};
+}
+
+}  // namespace perfledger

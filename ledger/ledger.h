@@ -1,0 +1,113 @@
+// The write side: command handlers over the event log and the write model (DESIGN §4).
+//
+// Each command: validate (INVALID_ARGUMENT naming the field) → check the idempotency key →
+// look up what the command refers to (NOT_FOUND, FAILED_PRECONDITION) → check the expected
+// version (ABORTED) → decide the events, enriched with the context their consumers need →
+// append them atomically → answer once they are durable. A rejected command appends nothing.
+//
+// Decisions are serialized by one mutex (the single-writer rule of DESIGN §4); the append itself
+// is only enqueued under it, so concurrent commands share the log's group commit.
+//
+// Thread safety: every method is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ledger/event_log.h"
+#include "ledger/write_model.h"
+#include "perfledger/v1/commands.pb.h"
+#include "perfledger/v1/common.pb.h"
+
+namespace perfledger {
+
+// Who is calling and when; built by the server from the authenticated call.
+struct CommandContext {
+  v1::Actor actor;
+  // Receive time: the default business time of the command's events.
+  absl::Time now = absl::Now();
+};
+
+struct LedgerStats {
+  uint64_t accepted = 0;
+  uint64_t rejected = 0;
+  uint64_t deduplicated = 0;
+};
+
+class Decision;
+
+class Ledger {
+ public:
+  // `log` and `write_model` must outlive the ledger. The write model must be caught up.
+  Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {}
+
+  using Result = absl::StatusOr<v1::CommandResult>;
+
+  // People (org units on the control stream; employees keyed by employee id).
+  Result DefineOrgUnit(const v1::DefineOrgUnitRequest& r, const CommandContext& ctx);
+  Result RegisterEmployee(const v1::RegisterEmployeeRequest& r, const CommandContext& ctx);
+  Result UpdateEmployee(const v1::UpdateEmployeeRequest& r, const CommandContext& ctx);
+  Result RecordDeparture(const v1::RecordDepartureRequest& r, const CommandContext& ctx);
+  // Cycles (control stream).
+  Result OpenCycle(const v1::OpenCycleRequest& r, const CommandContext& ctx);
+  Result CloseCycle(const v1::CloseCycleRequest& r, const CommandContext& ctx);
+  // Goals, keyed by their owner.
+  Result SetGoal(const v1::SetGoalRequest& r, const CommandContext& ctx);
+  Result ReviseGoal(const v1::ReviseGoalRequest& r, const CommandContext& ctx);
+  Result RecordKeyResultProgress(const v1::RecordKeyResultProgressRequest& r,
+                                 const CommandContext& ctx);
+  Result CloseGoal(const v1::CloseGoalRequest& r, const CommandContext& ctx);
+  // Check-ins.
+  Result RecordCheckIn(const v1::RecordCheckInRequest& r, const CommandContext& ctx);
+  // Metrics: one observation, or a batch appended atomically.
+  Result ObserveMetric(const v1::ObserveMetricRequest& r, const CommandContext& ctx);
+  Result ObserveMetrics(const v1::ObserveMetricsRequest& r, const CommandContext& ctx);
+  // Reviews.
+  Result SubmitScore(const v1::SubmitScoreRequest& r, const CommandContext& ctx);
+  Result AmendScore(const v1::AmendScoreRequest& r, const CommandContext& ctx);
+  Result AdjustCalibration(const v1::AdjustCalibrationRequest& r, const CommandContext& ctx);
+  Result FinalizeGrade(const v1::FinalizeGradeRequest& r, const CommandContext& ctx);
+  Result RecordFeedback(const v1::RecordFeedbackRequest& r, const CommandContext& ctx);
+  // Training reported by the LMS.
+  Result RecordTraining(const v1::RecordTrainingRequest& r, const CommandContext& ctx);
+
+  LedgerStats stats() const;
+  EventLog& log() { return *log_; }
+  WriteModel& write_model() { return *write_model_; }
+
+ private:
+  using Decider = std::function<absl::Status(Decision&)>;
+
+  // The pipeline every command runs through. `request` is hashed for idempotency.
+  Result Execute(const v1::CommandMeta& meta, const google::protobuf::Message& request,
+                 const CommandContext& ctx, const Decider& decide);
+  Result ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
+                       const std::string& digest, const CommandContext& ctx,
+                       const Decider& decide, std::unique_lock<std::mutex>& lock);
+
+  EventLog* log_;
+  WriteModel* write_model_;
+
+  std::mutex mu_;  // serializes decisions
+  // Guards in_flight_ only. Separate from mu_ because the log's completion callbacks erase
+  // entries while an appender may hold mu_ waiting for room in the log's queue.
+  std::mutex in_flight_mu_;
+  struct InFlight {
+    std::string digest;
+    std::shared_future<Result> result;
+  };
+  absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_;
+
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> rejected_{0};
+  std::atomic<uint64_t> deduplicated_{0};
+};
+
+}  // namespace perfledger

@@ -1,0 +1,58 @@
+// Every limit of perfledger in one place (TIGER_STYLE constants). A limit protects memory, the
+// log or a consumer; each is checked where input enters and named in the error when exceeded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace perfledger::limits {
+
+// ---- identifiers and text (bytes, UTF-8)
+inline constexpr size_t kIdBytesMax = 64;            // every *_id, idempotency keys
+inline constexpr size_t kNameBytesMax = 200;         // names, titles, metric names, units
+inline constexpr size_t kTextBytesMax = 4096;        // descriptions, notes, comments, reasons
+inline constexpr size_t kCurrencyBytes = 3;          // ISO-4217
+inline constexpr size_t kListItemsMax = 64;          // key results, dimensions, blockers, ...
+inline constexpr size_t kGradesMax = 16;             // grades in a rating scale
+
+// ---- numbers
+inline constexpr int64_t kMoneyMinorMax = int64_t{1} << 50;   // ~1e15 minor units
+inline constexpr uint32_t kBasisPointsMax = 10'000;           // 100 %
+inline constexpr int64_t kScoreMilliMax = 1'000'000;          // 1000.000 points
+inline constexpr int64_t kMetricMilliAbsMax = int64_t{1} << 52;
+inline constexpr uint32_t kOkrGradeMilliMax = 1'000;
+
+// ---- events and batches
+inline constexpr size_t kEventBytesMax = 64 * 1024;           // serialized payload of one event
+inline constexpr size_t kBatchEventsMax = 5'000;              // events in one atomic append
+inline constexpr size_t kBatchBytesMax = 8 * 1024 * 1024;     // bytes in one atomic append
+inline constexpr size_t kObservationsPerRequestMax = kBatchEventsMax;
+
+// ---- the embedded log's group commit
+inline constexpr size_t kGroupCommitEventsMax = 20'000;       // events in one synced write
+inline constexpr size_t kGroupCommitBytesMax = 16 * 1024 * 1024;
+inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends before pushback
+
+// ---- partitions
+inline constexpr uint32_t kDataPartitionsDefault = 8;
+inline constexpr uint32_t kDataPartitionsMax = 256;
+
+// ---- reads and streams
+inline constexpr uint32_t kReadLimitDefault = 1'000;
+inline constexpr uint32_t kReadLimitMax = 10'000;
+inline constexpr size_t kFollowBatchEvents = 512;             // events per wake-up of a follower
+inline constexpr size_t kStreamBatchesMax = 1'000'000;        // batches in one client stream
+
+// ---- server
+inline constexpr size_t kGrpcMessageBytesMax = 16 * 1024 * 1024;
+inline constexpr int kShutdownGraceSeconds = 10;
+inline constexpr size_t kTokensMax = 10'000;
+
+static_assert(kBatchEventsMax <= kGroupCommitEventsMax, "a batch must fit one group commit");
+static_assert(kBatchBytesMax <= kGroupCommitBytesMax, "a batch must fit one group commit");
+static_assert(kEventBytesMax * 2 <= kBatchBytesMax, "a batch holds at least two max events");
+static_assert(kObservationsPerRequestMax <= kBatchEventsMax);
+static_assert(kReadLimitDefault <= kReadLimitMax);
+static_assert(kBatchBytesMax < kGrpcMessageBytesMax, "a max batch must fit one gRPC message");
+
+}  // namespace perfledger::limits

@@ -1,0 +1,49 @@
+// The state database: one RocksDB under <data>/state holding the write model, the views and
+// their checkpoints, one column family each. Views and checkpoints that must move together are
+// written in one WriteBatch (DESIGN §5).
+//
+// Thread safety: the store is thread-safe (RocksDB is); handles stay valid until the store is
+// destroyed. Families are created on first open and can be dropped and recreated (rebuild).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+
+namespace perfledger {
+
+struct StateStoreOptions {
+  std::string dir;
+  // Column families to open or create besides "default".
+  std::vector<std::string> families;
+};
+
+class StateStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const StateStoreOptions& options);
+  ~StateStore();
+
+  rocksdb::DB* db() { return db_.get(); }
+  const std::string& dir() const { return dir_; }
+
+  // The handle of a family; nullptr if it was not opened. Valid until DropAndRecreate(name).
+  rocksdb::ColumnFamilyHandle* family(const std::string& name);
+
+  // Drops a family with all its data and creates it empty (used by rebuilds).
+  absl::Status DropAndRecreate(const std::string& name);
+
+ private:
+  StateStore() = default;
+  std::string dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::mutex mu_;
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
+  rocksdb::ColumnFamilyOptions cf_options_;
+};
+
+}  // namespace perfledger

@@ -1,0 +1,31 @@
+// Small value types shared by the log and its consumers.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "perfledger/v1/envelope.pb.h"
+
+namespace perfledger {
+
+// Partition 0 is the single-partition control stream; 1..N hold data keyed by subject.
+inline constexpr uint32_t kControlPartition = 0;
+
+// A place in the log. Offsets grow strictly within a partition but may have gaps (Kafka).
+struct LogPosition {
+  uint32_t partition = 0;
+  uint64_t offset = 0;
+  auto operator<=>(const LogPosition&) const = default;
+};
+
+// The end of every partition: ends[p] is the next offset to be written in partition p.
+// A reader that has consumed up to ends[p] (exclusive) in every partition is caught up.
+using LogEnds = std::vector<uint64_t>;
+
+// An event as read back from the log: its envelope (position filled) and nothing else;
+// the payload stays serialized inside the envelope until a consumer needs it.
+using StoredEvent = v1::Envelope;
+
+}  // namespace perfledger

@@ -1,0 +1,339 @@
+#include "ledger/write_model.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "ledger/limits.h"
+#include "ledger/rocks_util.h"
+#include "ledger/status_macros.h"
+#include "rocksdb/write_batch.h"
+
+namespace perfledger {
+namespace {
+
+// Key layout of the "write_model" family.
+std::string EntityKey(std::string_view key) { return absl::StrCat("e/", std::string(key)); }
+std::string CommandKey(std::string_view id) { return absl::StrCat("c/", std::string(id)); }
+std::string EventIndexKey(std::string_view id) { return absl::StrCat("i/", std::string(id)); }
+std::string CheckpointKey(uint32_t partition) {
+  std::string key = "p/";
+  PutBigEndian32(key, partition);
+  return key;
+}
+
+}  // namespace
+
+// Gives the fold mutable entities from one layer and remembers which keys it touched.
+class WriteModel::Access {
+ public:
+  virtual ~Access() = default;
+  virtual internal::Entity& Get(const std::string& key) = 0;
+};
+
+void WriteModel::Fold(const FoldInput& in, Access& access) {
+  const v1::Envelope& h = *in.header;
+  const v1::Event& ev = *in.event;
+  // Every event moves its stream's version; folding assigns, so a replay is harmless.
+  internal::Entity& stream = access.Get(h.stream());
+  stream.set_version(h.stream_version());
+
+  switch (ev.body_case()) {
+    case v1::Event::kOrgUnitDefined: {
+      const auto& e = ev.org_unit_defined();
+      auto* s = stream.mutable_org_unit();
+      s->set_name(e.name());
+      s->set_parent_id(e.parent_id());
+      s->set_manager_id(e.manager_id());
+      break;
+    }
+    case v1::Event::kEmployeeRegistered: {
+      const auto& e = ev.employee_registered();
+      auto* s = stream.mutable_employee();
+      s->set_name(e.name());
+      s->set_org_unit_id(e.org_unit_id());
+      s->set_manager_id(e.manager_id());
+      s->set_job_level(e.job_level());
+      *s->mutable_base_salary() = e.base_salary();
+      *s->mutable_band_midpoint() = e.band_midpoint();
+      s->set_email(e.email());
+      s->set_departed(false);
+      break;
+    }
+    case v1::Event::kEmployeeUpdated: {
+      // The event carries the full new record.
+      const auto& e = ev.employee_updated();
+      auto* s = stream.mutable_employee();
+      s->set_name(e.name());
+      s->set_org_unit_id(e.org_unit_id());
+      s->set_manager_id(e.manager_id());
+      s->set_job_level(e.job_level());
+      *s->mutable_base_salary() = e.base_salary();
+      *s->mutable_band_midpoint() = e.band_midpoint();
+      s->set_email(e.email());
+      break;
+    }
+    case v1::Event::kEmployeeDeparted:
+      stream.mutable_employee()->set_departed(true);
+      break;
+    case v1::Event::kCycleOpened: {
+      const auto& e = ev.cycle_opened();
+      auto* s = stream.mutable_cycle();
+      s->set_name(e.name());
+      s->mutable_grades()->Assign(e.scale().grades().begin(), e.scale().grades().end());
+      s->set_closed(false);
+      s->set_policy_version(e.policy_version());
+      break;
+    }
+    case v1::Event::kCycleClosed:
+      stream.mutable_cycle()->set_closed(true);
+      break;
+    case v1::Event::kGoalSet:
+    case v1::Event::kGoalRevised: {
+      auto* s = stream.mutable_goal();
+      const bool set = ev.body_case() == v1::Event::kGoalSet;
+      const auto& krs = set ? ev.goal_set().key_results() : ev.goal_revised().key_results();
+      if (set) {
+        const auto& e = ev.goal_set();
+        s->set_cycle_id(e.cycle_id());
+        s->set_owner_kind(e.owner_kind());
+        s->set_owner_id(e.owner_id());
+        s->set_parent_goal_id(e.parent_goal_id());
+        s->set_org_unit_id(e.org_unit_id());
+        s->set_closed(false);
+      } else {
+        s->set_parent_goal_id(ev.goal_revised().parent_goal_id());
+      }
+      s->clear_key_result_ids();
+      s->clear_key_result_start_milli();
+      s->clear_key_result_target_milli();
+      for (const auto& kr : krs) {
+        s->add_key_result_ids(kr.key_result_id());
+        s->add_key_result_start_milli(kr.start_milli());
+        s->add_key_result_target_milli(kr.target_milli());
+      }
+      break;
+    }
+    case v1::Event::kGoalClosed:
+      stream.mutable_goal()->set_closed(true);
+      break;
+    case v1::Event::kScoreSubmitted: {
+      const auto& e = ev.score_submitted();
+      auto* s = access.Get(absl::StrCat("score/", e.score_id())).mutable_score();
+      s->set_employee_id(e.employee_id());
+      s->set_cycle_id(e.cycle_id());
+      s->set_source(e.source());
+      s->set_reviewer_id(e.reviewer_id());
+      s->set_last_event_id(h.event_id());
+      break;
+    }
+    case v1::Event::kScoreAmended: {
+      const auto& e = ev.score_amended();
+      access.Get(absl::StrCat("score/", e.score_id())).mutable_score()->set_last_event_id(
+          h.event_id());
+      break;
+    }
+    case v1::Event::kGradeFinalized: {
+      const auto& e = ev.grade_finalized();
+      auto* s =
+          access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id())).mutable_grade();
+      s->set_grade(e.grade());
+      s->set_event_id(h.event_id());
+      break;
+    }
+    case v1::Event::kPolicyPublished:
+      stream.mutable_policy()->set_version(ev.policy_published().version());
+      break;
+    default:
+      // Every other event only moves its stream's version.
+      break;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<WriteModel>> WriteModel::Open(StateStore* store,
+                                                             uint32_t partitions) {
+  auto wm = std::unique_ptr<WriteModel>(new WriteModel());
+  wm->store_ = store;
+  wm->checkpoint_.assign(partitions, 0);
+  rocksdb::ColumnFamilyHandle* cf = store->family(kFamily);
+  if (cf == nullptr) return absl::InternalError("state store has no write_model family");
+  for (uint32_t p = 0; p < partitions; p++) {
+    std::string value;
+    rocksdb::Status s = store->db()->Get(rocksdb::ReadOptions(), cf, CheckpointKey(p), &value);
+    if (s.ok()) {
+      wm->checkpoint_[p] = GetBigEndian64(value);
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "read write-model checkpoint");
+    }
+  }
+  return wm;
+}
+
+internal::Entity* WriteModel::CommittedLocked(const std::string& key) {
+  auto it = committed_.find(key);
+  if (it != committed_.end()) return &it->second;
+  std::string value;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),
+                                        EntityKey(key), &value);
+  if (!s.ok()) return nullptr;  // not found (a read error also reads as absent: fail closed)
+  internal::Entity entity;
+  if (!entity.ParseFromString(value)) return nullptr;
+  return &committed_.emplace(key, std::move(entity)).first->second;
+}
+
+std::optional<internal::Entity> WriteModel::Find(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(key);
+  if (it != pending_.end()) return it->second.entity;
+  const internal::Entity* e = CommittedLocked(key);
+  if (e == nullptr) return std::nullopt;
+  return *e;
+}
+
+std::optional<internal::CommandRecord> WriteModel::FindCommand(const std::string& command_id) {
+  std::string value;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),
+                                        CommandKey(command_id), &value);
+  if (!s.ok()) return std::nullopt;
+  internal::CommandRecord record;
+  if (!record.ParseFromString(value)) return std::nullopt;
+  return record;
+}
+
+std::optional<std::string> WriteModel::FindEvent(const std::string& event_id) {
+  std::string value;
+  rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),
+                                        EventIndexKey(event_id), &value);
+  if (!s.ok()) return std::nullopt;
+  return value;
+}
+
+void WriteModel::ApplyPending(const FoldInput& in) {
+  class PendingAccess final : public Access {
+   public:
+    explicit PendingAccess(WriteModel* wm) : wm_(wm) {}
+    internal::Entity& Get(const std::string& key) override {
+      auto it = wm_->pending_.find(key);
+      if (it == wm_->pending_.end()) {
+        PendingEntry entry;
+        if (const internal::Entity* c = wm_->CommittedLocked(key)) entry.entity = *c;
+        it = wm_->pending_.emplace(key, std::move(entry)).first;
+      }
+      it->second.outstanding++;
+      return it->second.entity;
+    }
+   private:
+    WriteModel* wm_;
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  PendingAccess access(this);
+  Fold(in, access);
+}
+
+void WriteModel::DropPending() {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.clear();
+}
+
+absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
+  class CommittedAccess final : public Access {
+   public:
+    explicit CommittedAccess(WriteModel* wm) : wm_(wm) {}
+    internal::Entity& Get(const std::string& key) override {
+      internal::Entity* e = wm_->CommittedLocked(key);
+      if (e == nullptr) e = &wm_->committed_[key];
+      dirty_.emplace(key, e);
+      // The committed layer caught up with one in-flight decision touching this key.
+      auto it = wm_->pending_.find(key);
+      if (it != wm_->pending_.end() && --it->second.outstanding == 0) wm_->pending_.erase(it);
+      return *e;
+    }
+    absl::flat_hash_map<std::string, internal::Entity*> dirty_;
+   private:
+    WriteModel* wm_;
+  };
+
+  std::lock_guard<std::mutex> lock(mu_);
+  CommittedAccess access(this);
+  rocksdb::ColumnFamilyHandle* cf = store_->family(kFamily);
+  rocksdb::WriteBatch batch;
+  absl::flat_hash_map<std::string, internal::CommandRecord> records;
+  for (const FoldInput& in : events) {
+    Fold(in, access);
+    const v1::Envelope& h = *in.header;
+    const uint32_t p = h.position().partition();
+    if (p < checkpoint_.size() && h.position().offset() + 1 > checkpoint_[p]) {
+      checkpoint_[p] = h.position().offset() + 1;
+    }
+    if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) {
+      batch.Put(cf, EventIndexKey(h.event_id()), h.command_id()).PermitUncheckedError();
+    }
+    if (!h.command_id().empty()) {
+      auto it = records.find(h.command_id());
+      if (it == records.end()) {
+        internal::CommandRecord record;
+        if (auto stored = FindCommand(h.command_id())) record = std::move(*stored);
+        it = records.emplace(h.command_id(), std::move(record)).first;
+      }
+      internal::CommandRecord& record = it->second;
+      if (h.command_event_count() > 0) {
+        record.set_digest(h.command_digest());
+        // Events of this command seen before its first one (catch-up across partitions).
+        const uint32_t seen = static_cast<uint32_t>(record.result().events_size());
+        record.set_missing(h.command_event_count() > seen + 1 ? h.command_event_count() - seen - 1
+                                                              : 0);
+      } else if (record.missing() > 0) {
+        record.set_missing(record.missing() - 1);
+      }
+      auto* appended = record.mutable_result()->add_events();
+      appended->set_event_id(h.event_id());
+      appended->set_stream(h.stream());
+      appended->set_stream_version(h.stream_version());
+      *appended->mutable_position() = h.position();
+    }
+  }
+  for (const auto& [key, entity] : access.dirty_) {
+    batch.Put(cf, EntityKey(key), entity->SerializeAsString()).PermitUncheckedError();
+  }
+  for (const auto& [id, record] : records) {
+    batch.Put(cf, CommandKey(id), record.SerializeAsString()).PermitUncheckedError();
+  }
+  for (uint32_t p = 0; p < checkpoint_.size(); p++) {
+    std::string value;
+    PutBigEndian64(value, checkpoint_[p]);
+    batch.Put(cf, CheckpointKey(p), value).PermitUncheckedError();
+  }
+  // Not synced: the log is the durable truth; a lost tail is refolded by CatchUp on restart,
+  // because the checkpoint travels in the same batch.
+  return FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch), "persist write model");
+}
+
+absl::Status WriteModel::CatchUp(EventLog& log) {
+  const LogEnds ends = log.Ends();
+  for (uint32_t p = 0; p < ends.size() && p < checkpoint_.size(); p++) {
+    uint64_t from = Checkpoint()[p];
+    while (from < ends[p]) {
+      ASSIGN_OR_RETURN(std::vector<StoredEvent> batch,
+                       log.Read(p, from, limits::kReadLimitMax));
+      if (batch.empty()) break;
+      std::vector<v1::Event> decoded(batch.size());
+      std::vector<FoldInput> inputs;
+      inputs.reserve(batch.size());
+      for (size_t i = 0; i < batch.size(); i++) {
+        if (!decoded[i].ParseFromString(batch[i].payload())) {
+          return absl::DataLossError(absl::StrCat("write model catch-up: event ",
+                                                  batch[i].event_id(), " does not parse"));
+        }
+        inputs.push_back({&batch[i], &decoded[i]});
+      }
+      RETURN_IF_ERROR(ApplyCommitted(inputs));
+      from = batch.back().position().offset() + 1;
+    }
+  }
+  return absl::OkStatus();
+}
+
+LogEnds WriteModel::Checkpoint() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return checkpoint_;
+}
+
+}  // namespace perfledger

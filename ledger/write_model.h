@@ -1,0 +1,97 @@
+// The write model: the little state command validation needs (does the employee exist, is the
+// cycle open, which key results does a goal have, ...), folded from the log.
+//
+// Two layers. `Committed` is the fold of durable events: cached in memory and persisted to the
+// state store's "write_model" family together with a per-partition checkpoint, in one
+// WriteBatch, in log order. `Pending` overlays decisions whose append is still in flight, so a
+// command decided right after another sees its effect. A pending entry is dropped once every
+// event that touched it has committed; a failed append drops them all (the log then refuses
+// writes until reopened, so no later decision can rely on them).
+//
+// After a crash the persisted checkpoint may trail the log; Open() callers run CatchUp(), which
+// folds the missing suffix. Folding is idempotent per event (it assigns, never increments), so
+// replaying an event the store already holds is harmless.
+//
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
+#include "absl/status/statusor.h"
+#include "ledger/event_log.h"
+#include "ledger/state_store.h"
+#include "perfledger/internal/write_model.pb.h"
+#include "perfledger/v1/events.pb.h"
+
+namespace perfledger {
+
+// An event as the write model folds it: the envelope header (payload not needed) and the
+// decoded payload.
+struct FoldInput {
+  const v1::Envelope* header;
+  const v1::Event* event;
+};
+
+// Generated event ids carry this prefix; clients may not use it. Every other event id is
+// indexed for duplicate detection.
+inline constexpr char kGeneratedEventIdPrefix[] = "pl-";
+
+class WriteModel {
+ public:
+  static inline constexpr char kFamily[] = "write_model";
+
+  static absl::StatusOr<std::unique_ptr<WriteModel>> Open(StateStore* store, uint32_t partitions);
+
+  // ---- decide side
+
+  // The entity keyed `key` ("employee/E1", "score/S9", ...) as decided so far.
+  std::optional<internal::Entity> Find(const std::string& key);
+
+  // The command record of an idempotency key, if the command committed.
+  std::optional<internal::CommandRecord> FindCommand(const std::string& command_id);
+
+  // The command id that appended a client-supplied event id, if any.
+  std::optional<std::string> FindEvent(const std::string& event_id);
+
+  // Overlays a decided (not yet durable) event.
+  void ApplyPending(const FoldInput& in);
+
+  // Drops the whole overlay after a failed append.
+  void DropPending();
+
+  // ---- commit side (must be called in log order)
+
+  // Folds durable events (headers with positions) and persists the result with the checkpoint.
+  absl::Status ApplyCommitted(const std::vector<FoldInput>& events);
+
+  // Folds the log from the persisted checkpoint to its end.
+  absl::Status CatchUp(EventLog& log);
+
+  // Next offset per partition that the committed fold has applied.
+  LogEnds Checkpoint();
+
+ private:
+  class Access;
+  WriteModel() = default;
+  internal::Entity* CommittedLocked(const std::string& key);
+  static void Fold(const FoldInput& in, Access& access);
+
+  StateStore* store_ = nullptr;
+  std::mutex mu_;
+  // Node maps: the fold holds references to entries while it inserts others.
+  absl::node_hash_map<std::string, internal::Entity> committed_;
+  struct PendingEntry {
+    internal::Entity entity;
+    uint32_t outstanding = 0;  // events in flight that touched it
+  };
+  absl::node_hash_map<std::string, PendingEntry> pending_;
+  LogEnds checkpoint_;
+};
+
+}  // namespace perfledger
