@@ -233,13 +233,15 @@ void PrintText(const Report& r, std::ostream& out) {
         << "  max " << Format("%.1f", max_kib / kKibPerMib) << "  end "
         << Format("%.1f", r.rss.back().rss_kib / kKibPerMib);
     if (r.peak_rss_kib) out << "  (VmHWM " << Format("%.1f", *r.peak_rss_kib / kKibPerMib) << ")";
-    out << "\nserver rss MiB timeline (t s: MiB, phase)\n ";
-    int on_line = 0;
+    // "t: MiB" pairs, eight to a line; a phase name marks where each phase begins.
+    out << "\nserver rss MiB timeline (seconds: MiB)";
+    const std::vector<RssSample> shown = Thin(r.rss, 64);
     std::string last_phase;
-    for (const RssSample& s : Thin(r.rss, 60)) {
-      out << ' ' << Format("%.0f", s.t_seconds) << ": " << Format("%.1f", s.rss_kib / kKibPerMib);
-      if (s.phase != last_phase) out << ' ' << (last_phase = s.phase);
-      out << (++on_line % 8 == 0 ? "\n " : " |");
+    for (size_t i = 0; i < shown.size(); ++i) {
+      const RssSample& s = shown[i];
+      out << (i % 8 == 0 ? "\n  " : " | ") << Format("%.1f", s.t_seconds) << ": "
+          << Format("%.1f", s.rss_kib / kKibPerMib);
+      if (s.phase != last_phase) out << " [" << (last_phase = s.phase) << ']';
     }
     out << '\n';
   }

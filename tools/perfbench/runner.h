@@ -63,7 +63,7 @@ struct RunResult {
   uint64_t unsent = 0;
 };
 
-// Live progress for a monitor thread while Run works.
+// Live progress for a monitor thread while Run works: every answer, warmup and drain included.
 struct LiveCounters {
   std::atomic<uint64_t> ok{0};
   std::atomic<uint64_t> errors{0};
