@@ -1,0 +1,128 @@
+#include "services/auth.h"
+
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "ledger/hash_chain.h"
+#include "ledger/limits.h"
+
+namespace perfledger::services {
+namespace {
+
+absl::StatusOr<v1::Role> ParseRole(const std::string& name) {
+  static const auto* kRoles = new absl::flat_hash_map<std::string, v1::Role>{
+      {"employee", v1::ROLE_EMPLOYEE}, {"manager", v1::ROLE_MANAGER}, {"hr", v1::ROLE_HR},
+      {"payroll", v1::ROLE_PAYROLL},   {"lms", v1::ROLE_LMS},         {"auditor", v1::ROLE_AUDITOR},
+      {"admin", v1::ROLE_ADMIN},       {"system", v1::ROLE_SYSTEM}};
+  auto it = kRoles->find(name);
+  if (it == kRoles->end()) return absl::InvalidArgumentError(absl::StrCat("unknown role ", name));
+  return it->second;
+}
+
+const char* OperationName(Operation op) {
+  switch (op) {
+    case Operation::kWritePeople: return "write people";
+    case Operation::kWriteCycles: return "write cycles";
+    case Operation::kWriteGoals: return "write goals";
+    case Operation::kWriteCheckIns: return "write check-ins";
+    case Operation::kWriteMetrics: return "write metrics";
+    case Operation::kWriteReviews: return "write reviews";
+    case Operation::kWriteTraining: return "write training";
+    case Operation::kReadLog: return "read the log";
+    case Operation::kReadStatus: return "read status";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(const std::string& path) {
+  auto auth = std::make_unique<Authenticator>();
+  if (path.empty()) return auth;
+  std::ifstream in(path);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("tokens_file: cannot read ", path));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    number++;
+    const std::string view(absl::StripAsciiWhitespace(line));
+    if (view.empty() || view[0] == '#') continue;
+    std::vector<std::string> parts = absl::StrSplit(view, ' ', absl::SkipEmpty());
+    if (parts.size() < 3 || parts.size() > 4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tokens_file: ", path, ":", number, ": expected <token> <principal> <role> [employee]"));
+    }
+    auto role = ParseRole(parts[2]);
+    if (!role.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tokens_file: ", path, ":", number, ": ", role.status().message()));
+    }
+    if (auth->tokens_.size() >= limits::kTokensMax) {
+      return absl::ResourceExhaustedError(absl::StrCat("tokens_file: more than ",
+                                                       limits::kTokensMax, " tokens"));
+    }
+    Principal p{parts[1], *role, parts.size() == 4 ? parts[3] : ""};
+    auth->tokens_[Sha256(parts[0])] = std::move(p);
+  }
+  return auth;
+}
+
+absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext& context) const {
+  if (tokens_.empty()) return Principal{"local", v1::ROLE_ADMIN, ""};
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) {
+    return absl::UnauthenticatedError("authorization: a bearer token is required");
+  }
+  std::string value(it->second.data(), it->second.size());
+  if (!absl::StartsWithIgnoreCase(value, "bearer ")) {
+    return absl::UnauthenticatedError("authorization: expected 'Bearer <token>'");
+  }
+  auto found = tokens_.find(Sha256(value.substr(7)));
+  if (found == tokens_.end()) return absl::UnauthenticatedError("authorization: unknown token");
+  return found->second;
+}
+
+absl::Status Authorize(const Principal& principal, Operation op) {
+  bool allowed = false;
+  switch (principal.role) {
+    case v1::ROLE_ADMIN:
+    case v1::ROLE_HR:
+      allowed = true;
+      break;
+    case v1::ROLE_MANAGER:
+    case v1::ROLE_EMPLOYEE:
+      allowed = op == Operation::kWriteGoals || op == Operation::kWriteCheckIns ||
+                op == Operation::kWriteReviews || op == Operation::kReadStatus;
+      break;
+    case v1::ROLE_SYSTEM:
+      allowed = op == Operation::kWriteMetrics || op == Operation::kReadStatus;
+      break;
+    case v1::ROLE_LMS:
+      allowed = op == Operation::kWriteTraining || op == Operation::kReadStatus;
+      break;
+    case v1::ROLE_PAYROLL:
+      allowed = op == Operation::kReadStatus;
+      break;
+    case v1::ROLE_AUDITOR:
+      allowed = op == Operation::kReadLog || op == Operation::kReadStatus;
+      break;
+    default:
+      allowed = false;
+  }
+  if (allowed) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat("role ", v1::Role_Name(principal.role),
+                                                  " may not ", OperationName(op)));
+}
+
+v1::Actor ToActor(const Principal& principal) {
+  v1::Actor actor;
+  actor.set_principal(principal.name);
+  actor.set_role(principal.role);
+  return actor;
+}
+
+}  // namespace perfledger::services

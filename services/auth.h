@@ -1,0 +1,61 @@
+// Authentication (bearer tokens → principal and role) and authorization (role → operations).
+//
+// Tokens live in a file of lines `<token> <principal> <role> [<employee_id>]` ('#' comments).
+// Without a token file every caller is the principal "local" with role admin; the server only
+// allows that on a loopback address (DESIGN §9: plaintext and trust only on loopback).
+//
+// Thread safety: immutable after Load; safe to share.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "perfledger/v1/common.pb.h"
+
+namespace perfledger::services {
+
+struct Principal {
+  std::string name;
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  // For employees and managers: who they are (scope); empty for other roles.
+  std::string employee_id;
+};
+
+// What a call wants to do; each RPC names one.
+enum class Operation {
+  kWritePeople,
+  kWriteCycles,
+  kWriteGoals,
+  kWriteCheckIns,
+  kWriteMetrics,
+  kWriteReviews,
+  kWriteTraining,
+  kReadLog,
+  kReadStatus,
+};
+
+class Authenticator {
+ public:
+  // Empty path: trust every caller as "local" admin.
+  static absl::StatusOr<std::unique_ptr<Authenticator>> Load(const std::string& tokens_file);
+
+  bool open() const { return tokens_.empty(); }
+
+  // UNAUTHENTICATED when a token is required and missing or unknown.
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContext& context) const;
+
+ private:
+  // Keyed by SHA-256 of the token, so lookups do not compare secrets byte by byte.
+  absl::flat_hash_map<std::string, Principal> tokens_;
+};
+
+// PERMISSION_DENIED naming the role and the operation when the role may not do it.
+absl::Status Authorize(const Principal& principal, Operation op);
+
+v1::Actor ToActor(const Principal& principal);
+
+}  // namespace perfledger::services

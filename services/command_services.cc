@@ -1,0 +1,165 @@
+// The command services: thin adapters. Each RPC authenticates, authorizes, calls the ledger and
+// maps the result; the domain logic lives in ledger/.
+#include "absl/strings/str_cat.h"
+#include "ledger/limits.h"
+#include "perfledger/v1/ledger.grpc.pb.h"
+#include "services/server.h"
+#include "services/status_map.h"
+
+namespace perfledger::services {
+namespace {
+
+template <typename Request>
+using LedgerFn = Ledger::Result (Ledger::*)(const Request&, const CommandContext&);
+
+template <typename Request>
+grpc::Status Run(ServiceDeps* deps, grpc::ServerContext* context, Operation op,
+                 const Request& request, v1::CommandResult* response, LedgerFn<Request> fn) {
+  auto principal = deps->auth->Authenticate(*context);
+  if (!principal.ok()) return ToGrpc(principal.status());
+  if (absl::Status s = Authorize(*principal, op); !s.ok()) return ToGrpc(s);
+  CommandContext ctx;
+  ctx.actor = ToActor(*principal);
+  ctx.now = absl::Now();
+  Ledger::Result result = (deps->ledger->*fn)(request, ctx);
+  if (!result.ok()) return ToGrpc(result.status());
+  *response = std::move(*result);
+  return grpc::Status::OK;
+}
+
+#define PL_COMMAND_RPC(Method, Op)                                                     \
+  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request, \
+                      v1::CommandResult* response) override {                          \
+    return Run(deps_, context, Op, *request, response, &Ledger::Method);                \
+  }
+
+class PeopleService final : public v1::People::Service {
+ public:
+  explicit PeopleService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(DefineOrgUnit, Operation::kWritePeople)
+  PL_COMMAND_RPC(RegisterEmployee, Operation::kWritePeople)
+  PL_COMMAND_RPC(UpdateEmployee, Operation::kWritePeople)
+  PL_COMMAND_RPC(RecordDeparture, Operation::kWritePeople)
+ private:
+  ServiceDeps* deps_;
+};
+
+class CyclesService final : public v1::Cycles::Service {
+ public:
+  explicit CyclesService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(OpenCycle, Operation::kWriteCycles)
+  PL_COMMAND_RPC(CloseCycle, Operation::kWriteCycles)
+ private:
+  ServiceDeps* deps_;
+};
+
+class GoalsService final : public v1::Goals::Service {
+ public:
+  explicit GoalsService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(SetGoal, Operation::kWriteGoals)
+  PL_COMMAND_RPC(ReviseGoal, Operation::kWriteGoals)
+  PL_COMMAND_RPC(RecordKeyResultProgress, Operation::kWriteGoals)
+  PL_COMMAND_RPC(CloseGoal, Operation::kWriteGoals)
+ private:
+  ServiceDeps* deps_;
+};
+
+class CheckInsService final : public v1::CheckIns::Service {
+ public:
+  explicit CheckInsService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(RecordCheckIn, Operation::kWriteCheckIns)
+ private:
+  ServiceDeps* deps_;
+};
+
+class ReviewsService final : public v1::Reviews::Service {
+ public:
+  explicit ReviewsService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(SubmitScore, Operation::kWriteReviews)
+  PL_COMMAND_RPC(AmendScore, Operation::kWriteReviews)
+  PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteReviews)
+  PL_COMMAND_RPC(FinalizeGrade, Operation::kWriteReviews)
+  PL_COMMAND_RPC(RecordFeedback, Operation::kWriteReviews)
+ private:
+  ServiceDeps* deps_;
+};
+
+class TrainingService final : public v1::Training::Service {
+ public:
+  explicit TrainingService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(RecordTraining, Operation::kWriteTraining)
+ private:
+  ServiceDeps* deps_;
+};
+
+class MetricsService final : public v1::Metrics::Service {
+ public:
+  explicit MetricsService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(ObserveMetric, Operation::kWriteMetrics)
+  PL_COMMAND_RPC(ObserveMetrics, Operation::kWriteMetrics)
+
+  // Each batch is its own atomic command. A failed batch ends the stream with that batch's
+  // error (earlier batches stay); a client that goes away keeps what was acknowledged.
+  grpc::Status StreamMetrics(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::ObserveMetricsRequest>* reader,
+                             v1::ObserveMetricsSummary* summary) override {
+    auto principal = deps_->auth->Authenticate(*context);
+    if (!principal.ok()) return ToGrpc(principal.status());
+    if (absl::Status s = Authorize(*principal, Operation::kWriteMetrics); !s.ok()) return ToGrpc(s);
+    absl::flat_hash_map<uint32_t, uint64_t> last;
+    v1::ObserveMetricsRequest batch;
+    while (reader->Read(&batch)) {
+      if (deps_->stopping.load()) {
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+      }
+      if (summary->batches() >= limits::kStreamBatchesMax) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "stream: too many batches in one call; open a new stream");
+      }
+      CommandContext ctx;
+      ctx.actor = ToActor(*principal);
+      ctx.now = absl::Now();
+      Ledger::Result r = deps_->ledger->ObserveMetrics(batch, ctx);
+      if (!r.ok()) {
+        absl::Status s = r.status();
+        return grpc::Status(ToGrpcCode(s.code()),
+                            absl::StrCat("batch ", summary->batches(), ": ", s.message()));
+      }
+      summary->set_batches(summary->batches() + 1);
+      summary->set_events(summary->events() + r->events_size());
+      for (const auto& e : r->events()) {
+        uint64_t& off = last[e.position().partition()];
+        off = std::max<uint64_t>(off, e.position().offset());
+      }
+    }
+    std::vector<std::pair<uint32_t, uint64_t>> sorted(last.begin(), last.end());
+    std::sort(sorted.begin(), sorted.end());
+    for (const auto& [p, o] : sorted) {
+      auto* pos = summary->add_last_positions();
+      pos->set_partition(p);
+      pos->set_offset(o);
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  ServiceDeps* deps_;
+};
+
+#undef PL_COMMAND_RPC
+
+}  // namespace
+
+std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* deps) {
+  std::vector<std::unique_ptr<grpc::Service>> out;
+  out.push_back(std::make_unique<PeopleService>(deps));
+  out.push_back(std::make_unique<CyclesService>(deps));
+  out.push_back(std::make_unique<GoalsService>(deps));
+  out.push_back(std::make_unique<CheckInsService>(deps));
+  out.push_back(std::make_unique<ReviewsService>(deps));
+  out.push_back(std::make_unique<TrainingService>(deps));
+  out.push_back(std::make_unique<MetricsService>(deps));
+  return out;
+}
+
+}  // namespace perfledger::services

@@ -1,0 +1,42 @@
+// perfledgerd's settings: one struct, one table (config.cc) that binds each setting to a flag
+// and to the config file with its description, default and bounds. `--help` prints the table;
+// the README's configuration section is checked against `perfledgerd --help`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace CLI {
+class App;
+}
+
+namespace perfledger::services {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:7411";
+  std::string data_dir = "./perfledger-data";
+  std::string log_backend = "embedded";  // embedded | kafka
+  uint32_t data_partitions = 8;
+  std::string kafka_brokers = "127.0.0.1:19092";
+  std::string kafka_topic_prefix = "perfledger";
+  uint32_t kafka_replication_factor = 1;
+  bool read_replica = false;
+  std::string tokens_file;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;  // set → mutual TLS (client certificates required)
+  uint32_t shutdown_grace_seconds = 10;
+  uint32_t max_threads = 256;
+};
+
+// Registers every setting on `app` (flags, and keys of the --config TOML/INI file).
+void BindConfig(CLI::App& app, ServerConfig& config);
+
+// Cross-field checks CLI11 cannot express (e.g. no open access off loopback).
+absl::Status ValidateConfig(const ServerConfig& config);
+
+bool IsLoopback(const std::string& listen);
+
+}  // namespace perfledger::services

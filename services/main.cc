@@ -1,0 +1,44 @@
+// perfledgerd: the perfledger server. Flags and an optional config file (see config.cc).
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "ledger/logging.h"
+#include "services/config.h"
+#include "services/server.h"
+
+namespace {
+
+// Signals are turned into a value a normal thread can wait for; nothing else runs in the
+// handler.
+volatile std::sig_atomic_t g_signal = 0;
+void OnSignal(int signal) { g_signal = signal; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  perfledger::services::ServerConfig config;
+  CLI::App app{"perfledgerd — the perfledger event-sourced performance ledger server"};
+  app.set_version_flag("--version", PERFLEDGER_VERSION);
+  perfledger::services::BindConfig(app, config);
+  CLI11_PARSE(app, argc, argv);
+
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto server = perfledger::services::Server::Start(config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "perfledgerd: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  // The gRPC server runs on its own threads; this one waits for a signal, then drains.
+  while (g_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  perfledger::LogInfo(absl::StrCat("signal ", static_cast<int>(g_signal), ": draining for up to ",
+                                   config.shutdown_grace_seconds, " s"));
+  (*server)->Shutdown(absl::Seconds(config.shutdown_grace_seconds));
+  return 0;
+}

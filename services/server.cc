@@ -1,0 +1,123 @@
+#include "services/server.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "ledger/embedded_log.h"
+#include "ledger/limits.h"
+#include "ledger/logging.h"
+#include "ledger/status_macros.h"
+
+namespace perfledger::services {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat(what, ": cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const ServerConfig& c) {
+  if (c.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      c.tls_client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ASSIGN_OR_RETURN(std::string cert, ReadFile(c.tls_cert, "--tls-cert"));
+  ASSIGN_OR_RETURN(std::string key, ReadFile(c.tls_key, "--tls-key"));
+  options.pem_key_cert_pairs.push_back({key, cert});
+  if (!c.tls_client_ca.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs, ReadFile(c.tls_client_ca, "--tls-client-ca"));
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+absl::StatusOr<std::unique_ptr<EventLog>> OpenLog(const ServerConfig& c) {
+  if (c.log_backend == "embedded") {
+    EmbeddedLogOptions options;
+    options.dir = (std::filesystem::path(c.data_dir) / "log").string();
+    options.data_partitions = c.data_partitions;
+    ASSIGN_OR_RETURN(auto log, EmbeddedLog::Open(options));
+    return std::unique_ptr<EventLog>(std::move(log));
+  }
+  return absl::UnimplementedError(
+      absl::StrCat("--log-backend ", c.log_backend, ": not available in this build"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config) {
+  RETURN_IF_ERROR(ValidateConfig(config));
+  auto server = std::unique_ptr<Server>(new Server());
+  server->config_ = config;
+  ASSIGN_OR_RETURN(server->auth_, Authenticator::Load(config.tokens_file));
+  ASSIGN_OR_RETURN(server->log_, OpenLog(config));
+  StateStoreOptions state_options;
+  state_options.dir = (std::filesystem::path(config.data_dir) / "state").string();
+  state_options.families = {WriteModel::kFamily};
+  ASSIGN_OR_RETURN(server->state_, StateStore::Open(state_options));
+  ASSIGN_OR_RETURN(server->write_model_,
+                   WriteModel::Open(server->state_.get(), server->log_->partitions()));
+  // A crash may leave the write model behind the log; fold the difference before serving.
+  RETURN_IF_ERROR(server->write_model_->CatchUp(*server->log_));
+  server->ledger_ = std::make_unique<Ledger>(server->log_.get(), server->write_model_.get());
+
+  server->deps_ = std::make_unique<ServiceDeps>();
+  server->deps_->ledger = server->ledger_.get();
+  server->deps_->log = server->log_.get();
+  server->deps_->auth = server->auth_.get();
+  server->deps_->config = &server->config_;
+  server->deps_->started_at = absl::Now();
+
+  server->services_ = MakeCommandServices(server->deps_.get());
+  server->services_.push_back(MakeLogService(server->deps_.get()));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  ASSIGN_OR_RETURN(auto credentials, Credentials(config));
+  builder.AddListeningPort(config.listen, credentials, &server->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits::kGrpcMessageBytesMax));
+  builder.SetMaxSendMessageSize(static_cast<int>(limits::kGrpcMessageBytesMax));
+  grpc::ResourceQuota quota("perfledgerd");
+  quota.SetMaxThreads(static_cast<int>(config.max_threads));
+  builder.SetResourceQuota(quota);
+  for (auto& s : server->services_) builder.RegisterService(s.get());
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("--listen ", config.listen,
+                                               ": cannot listen (address in use or invalid)"));
+  }
+  LogInfo(absl::StrCat("perfledgerd ", PERFLEDGER_VERSION, " serving on port ", server->port_,
+                       " (", std::string(server->log_->backend()), " log, data ", config.data_dir, ")"));
+  return server;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  deps_->stopping.store(true);
+  if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  // In-flight unary calls finish within the grace period; streams see `stopping` and end.
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+  log_->Close();
+  LogInfo("perfledgerd stopped");
+}
+
+void Server::Wait() { server_->Wait(); }
+
+Server::~Server() {
+  if (server_ != nullptr) Shutdown(absl::Seconds(0));
+  // Members are destroyed in reverse order: services, ledger, write model, state, log.
+}
+
+}  // namespace perfledger::services
