@@ -1,0 +1,22 @@
+// One registration function per command family; each adds its subcommands to the root app.
+#ifndef PERFLEDGER_TOOLS_PERFCTL_COMMANDS_H_
+#define PERFLEDGER_TOOLS_PERFCTL_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+#include "tools/perfctl/session.h"
+
+namespace perfctl {
+
+void AddLogCommands(CLI::App& app, Session& session);       // status, events read|follow
+void AddImportCommands(CLI::App& app, Session& session);    // import employees|org-units
+void AddPeopleCommands(CLI::App& app, Session& session);    // employee ..., org-unit define
+void AddCycleCommands(CLI::App& app, Session& session);     // cycle open|close
+void AddGoalCommands(CLI::App& app, Session& session);      // goal set|revise|progress|close
+void AddCheckInCommands(CLI::App& app, Session& session);   // checkin record
+void AddMetricCommands(CLI::App& app, Session& session);    // metric record|import
+void AddReviewCommands(CLI::App& app, Session& session);    // score, grade, calibrate, feedback
+
+}  // namespace perfctl
+
+#endif  // PERFLEDGER_TOOLS_PERFCTL_COMMANDS_H_

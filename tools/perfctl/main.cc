@@ -1,0 +1,55 @@
+// perfctl: the operator's command-line client of perfledgerd.
+//
+// main() only wires the command families together and maps the outcome to an exit code; each
+// family lives in its own cmd_*.cc file.
+
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/perfctl/commands.h"
+#include "tools/perfctl/session.h"
+#include "tools/perfctl/status.h"
+
+int main(int argc, char** argv) {
+  CLI::App app("perfctl: operate a perfledger server (import, record, inspect the log)", "perfctl");
+  // Global flags (--server, --output, ...) are accepted after a subcommand too.
+  app.fallthrough();
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  app.get_formatter()->column_width(34);
+
+  perfctl::Session session(&app);
+  perfctl::AddLogCommands(app, session);
+  perfctl::AddImportCommands(app, session);
+  perfctl::AddPeopleCommands(app, session);
+  perfctl::AddCycleCommands(app, session);
+  perfctl::AddGoalCommands(app, session);
+  perfctl::AddCheckInCommands(app, session);
+  perfctl::AddMetricCommands(app, session);
+  perfctl::AddReviewCommands(app, session);
+  // Set last: subcommands copy their parent's footer when created.
+  app.footer(
+      "\nExit codes: 0 ok, 1 the server refused the request (or rows were rejected),"
+      "\n  2 usage error (flags, arguments, input files), 3 server unreachable or no answer in time."
+      "\nEnvironment: PERFLEDGER_SERVER, PERFLEDGER_TOKEN."
+      "\nRun 'perfctl SUBCOMMAND --help' for a subcommand's flags and examples.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // CLI11's own report spans two lines; the contract is one.
+    std::cerr << "perfctl: " << e.what() << " (see --help)" << std::endl;
+    return static_cast<int>(perfctl::ExitCode::kUsage);
+  }
+  if (!session.selected()) {
+    std::cerr << "perfctl: no command given (see --help)" << std::endl;
+    return static_cast<int>(perfctl::ExitCode::kUsage);
+  }
+  return session.Run();
+}
