@@ -292,10 +292,18 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "[perfbench] baseline: %u threads x %u keys x %zu B, sync, %.1f s\n",
                    bo.threads, bo.keys_per_batch, bo.value_bytes, warmup + duration);
     }
+    const Clock::time_point started = Clock::now();
+    const double self_start = SelfCpuSeconds();
+    const std::optional<double> machine_start = MachineBusyCpuSeconds();
     absl::StatusOr<BaselineResult> b = RunBaseline(bo);
     if (!b.ok()) {
       std::cerr << "perfbench: " << b.status().message() << '\n';
       return false;
+    }
+    const double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    report.baseline_cpu_cores = (SelfCpuSeconds() - self_start) / seconds;
+    if (std::optional<double> end = MachineBusyCpuSeconds(); end && machine_start) {
+      report.baseline_machine_cpu_cores = (*end - *machine_start) / seconds;
     }
     report.baseline = std::move(*b);
     return true;
@@ -343,6 +351,7 @@ int Main(int argc, char** argv) {
   const std::optional<double> run_cpu_start =
       server_pid > 0 ? ReadCpuSeconds(server_pid) : std::nullopt;
   const double client_cpu_start = SelfCpuSeconds();
+  const std::optional<double> machine_cpu_start = MachineBusyCpuSeconds();
   const Clock::time_point run_start = Clock::now();
   monitor.RunStarted(report.run_options.warmup, report.run_options.duration);
   if (!quiet) {
@@ -352,6 +361,10 @@ int Main(int argc, char** argv) {
   report.run = Run(**clients, report.workload, report.mix, report.run_options, &live);
   const double run_seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   report.client_cpu_cores = (SelfCpuSeconds() - client_cpu_start) / run_seconds;
+  if (std::optional<double> end = MachineBusyCpuSeconds(); end && machine_cpu_start) {
+    report.machine_cpu_cores = (*end - *machine_cpu_start) / run_seconds;
+    report.machine_cores = std::thread::hardware_concurrency();
+  }
   if (run_cpu_start) {
     if (std::optional<double> end = ReadCpuSeconds(server_pid)) {
       report.server_cpu_cores = (*end - *run_cpu_start) / run_seconds;

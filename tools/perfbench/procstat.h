@@ -18,4 +18,8 @@ std::optional<double> ReadCpuSeconds(int pid);
 // User + system CPU seconds of this process.
 double SelfCpuSeconds();
 
+// CPU seconds all processes on the machine spent busy (everything but idle and iowait), from
+// /proc/stat. On a shared machine the difference from server + client is other people's work.
+std::optional<double> MachineBusyCpuSeconds();
+
 }  // namespace perfbench

@@ -204,6 +204,12 @@ void PrintText(const Report& r, std::ostream& out) {
         << "baseline   events/s " << Format("%.0f", b.keys_per_second()) << "  batches/s "
         << Format("%.0f", b.batches_per_second()) << "  latency us " << LatencyLine(b.latency)
         << '\n';
+    out << "baseline   cpu cores " << Format("%.2f", r.baseline_cpu_cores);
+    if (r.baseline_machine_cpu_cores) {
+      out << "  other processes "
+          << Format("%.2f", std::max(0.0, *r.baseline_machine_cpu_cores - r.baseline_cpu_cores));
+    }
+    out << '\n';
   }
 
   if (r.status_before && r.status_after) {
@@ -220,11 +226,17 @@ void PrintText(const Report& r, std::ostream& out) {
   } else if (!r.status_error.empty()) {
     out << "server     Log.Status: " << r.status_error << '\n';
   }
-  if (r.server_cpu_cores) {
-    out << "server     cpu " << Format("%.2f", *r.server_cpu_cores) << " cores   client cpu "
-        << Format("%.2f", r.client_cpu_cores) << " cores\n";
-  } else if (r.run) {
-    out << "client     cpu " << Format("%.2f", r.client_cpu_cores) << " cores\n";
+  if (r.run) {
+    // On a shared machine "other" is the noise floor of every number above.
+    out << "cpu cores  server " << (r.server_cpu_cores ? Format("%.2f", *r.server_cpu_cores) : "?")
+        << "  client " << Format("%.2f", r.client_cpu_cores);
+    if (r.machine_cpu_cores) {
+      const double other =
+          *r.machine_cpu_cores - r.client_cpu_cores - r.server_cpu_cores.value_or(0);
+      out << "  other processes " << Format("%.2f", std::max(0.0, other)) << "  (machine busy "
+          << Format("%.2f", *r.machine_cpu_cores) << " of " << r.machine_cores << ")";
+    }
+    out << '\n';
   }
   if (!r.rss.empty()) {
     uint64_t max_kib = 0;
@@ -315,7 +327,11 @@ void PrintJson(const Report& r, std::ostream& out) {
                      {"batches", b.batches},
                      {"events_per_s", b.keys_per_second()},
                      {"batches_per_s", b.batches_per_second()},
-                     {"latency", LatencyJson(b.latency)}};
+                     {"latency", LatencyJson(b.latency)},
+                     {"cpu_cores", r.baseline_cpu_cores}};
+    if (r.baseline_machine_cpu_cores) {
+      j["baseline"]["machine_busy_cpu_cores"] = *r.baseline_machine_cpu_cores;
+    }
     if (r.run) j["ratio"] = r.ratio();
   }
   if (r.status_before && r.status_after) {
@@ -332,6 +348,10 @@ void PrintJson(const Report& r, std::ostream& out) {
   }
   j["client_cpu_cores"] = r.client_cpu_cores;
   if (r.server_cpu_cores) j["server_cpu_cores"] = *r.server_cpu_cores;
+  if (r.machine_cpu_cores) {
+    j["machine_busy_cpu_cores"] = *r.machine_cpu_cores;
+    j["machine_cores"] = r.machine_cores;
+  }
   if (!r.rss.empty()) {
     json timeline = json::array();
     for (const RssSample& s : r.rss) {

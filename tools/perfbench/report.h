@@ -46,6 +46,8 @@ struct Report {
 
   std::optional<BaselineResult> baseline;
   BaselineOptions baseline_options;
+  double baseline_cpu_cores = 0;                     // this process while the baseline ran
+  std::optional<double> baseline_machine_cpu_cores;  // every process, same interval
 
   // Server side (with --server-pid / when Log.Status answers).
   std::vector<RssSample> rss;
@@ -54,6 +56,8 @@ struct Report {
   std::optional<ServerCounters> status_before, status_after;
   std::string status_error;  // why Log.Status gave nothing, when it did not
   double client_cpu_cores = 0;
+  std::optional<double> machine_cpu_cores;  // every process on the machine, same interval
+  unsigned machine_cores = 0;
 
   // Derived numbers, 0 without a run.
   double requests_per_second() const;
