@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <memory>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,7 @@ struct ImportFlags {
   std::string format;
   bool dry_run = false;
   bool verbose = false;
+  bool without_managers = false;
 };
 
 enum class Kind { kOrgUnits, kEmployees };
@@ -147,6 +149,13 @@ absl::Status RunImport(Session& session, Kind kind, const std::string& command,
   const Schema& schema = kind == Kind::kOrgUnits ? OrgUnitSchema() : EmployeeSchema();
   PERFCTL_ASSIGN_OR_RETURN(FileFormat format, FileFormatFor(flags.file, flags.format));
   PERFCTL_ASSIGN_OR_RETURN(std::vector<Row> rows, ReadRows(flags.file, format, schema));
+  // The server wants a unit's manager to be a registered employee, and an employee's unit to
+  // exist: a fresh organisation is bootstrapped as units without managers, then employees, then
+  // the units again with managers (a redefinition). Dropping the column also changes the rows'
+  // idempotency keys, so the third step is not mistaken for a retry of the first.
+  if (flags.without_managers) {
+    for (Row& row : rows) row.values.erase("manager_id");
+  }
 
   std::vector<RowResult> results(rows.size());
   absl::Status stopped;
@@ -175,7 +184,8 @@ absl::Status RunImport(Session& session, Kind kind, const std::string& command,
 }
 
 void AddImport(CLI::App& import, Session& session, Kind kind, const char* name,
-               const char* description, const char* columns, const char* example) {
+               const char* description, const char* columns,
+               std::initializer_list<const char*> examples, const char* notes) {
   auto flags = std::make_shared<ImportFlags>();
   CLI::App* sub = import.add_subcommand(name, description);
   sub->add_option("FILE", flags->file, "CSV (header row) or JSON (array of objects)")->required();
@@ -183,13 +193,15 @@ void AddImport(CLI::App& import, Session& session, Kind kind, const char* name,
       ->check(CLI::IsMember({"csv", "json"}));
   sub->add_flag("--dry-run", flags->dry_run, "Validate every row locally; send nothing");
   sub->add_flag("-v,--verbose", flags->verbose, "List every row, not only the rejected ones");
+  if (kind == Kind::kOrgUnits) {
+    sub->add_flag("--without-managers", flags->without_managers,
+                  "Ignore manager_id (first step of a bootstrap, before the employees exist)");
+  }
   sub->footer(absl::StrCat(
       "\nColumns: ", columns,
       "\nRows are sent parents first where the parent is in the same file. Each row's "
       "idempotency\nkey derives from its content, so re-running an import reports those rows "
-      "as 'already present'.\nExit 1 if any row was rejected.",
-      Examples({example, "perfctl import employees staff.json --dry-run",
-                "perfctl -o json import org-units units.csv"})));
+      "as 'already present'.\nExit 1 if any row was rejected.\n", notes, Examples(examples)));
   sub->callback([&session, kind, flags, sub] {
     const std::string command = absl::StrCat("import ", sub->get_name());
     session.Select(absl::StrCat(command, " ", flags->file),
@@ -206,12 +218,18 @@ void AddImportCommands(CLI::App& app, Session& session) {
   import->require_subcommand(1);
   AddImport(*import, session, Kind::kOrgUnits, "org-units", "Define org units from CSV or JSON",
             "org_unit_id,name (required), parent_id,manager_id",
-            "perfctl import org-units tools/perfctl/examples/org_units.csv");
+            {"perfctl import org-units tools/perfctl/examples/org_units.csv --dry-run -v",
+             "perfctl -o json import org-units units.json"},
+            "A new organisation, whose unit managers are not registered yet, takes three steps:\n"
+            "  perfctl import org-units units.csv --without-managers\n"
+            "  perfctl import employees staff.csv\n"
+            "  perfctl import org-units units.csv   (now with managers: a redefinition)");
   AddImport(*import, session, Kind::kEmployees, "employees", "Register employees from CSV or JSON",
-            "employee_id,name,org_unit_id (required), manager_id,job_level,\n  "
-            "base_salary_minor,band_midpoint_minor,currency (required with an amount),\n  "
-            "hired_at (RFC 3339 or YYYY-MM-DD),email",
-            "perfctl import employees tools/perfctl/examples/employees.csv");
+            "employee_id,name,org_unit_id,base_salary_minor,currency (required),\n  "
+            "manager_id,job_level,band_midpoint_minor,hired_at (RFC 3339 or YYYY-MM-DD),email",
+            {"perfctl import employees tools/perfctl/examples/employees.csv",
+             "perfctl import employees staff.json --dry-run"},
+            "Managers are registered before their reports when both are in the file.");
 }
 
 }  // namespace perfctl

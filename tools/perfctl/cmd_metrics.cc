@@ -353,12 +353,18 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
   const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - started), 1e-3);
   if (!status.ok()) {
     absl::Status failure = FromGrpc(status);
-    return absl::Status(
-        failure.code(),
-        absl::StrCat(failure.message(), " (stream ended after ", sent_batches, " of ", batches,
-                     " batches; accepted batches are durable: re-run to resume, and after "
-                     "editing the file add --key-base ", key_base, " --batch-size ",
-                     flags.batch_size, ")"));
+    // Batches the server accepted before the failure are durable. An unchanged file resumes by
+    // itself (those batches are deduplicated); an edited file gets new keys unless the old key
+    // base is reused, so the hint says which applies.
+    const std::string hint =
+        ExitCodeFor(failure) == ExitCode::kUnavailable
+            ? "re-run the same file to resume"
+            : absl::StrCat("after fixing the file re-run with --key-base ", key_base,
+                           " --batch-size ", flags.batch_size,
+                           " so accepted batches are not appended twice");
+    return absl::Status(failure.code(),
+                        absl::StrCat(failure.message(), " (", sent_batches, " of ", batches,
+                                     " batches sent; ", hint, ")"));
   }
 
   const uint64_t rate = static_cast<uint64_t>(static_cast<double>(sent_rows) / seconds);
@@ -375,12 +381,12 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     for (const v1::Position& p : summary.last_positions()) positions.push_back(FormatPosition(p));
     std::cout << flags.file << ": sent " << WithThousands(sent_rows) << " observations in "
               << sent_batches << " batches, " << absl::StrFormat("%.1f", seconds) << " s ("
-              << WithThousands(rate) << "/s); server appended " << WithThousands(summary.events())
-              << " events in " << summary.batches() << " batches";
-    if (summary.events() < sent_rows) {
-      std::cout << "; " << WithThousands(sent_rows - summary.events())
-                << " already present (deduplicated)";
-    }
+              << WithThousands(rate) << "/s); server acknowledged "
+              << WithThousands(summary.events()) << " events in " << summary.batches()
+              << " batches";
+    // The summary counts a replayed (deduplicated) batch like a new one, so a re-run looks the
+    // same as a first run here; say what the count means rather than claim new appends.
+    std::cout << "\n(a batch sent before with the same key is acknowledged again, not appended twice)";
     std::cout << '\n';
     if (!positions.empty()) std::cout << "last positions: " << absl::StrJoin(positions, " ") << '\n';
     if (survey.invalid > 0) std::cout << survey.invalid << " invalid rows skipped\n";

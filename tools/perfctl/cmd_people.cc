@@ -61,12 +61,14 @@ void AddRegister(CLI::App& employee, Session& session) {
   sub->add_option("--job-level", *flags->row.Bind("job_level", "--job-level"),
                   "Job level label, e.g. L3");
   sub->add_option("--base-salary-minor", *flags->row.Bind("base_salary_minor", "--base-salary-minor"),
-                  "Annual base salary in minor units (cents)");
+                  "Annual base salary in minor units (cents)")
+      ->required();
   sub->add_option("--band-midpoint-minor",
                   *flags->row.Bind("band_midpoint_minor", "--band-midpoint-minor"),
                   "Salary band midpoint in minor units");
   sub->add_option("--currency", *flags->row.Bind("currency", "--currency"),
-                  "ISO-4217 code of the amounts, e.g. EUR");
+                  "ISO-4217 code of the amounts, e.g. EUR")
+      ->required();
   sub->add_option("--hired-at", *flags->row.Bind("hired_at", "--hired-at"),
                   "Hire date, RFC 3339 or YYYY-MM-DD");
   sub->add_option("--email", *flags->row.Bind("email", "--email"), "Work e-mail");

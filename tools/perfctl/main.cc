@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -43,8 +44,21 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // CLI11's own report spans two lines; the contract is one.
-    std::cerr << "perfctl: " << e.what() << " (see --help)" << std::endl;
+    // CLI11's own report spans two lines; the contract is one. Its message for a mistyped
+    // command ("A subcommand is required") hides the typo, so name it.
+    std::string message = e.what();
+    const CLI::App* deepest = &app;
+    while (!deepest->get_subcommands().empty()) deepest = deepest->get_subcommands().front();
+    // With fallthrough, a stray word ends up with whichever ancestor kept it.
+    std::vector<std::string> extras;
+    for (const CLI::App* a = deepest; a != nullptr && extras.empty(); a = a->get_parent()) {
+      extras = a->remaining();
+    }
+    if (!extras.empty() && !extras.front().empty() && extras.front()[0] != '-' &&
+        deepest->get_require_subcommand_min() > 0) {
+      message = "unknown command '" + extras.front() + "'";
+    }
+    std::cerr << "perfctl: " << message << " (see --help)" << std::endl;
     return static_cast<int>(perfctl::ExitCode::kUsage);
   }
   if (!session.selected()) {

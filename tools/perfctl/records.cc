@@ -57,9 +57,8 @@ const Schema& EmployeeSchema() {
       "employee",
       "employee_id",
       "manager_id",
-      {"employee_id", "name", "org_unit_id"},
-      {"manager_id", "job_level", "base_salary_minor", "band_midpoint_minor", "currency",
-       "hired_at", "email"}};
+      {"employee_id", "name", "org_unit_id", "base_salary_minor", "currency"},
+      {"manager_id", "job_level", "band_midpoint_minor", "hired_at", "email"}};
   return schema;
 }
 
@@ -253,14 +252,10 @@ absl::StatusOr<v1::RegisterEmployeeRequest> EmployeeFromRow(const Row& row) {
   request.set_org_unit_id(org_unit);
   request.set_manager_id(row.Get("manager_id"));
   request.set_job_level(row.Get("job_level"));
-  if (!row.Get("base_salary_minor").empty()) {
-    PERFCTL_ASSIGN_OR_RETURN(*request.mutable_base_salary(), MoneyOf(row, "base_salary_minor"));
-  }
+  PERFCTL_RETURN_IF_ERROR(Required(row, "base_salary_minor").status());
+  PERFCTL_ASSIGN_OR_RETURN(*request.mutable_base_salary(), MoneyOf(row, "base_salary_minor"));
   if (!row.Get("band_midpoint_minor").empty()) {
     PERFCTL_ASSIGN_OR_RETURN(*request.mutable_band_midpoint(), MoneyOf(row, "band_midpoint_minor"));
-  }
-  if (!row.Get("currency").empty()) {
-    PERFCTL_RETURN_IF_ERROR(ValidateCurrency(row.Label("currency"), row.Get("currency")));
   }
   if (!row.Get("hired_at").empty()) {
     PERFCTL_ASSIGN_OR_RETURN(*request.mutable_hired_at(),
