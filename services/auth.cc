@@ -32,7 +32,9 @@ const char* OperationName(Operation op) {
     case Operation::kWriteReviews: return "write reviews";
     case Operation::kWriteTraining: return "write training";
     case Operation::kReadLog: return "read the log";
+    case Operation::kReadViews: return "read views";
     case Operation::kReadStatus: return "read status";
+    case Operation::kAdmin: return "administer the server";
   }
   return "unknown";
 }
@@ -90,13 +92,16 @@ absl::Status Authorize(const Principal& principal, Operation op) {
   bool allowed = false;
   switch (principal.role) {
     case v1::ROLE_ADMIN:
-    case v1::ROLE_HR:
       allowed = true;
+      break;
+    case v1::ROLE_HR:
+      allowed = op != Operation::kAdmin;
       break;
     case v1::ROLE_MANAGER:
     case v1::ROLE_EMPLOYEE:
       allowed = op == Operation::kWriteGoals || op == Operation::kWriteCheckIns ||
-                op == Operation::kWriteReviews || op == Operation::kReadStatus;
+                op == Operation::kWriteReviews || op == Operation::kReadViews ||
+                op == Operation::kReadStatus;
       break;
     case v1::ROLE_SYSTEM:
       allowed = op == Operation::kWriteMetrics || op == Operation::kReadStatus;
@@ -108,7 +113,8 @@ absl::Status Authorize(const Principal& principal, Operation op) {
       allowed = op == Operation::kReadStatus;
       break;
     case v1::ROLE_AUDITOR:
-      allowed = op == Operation::kReadLog || op == Operation::kReadStatus;
+      allowed = op == Operation::kReadLog || op == Operation::kReadViews ||
+                op == Operation::kReadStatus;
       break;
     default:
       allowed = false;

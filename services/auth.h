@@ -35,7 +35,9 @@ enum class Operation {
   kWriteReviews,
   kWriteTraining,
   kReadLog,
+  kReadViews,
   kReadStatus,
+  kAdmin,
 };
 
 class Authenticator {

@@ -15,6 +15,7 @@
 #include "ledger/limits.h"
 #include "ledger/logging.h"
 #include "ledger/status_macros.h"
+#include "projections/view.h"
 
 namespace perfledger::services {
 namespace {
@@ -63,16 +64,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   ASSIGN_OR_RETURN(server->log_, OpenLog(config));
   StateStoreOptions state_options;
   state_options.dir = (std::filesystem::path(config.data_dir) / "state").string();
-  state_options.families = {WriteModel::kFamily};
+  std::vector<std::unique_ptr<projections::View>> views = projections::AllViews();
+  state_options.families = projections::Projector::Families(views);
+  state_options.families.push_back(WriteModel::kFamily);
   ASSIGN_OR_RETURN(server->state_, StateStore::Open(state_options));
   ASSIGN_OR_RETURN(server->write_model_,
                    WriteModel::Open(server->state_.get(), server->log_->partitions()));
   // A crash may leave the write model behind the log; fold the difference before serving.
   RETURN_IF_ERROR(server->write_model_->CatchUp(*server->log_));
   server->ledger_ = std::make_unique<Ledger>(server->log_.get(), server->write_model_.get());
+  ASSIGN_OR_RETURN(server->projector_, projections::Projector::Start(
+                                           server->log_.get(), server->state_.get(),
+                                           std::move(views)));
 
   server->deps_ = std::make_unique<ServiceDeps>();
   server->deps_->ledger = server->ledger_.get();
+  server->deps_->projector = server->projector_.get();
   server->deps_->log = server->log_.get();
   server->deps_->auth = server->auth_.get();
   server->deps_->config = &server->config_;
@@ -80,6 +87,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
 
   server->services_ = MakeCommandServices(server->deps_.get());
   server->services_.push_back(MakeLogService(server->deps_.get()));
+  server->services_.push_back(MakeViewsService(server->deps_.get()));
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -110,6 +118,7 @@ void Server::Shutdown(absl::Duration grace) {
   // In-flight unary calls finish within the grace period; streams see `stopping` and end.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
   log_->Close();
+  projector_.reset();
   LogInfo("perfledgerd stopped");
 }
 

@@ -17,6 +17,7 @@
 #include "ledger/ledger.h"
 #include "ledger/state_store.h"
 #include "ledger/write_model.h"
+#include "projections/projector.h"
 #include "services/auth.h"
 #include "services/config.h"
 
@@ -25,6 +26,7 @@ namespace perfledger::services {
 // Shared by every service: the domain and the server's lifetime state.
 struct ServiceDeps {
   Ledger* ledger = nullptr;
+  projections::Projector* projector = nullptr;
   EventLog* log = nullptr;
   const Authenticator* auth = nullptr;
   const ServerConfig* config = nullptr;
@@ -43,6 +45,7 @@ class Server {
   const ServerConfig& config() const { return config_; }
   Ledger& ledger() { return *ledger_; }
   EventLog& log() { return *log_; }
+  projections::Projector& projector() { return *projector_; }
 
   // Stops accepting calls, lets in-flight calls finish within `grace`, ends streams, closes
   // the log (queued appends complete) and the stores. Idempotent.
@@ -59,6 +62,7 @@ class Server {
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<WriteModel> write_model_;
   std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<projections::Projector> projector_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ServiceDeps> deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
@@ -70,5 +74,6 @@ class Server {
 // Each service family, registered by Server::Start.
 std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeLogService(ServiceDeps* deps);
+std::unique_ptr<grpc::Service> MakeViewsService(ServiceDeps* deps);
 
 }  // namespace perfledger::services

@@ -1,0 +1,311 @@
+#include "projections/projector.h"
+
+#include <openssl/evp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ledger/hash_chain.h"
+#include "ledger/limits.h"
+#include "ledger/logging.h"
+#include "ledger/rocks_util.h"
+#include "ledger/status_macros.h"
+
+namespace perfledger::projections {
+namespace {
+
+std::string CheckpointKey(uint32_t partition) {
+  std::string key = "cp/";
+  PutBigEndian32(key, partition);
+  return key;
+}
+
+}  // namespace
+
+std::string ViewFamily(std::string_view view_name) {
+  return absl::StrCat("view.", std::string(view_name));
+}
+
+// ---------------------------------------------------------------- ViewTxn
+
+absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
+  std::string value;
+  rocksdb::Status s = batch_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_,
+                                                rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  RETURN_IF_ERROR(FromRocks(s, "read view"));
+  return std::optional<std::string>(std::move(value));
+}
+
+void ViewTxn::Put(std::string_view key, std::string_view value) {
+  batch_->Put(cf_, rocksdb::Slice(key.data(), key.size()),
+              rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+}
+
+void ViewTxn::Delete(std::string_view key) {
+  batch_->Delete(cf_, rocksdb::Slice(key.data(), key.size())).PermitUncheckedError();
+}
+
+std::unique_ptr<rocksdb::Iterator> ViewTxn::NewIterator() {
+  return std::unique_ptr<rocksdb::Iterator>(
+      batch_->NewIteratorWithBase(cf_, db_->NewIterator(rocksdb::ReadOptions(), cf_)));
+}
+
+// ---------------------------------------------------------------- Projector
+
+std::vector<std::string> Projector::Families(const std::vector<std::unique_ptr<View>>& views) {
+  std::vector<std::string> out = {kMetaFamily};
+  for (const auto& v : views) out.push_back(ViewFamily(v->name()));
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Projector>> Projector::Start(EventLog* log, StateStore* store,
+                                                            std::vector<std::unique_ptr<View>> views,
+                                                            ProjectorOptions options) {
+  auto p = std::unique_ptr<Projector>(new Projector());
+  p->log_ = log;
+  p->store_ = store;
+  p->views_ = std::move(views);
+  p->options_ = options;
+  for (const std::string& f : Families(p->views_)) {
+    if (store->family(f) == nullptr) {
+      return absl::InternalError(absl::StrCat("state store has no family ", f));
+    }
+  }
+  RETURN_IF_ERROR(p->LoadCheckpoint());
+  p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
+  return p;
+}
+
+Projector::~Projector() { Stop(); }
+
+void Projector::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  applied_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status Projector::LoadCheckpoint() {
+  applied_.assign(log_->partitions(), 0);
+  rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
+  for (uint32_t p = 0; p < applied_.size(); p++) {
+    std::string value;
+    rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), meta, CheckpointKey(p), &value);
+    if (s.ok()) {
+      applied_[p] = GetBigEndian64(value);
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "read projector checkpoint");
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Projector::Run() {
+  LogEnds seen;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    seen = log_->Ends();
+    absl::StatusOr<size_t> applied;
+    {
+      std::shared_lock<std::shared_mutex> families(families_mu_);
+      applied = Step();
+    }
+    if (!applied.ok()) {
+      LogError(absl::StrCat("projector stopped: ", applied.status().ToString()));
+      std::lock_guard<std::mutex> lock(mu_);
+      failed_ = applied.status();
+      applied_cv_.notify_all();
+      return;
+    }
+    if (*applied == 0) {
+      // Caught up: sleep until the log grows (bounded, so Stop is noticed promptly).
+      log_->WaitForAppend(seen, absl::Now() + absl::Milliseconds(200));
+    }
+  }
+}
+
+absl::StatusOr<size_t> Projector::Step() {
+  LogEnds applied;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied = applied_;
+  }
+  const LogEnds ends = log_->Ends();
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
+
+  size_t count = 0;
+  v1::Event event;
+  auto apply_partition = [&](uint32_t p, size_t budget) -> absl::Status {
+    while (budget > 0 && applied[p] < ends[p]) {
+      ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
+                       log_->Read(p, applied[p], std::min<size_t>(budget, limits::kReadLimitMax)));
+      if (events.empty()) return absl::OkStatus();
+      for (const StoredEvent& e : events) {
+        // A data event waits for the control stream it was decided against.
+        if (p != kControlPartition && e.control_version() > applied[kControlPartition]) {
+          return absl::OkStatus();
+        }
+        PL_CHECK(e.position().offset() >= applied[p]);
+        if (!event.ParseFromString(e.payload())) {
+          return absl::DataLossError(absl::StrFormat(
+              "partition %d offset %d: payload does not parse", p, e.position().offset()));
+        }
+        for (size_t i = 0; i < views_.size(); i++) {
+          ViewTxn txn(store_->db(), families[i], &batch);
+          absl::Status s = views_[i]->Apply(e, event, txn);
+          if (!s.ok()) {
+            return absl::Status(s.code(), absl::StrFormat("view %s at partition %d offset %d: %s",
+                                                          std::string(views_[i]->name()), p,
+                                                          e.position().offset(), s.message()));
+          }
+        }
+        applied[p] = e.position().offset() + 1;
+        count++;
+        budget--;
+      }
+    }
+    return absl::OkStatus();
+  };
+
+  RETURN_IF_ERROR(apply_partition(kControlPartition, options_.batch_events));
+  const size_t data_partitions = applied.size() - 1;
+  const size_t share = std::max<size_t>(1, options_.batch_events / std::max<size_t>(1, data_partitions));
+  for (uint32_t p = 1; p < applied.size(); p++) {
+    RETURN_IF_ERROR(apply_partition(p, share));
+  }
+  if (count == 0) return count;
+
+  rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
+  for (uint32_t p = 0; p < applied.size(); p++) {
+    std::string value;
+    PutBigEndian64(value, applied[p]);
+    batch.Put(meta, CheckpointKey(p), value).PermitUncheckedError();
+  }
+  // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
+  // the projector re-applies those events on restart.
+  RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), batch.GetWriteBatch()),
+                            "write views"));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_ = applied;
+  }
+  events_applied_ += count;
+  applied_cv_.notify_all();
+  return count;
+}
+
+LogEnds Projector::Applied() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applied_;
+}
+
+uint64_t Projector::Lag() {
+  const LogEnds ends = log_->Ends();
+  const LogEnds applied = Applied();
+  uint64_t lag = 0;
+  for (size_t p = 0; p < ends.size() && p < applied.size(); p++) {
+    if (ends[p] > applied[p]) lag += ends[p] - applied[p];
+  }
+  return lag;
+}
+
+absl::Status Projector::WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (const auto& pos : positions) {
+    if (pos.partition() >= applied_.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("min_position.partition: %d is not a partition", pos.partition()));
+    }
+  }
+  auto done = [&] {
+    if (!failed_.ok() || stop_) return true;
+    for (const auto& pos : positions) {
+      if (applied_[pos.partition()] <= pos.offset()) return false;
+    }
+    return true;
+  };
+  if (!applied_cv_.wait_until(lock, absl::ToChronoTime(deadline), done)) {
+    return absl::DeadlineExceededError("min_position: the views did not reach it in time");
+  }
+  return failed_;
+}
+
+absl::Status Projector::WaitCaughtUp(absl::Time deadline) {
+  const LogEnds ends = log_->Ends();
+  std::vector<v1::Position> positions;
+  for (uint32_t p = 0; p < ends.size(); p++) {
+    if (ends[p] == 0) continue;
+    v1::Position& pos = positions.emplace_back();
+    pos.set_partition(p);
+    pos.set_offset(ends[p] - 1);
+  }
+  return WaitFor(positions, deadline);
+}
+
+absl::Status Projector::Rebuild(absl::Time deadline) {
+  Stop();
+  {
+    std::unique_lock<std::shared_mutex> families(families_mu_);
+    for (const std::string& f : Families(views_)) RETURN_IF_ERROR(store_->DropAndRecreate(f));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_.assign(log_->partitions(), 0);
+    failed_ = absl::OkStatus();
+    stop_ = false;
+  }
+  events_applied_ = 0;
+  thread_ = std::thread([this] { Run(); });
+  return WaitCaughtUp(deadline);
+}
+
+absl::StatusOr<std::vector<ViewDigest>> Projector::Digests() {
+  std::shared_lock<std::shared_mutex> families(families_mu_);
+  std::vector<ViewDigest> out;
+  for (const auto& v : views_) {
+    ViewDigest d;
+    d.view = std::string(v->name());
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    std::unique_ptr<rocksdb::Iterator> it(store_->db()->NewIterator(
+        rocksdb::ReadOptions(), store_->family(ViewFamily(v->name()))));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      // Length-prefixed, so ("ab","c") and ("a","bc") differ.
+      std::string lengths;
+      PutBigEndian32(lengths, static_cast<uint32_t>(it->key().size()));
+      PutBigEndian32(lengths, static_cast<uint32_t>(it->value().size()));
+      EVP_DigestUpdate(ctx, lengths.data(), lengths.size());
+      EVP_DigestUpdate(ctx, it->key().data(), it->key().size());
+      EVP_DigestUpdate(ctx, it->value().data(), it->value().size());
+      d.rows++;
+    }
+    absl::Status status = FromRocks(it->status(), "digest view");
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    RETURN_IF_ERROR(status);
+    d.digest_hex = ToHex(std::string_view(reinterpret_cast<const char*>(md), len));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+absl::Status Projector::health() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failed_;
+}
+
+rocksdb::ColumnFamilyHandle* Projector::Reader::family(std::string_view view_name) const {
+  return projector_->store_->family(ViewFamily(view_name));
+}
+
+}  // namespace perfledger::projections
