@@ -1,6 +1,8 @@
 // metric record (one observation) and metric import (a CSV file streamed in batches).
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -121,17 +123,17 @@ class MetricFile {
  public:
   static absl::StatusOr<std::unique_ptr<MetricFile>> Open(const std::string& path) {
     auto file = std::unique_ptr<MetricFile>(new MetricFile(path));
-    if (!file->in_) return UsageError(absl::StrCat(path, ": cannot open"));
+    if (!file->in_) return UsageError(absl::StrCat("cannot open: ", std::strerror(errno)));
     PERFCTL_ASSIGN_OR_RETURN(std::optional<CsvRecord> header, file->reader_.Next());
-    if (!header.has_value()) return UsageError(absl::StrCat(path, ": empty file, expected a header row"));
-    if (!header->error.empty()) return UsageError(absl::StrCat(path, ": header: ", header->error));
+    if (!header.has_value()) return UsageError(absl::StrCat("empty file, expected a header row"));
+    if (!header->error.empty()) return UsageError(absl::StrCat("header: ", header->error));
     for (const std::string& field : header->fields) {
       const std::string column = absl::AsciiStrToLower(absl::StripAsciiWhitespace(field));
       const auto& optional = OptionalColumns();
       const auto& required = RequiredColumns();
       if (std::find(required.begin(), required.end(), column) == required.end() &&
           std::find(optional.begin(), optional.end(), column) == optional.end()) {
-        return UsageError(absl::StrCat(path, ": unknown column '", column, "' (known: ",
+        return UsageError(absl::StrCat("unknown column '", column, "' (known: ",
                                        absl::StrJoin(required, ","), ",",
                                        absl::StrJoin(optional, ","), ")"));
       }
@@ -139,7 +141,7 @@ class MetricFile {
     }
     for (const std::string& column : RequiredColumns()) {
       if (file->ColumnIndex(column) < 0) {
-        return UsageError(absl::StrCat(path, ": missing required column '", column, "'"));
+        return UsageError(absl::StrCat("missing required column '", column, "'"));
       }
     }
     return file;
@@ -223,14 +225,14 @@ absl::StatusOr<Survey> SurveyFile(const std::string& path) {
   Survey survey;
   {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return UsageError(absl::StrCat(path, ": cannot open"));
+    if (!in) return UsageError(absl::StrCat("cannot open: ", std::strerror(errno)));
     Sha256 sha;
     std::vector<char> buffer(1 << 20);
     while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
       sha.Update(buffer.data(), static_cast<size_t>(in.gcount()));
       survey.bytes += static_cast<uint64_t>(in.gcount());
     }
-    if (in.bad()) return UsageError(absl::StrCat(path, ": read error"));
+    if (in.bad()) return UsageError(absl::StrCat("read error"));
     survey.sha256_hex = sha.FinishHex();
   }
   PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(path));

@@ -35,7 +35,7 @@ void ProgressBar::Update(uint64_t bytes_done, uint64_t events_done) {
   const double seconds = std::max(absl::ToDoubleSeconds(now - started_), 1e-3);
   const auto rate = static_cast<uint64_t>(static_cast<double>(events_done) / seconds);
   std::string line = absl::StrFormat(
-      "\r%s [%s%s] %3d%%  %s events  %s events/s", label_, std::string(filled, '#'),
+      "\r%s [%s%s] %3d%%  %s events sent  %s/s", label_, std::string(filled, '#'),
       std::string(kBarWidth - filled, '.'), static_cast<int>(fraction * 100),
       WithThousands(events_done), WithThousands(rate));
   std::fputs(line.c_str(), stderr);

@@ -1,6 +1,8 @@
 #include "tools/perfctl/records.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -43,7 +45,7 @@ absl::StatusOr<FileFormat> FileFormatFor(const std::string& path, const std::str
   const std::string lower = absl::AsciiStrToLower(path);
   if (absl::EndsWith(lower, ".csv")) return FileFormat::kCsv;
   if (absl::EndsWith(lower, ".json")) return FileFormat::kJson;
-  return UsageError(absl::StrCat(path, ": cannot tell the format from the name; use --format csv|json"));
+  return UsageError(absl::StrCat("cannot tell the format from the name; use --format csv|json"));
 }
 
 const Schema& OrgUnitSchema() {
@@ -75,13 +77,13 @@ absl::Status CheckColumns(const std::string& path, const std::vector<std::string
   const std::vector<std::string> known = AllColumns(schema);
   for (const std::string& column : present) {
     if (std::find(known.begin(), known.end(), column) == known.end()) {
-      return UsageError(absl::StrCat(path, ": unknown column '", column,
+      return UsageError(absl::StrCat("unknown column '", column,
                                      "' (known: ", absl::StrJoin(known, ","), ")"));
     }
   }
   for (const std::string& column : schema.required) {
     if (std::find(present.begin(), present.end(), column) == present.end()) {
-      return UsageError(absl::StrCat(path, ": missing required column '", column, "'"));
+      return UsageError(absl::StrCat("missing required column '", column, "'"));
     }
   }
   return absl::OkStatus();
@@ -91,9 +93,9 @@ absl::StatusOr<std::vector<Row>> ReadCsvRows(const std::string& path, std::istre
                                              const Schema& schema) {
   CsvReader reader(in);
   PERFCTL_ASSIGN_OR_RETURN(std::optional<CsvRecord> header, reader.Next());
-  if (!header.has_value()) return UsageError(absl::StrCat(path, ": empty file, expected a header row"));
+  if (!header.has_value()) return UsageError(absl::StrCat("empty file, expected a header row"));
   if (!header->error.empty()) {
-    return UsageError(absl::StrCat(path, ": header: ", header->error));
+    return UsageError(absl::StrCat("header: ", header->error));
   }
   std::vector<std::string> columns;
   for (const std::string& field : header->fields) {
@@ -106,7 +108,7 @@ absl::StatusOr<std::vector<Row>> ReadCsvRows(const std::string& path, std::istre
     PERFCTL_ASSIGN_OR_RETURN(std::optional<CsvRecord> record, reader.Next());
     if (!record.has_value()) break;
     if (rows.size() >= limits::kImportRowsMax) {
-      return UsageError(absl::StrCat(path, ": more than ", limits::kImportRowsMax, " rows"));
+      return UsageError(absl::StrCat("more than ", limits::kImportRowsMax, " rows"));
     }
     Row row;
     row.location = absl::StrCat("line ", record->line);
@@ -127,10 +129,10 @@ absl::StatusOr<std::vector<Row>> ReadCsvRows(const std::string& path, std::istre
 absl::StatusOr<std::vector<Row>> ReadJsonRows(const std::string& path, std::istream& in,
                                               const Schema& schema) {
   nlohmann::json document = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return UsageError(absl::StrCat(path, ": not valid JSON"));
-  if (!document.is_array()) return UsageError(absl::StrCat(path, ": expected a JSON array of objects"));
+  if (document.is_discarded()) return UsageError(absl::StrCat("not valid JSON"));
+  if (!document.is_array()) return UsageError(absl::StrCat("expected a JSON array of objects"));
   if (document.size() > limits::kImportRowsMax) {
-    return UsageError(absl::StrCat(path, ": more than ", limits::kImportRowsMax, " rows"));
+    return UsageError(absl::StrCat("more than ", limits::kImportRowsMax, " rows"));
   }
   std::vector<Row> rows;
   std::set<std::string> seen_columns;
@@ -167,7 +169,7 @@ absl::StatusOr<std::vector<Row>> ReadJsonRows(const std::string& path, std::istr
   const std::vector<std::string> known = AllColumns(schema);
   for (const std::string& column : seen_columns) {
     if (std::find(known.begin(), known.end(), column) == known.end()) {
-      return UsageError(absl::StrCat(path, ": unknown key '", column,
+      return UsageError(absl::StrCat("unknown key '", column,
                                      "' (known: ", absl::StrJoin(known, ","), ")"));
     }
   }
@@ -206,12 +208,12 @@ absl::StatusOr<v1::Money> MoneyOf(const Row& row, const std::string& amount_colu
 absl::StatusOr<std::vector<Row>> ReadRows(const std::string& path, FileFormat format,
                                           const Schema& schema) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return UsageError(absl::StrCat(path, ": cannot open"));
+  if (!in) return UsageError(absl::StrCat("cannot open: ", std::strerror(errno)));
   in.seekg(0, std::ios::end);
   const auto size = in.tellg();
   in.seekg(0, std::ios::beg);
   if (size > static_cast<std::streamoff>(limits::kImportFileBytesMax)) {
-    return UsageError(absl::StrCat(path, ": larger than 512 MiB"));
+    return UsageError(absl::StrCat("larger than 512 MiB"));
   }
   return format == FileFormat::kCsv ? ReadCsvRows(path, in, schema)
                                     : ReadJsonRows(path, in, schema);
