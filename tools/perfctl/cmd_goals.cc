@@ -150,7 +150,7 @@ void AddSet(CLI::App& goal, Session& session) {
        "--weight-bp 10000",
        "perfctl goal set G-E7-DEFECTS --cycle 2026H1 --owner-employee E7 --parent G-QUALITY \\\n"
        "      --title 'Personal defect rate under 3%' --weight-bp 6000 \\\n"
-       "      --kr 'kr1:Defect rate:5000:3000:%:lower' --kr 'kr2:Trainings done:0:2:courses'"}));
+       "      --kr 'kr1:Defect rate:5000:3000:%:lower' --kr 'kr2:Trainings done:0:2000:courses'"}));
   sub->callback([&session, flags] {
     session.Select(absl::StrCat("set goal ", flags->goal_id), [&session, flags]() -> absl::Status {
       if (flags->owner_employee.empty() && flags->owner_org_unit.empty()) {

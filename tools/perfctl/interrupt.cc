@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 namespace perfctl {
 namespace {
@@ -41,7 +42,8 @@ CancelOnInterrupt::CancelOnInterrupt(grpc::ClientContext* context) : context_(co
       const ssize_t n = read(pipe_[0], &byte, 1);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0 || byte == kStop) return;
-      interrupted_.store(true);
+      // A second Ctrl-C means the cancelled call is not ending: stop without waiting for it.
+      if (interrupted_.exchange(true)) std::_Exit(130);
       context_->TryCancel();
     }
   });

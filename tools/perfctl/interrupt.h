@@ -2,7 +2,7 @@
 //
 // A signal handler may not call into gRPC, so the handler only writes a byte to a pipe; a
 // watcher thread reads it and calls ClientContext::TryCancel(). The call then ends with
-// CANCELLED, which the caller reports as a clean stop.
+// CANCELLED, which the caller reports as a clean stop. A second signal exits at once (130).
 //
 // Thread safety: construct and destroy on the thread that owns the call. One instance at a time.
 #ifndef PERFLEDGER_TOOLS_PERFCTL_INTERRUPT_H_
