@@ -13,6 +13,44 @@
 #include "tools/perfctl/session.h"
 #include "tools/perfctl/status.h"
 
+namespace {
+
+// The first example of a leaf command's footer (with its continuation lines), or "".
+std::string FirstExample(const std::string& footer) {
+  const std::string marker = "Examples:\n";
+  size_t start = footer.find(marker);
+  if (start == std::string::npos) return "";
+  start += marker.size();
+  size_t end = start;
+  // An example continues while its line ends with a backslash.
+  while (true) {
+    size_t newline = footer.find('\n', end);
+    if (newline == std::string::npos) return footer.substr(start);
+    const bool continued = newline > 0 && footer[newline - 1] == '\\';
+    end = newline + 1;
+    if (!continued) return footer.substr(start, newline - start);
+  }
+}
+
+// Group commands (goal, events, import, ...) get their children's first examples, so that
+// --help at every level shows how a command line looks.
+void AddGroupFooters(CLI::App* app, const std::string& path) {
+  for (CLI::App* sub : app->get_subcommands({})) {
+    const std::string sub_path = path + " " + sub->get_name();
+    if (sub->get_subcommands({}).empty()) continue;
+    AddGroupFooters(sub, sub_path);
+    std::string footer = "\nExamples:";
+    for (CLI::App* leaf : sub->get_subcommands({})) {
+      const std::string example = FirstExample(leaf->get_footer());
+      if (!example.empty()) footer += "\n" + example;
+    }
+    footer += "\nRun '" + sub_path + " SUBCOMMAND --help' for all flags.";
+    sub->footer(footer);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app("perfctl: operate a perfledger server (import, record, inspect the log)", "perfctl");
   // Global flags (--server, --output, ...) are accepted after a subcommand too.
@@ -30,6 +68,7 @@ int main(int argc, char** argv) {
   perfctl::AddCheckInCommands(app, session);
   perfctl::AddMetricCommands(app, session);
   perfctl::AddReviewCommands(app, session);
+  AddGroupFooters(&app, "perfctl");
   // Set last: subcommands copy their parent's footer when created.
   app.footer(
       "\nExit codes: 0 ok, 1 the server refused the request (or rows were rejected),"
