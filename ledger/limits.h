@@ -33,6 +33,16 @@ inline constexpr size_t kGroupCommitEventsMax = 20'000;       // events in one s
 inline constexpr size_t kGroupCommitBytesMax = 16 * 1024 * 1024;
 inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends before pushback
 
+// ---- policy documents and the policy reactor (policy.h, policy_eval.h)
+inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
+inline constexpr size_t kPolicyNodesMax = 20'000;             // parsed nodes (YAML aliases expand)
+inline constexpr size_t kPolicyDepthMax = 32;                 // nesting of a policy document
+inline constexpr uint32_t kPolicyDaysMax = 3'660;             // PIP length, windows, follow-ups
+inline constexpr uint32_t kPolicyStreakCyclesMax = 16;        // promotion: consecutive cycles
+inline constexpr uint32_t kPolicyBonusBpMax = 240'000;        // bonus: 24 months of pay
+inline constexpr uint32_t kPolicyCompaRatioBpMax = 100'000;   // merit matrix: compa-ratio 10x
+inline constexpr size_t kRollingWindowSamplesMax = 8'192;     // samples kept per alert window
+
 // ---- partitions
 inline constexpr uint32_t kDataPartitionsDefault = 8;
 inline constexpr uint32_t kDataPartitionsMax = 256;
@@ -53,6 +63,8 @@ static_assert(kBatchBytesMax <= kGroupCommitBytesMax, "a batch must fit one grou
 static_assert(kEventBytesMax * 2 <= kBatchBytesMax, "a batch holds at least two max events");
 static_assert(kObservationsPerRequestMax <= kBatchEventsMax);
 static_assert(kReadLimitDefault <= kReadLimitMax);
+static_assert(kPolicyBytesMax + kTextBytesMax < kEventBytesMax,
+              "a published policy (canonical JSON + comment) fits one event");
 static_assert(kBatchBytesMax < kGrpcMessageBytesMax, "a max batch must fit one gRPC message");
 
 }  // namespace perfledger::limits
