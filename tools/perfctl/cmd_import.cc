@@ -157,21 +157,24 @@ absl::Status RunImport(Session& session, Kind kind, const std::string& command,
     for (Row& row : rows) row.values.erase("manager_id");
   }
 
+  // Validate every row before sending any, so that local rejections are reported in full even
+  // when the server turns out to be unreachable.
   std::vector<RowResult> results(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    absl::Status valid = kind == Kind::kOrgUnits ? OrgUnitFromRow(rows[i]).status()
+                                                 : EmployeeFromRow(rows[i]).status();
+    if (!valid.ok()) results[i] = {Outcome::kRejected, std::string(valid.message()), {}};
+    else if (flags.dry_run) results[i].outcome = Outcome::kValid;
+  }
   absl::Status stopped;
-  for (size_t index : ParentsFirst(rows, schema)) {
-    const Row& row = rows[index];
-    if (flags.dry_run) {
-      absl::Status valid = kind == Kind::kOrgUnits ? OrgUnitFromRow(row).status()
-                                                   : EmployeeFromRow(row).status();
-      results[index] = valid.ok() ? RowResult{Outcome::kValid, "", {}}
-                                  : RowResult{Outcome::kRejected, std::string(valid.message()), {}};
-      continue;
+  if (!flags.dry_run) {
+    for (size_t index : ParentsFirst(rows, schema)) {
+      if (results[index].outcome == Outcome::kRejected) continue;
+      stopped = SendRow(session, kind, rows[index], schema, &results[index]);
+      // Unreachable server: the rest would fail the same way. Rows sent so far are durable and
+      // a re-run skips them (deduplicated), so stopping here loses nothing.
+      if (!stopped.ok()) break;
     }
-    stopped = SendRow(session, kind, row, schema, &results[index]);
-    // Unreachable server: the rest would fail the same way. Rows sent so far are durable and a
-    // re-run skips them (deduplicated), so stopping here loses nothing.
-    if (!stopped.ok()) break;
   }
   PrintReport(session, command, flags, rows, schema, results);
   if (!stopped.ok()) return stopped;
