@@ -309,7 +309,7 @@ absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
   }
   std::vector<StoredEvent> out;
   if (from_offset >= end || max_events == 0) return out;
-  const uint64_t stop = std::min<uint64_t>(end, from_offset + max_events);
+  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
   out.reserve(stop - from_offset);
   rocksdb::ReadOptions ro;
   const std::string upper = EventKey(partition, stop);
