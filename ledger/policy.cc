@@ -406,7 +406,9 @@ absl::StatusOr<const std::vector<std::unique_ptr<Node>>*> ReadList(const Node& n
   if (n.kind != Node::Kind::kSeq) {
     return Invalid(n.line, path, absl::StrCat("must be a list, got ", KindName(n)));
   }
-  if (n.items.size() < min) return Invalid(n.line, path, absl::StrCat("at least ", min, " items"));
+  if (n.items.size() < min) {
+    return Invalid(n.line, path, absl::StrCat("must have at least ", min, " item(s)"));
+  }
   if (n.items.size() > max) {
     return Invalid(n.line, path, absl::StrCat(n.items.size(), " items, at most ", max));
   }

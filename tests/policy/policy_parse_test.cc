@@ -287,6 +287,10 @@ grading:
         "weights": {"manager": 10001}, "bands": [{"grade": "A"}]}})") ==
           "grading.weights.manager: must be 0..10000");
   }
+  SECTION("empty bands") {
+    CHECK(ErrorOf("policy_id: p\ngrading: {method: weighted_scores, weights: {manager: 10000}, "
+                  "bands: []}\n") == "line 2: grading.bands: must have at least 1 item(s)");
+  }
   SECTION("duplicate grade") {
     CHECK(ErrorOf(R"(policy_id: p
 grading:
