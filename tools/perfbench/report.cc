@@ -237,6 +237,19 @@ void PrintText(const Report& r, std::ostream& out) {
           << Format("%.2f", *r.machine_cpu_cores) << " of " << r.machine_cores << ")";
     }
     out << '\n';
+    // CPU per request says what a request costs, whatever else shared the machine.
+    if (r.requests_per_second() > 0) {
+      out << "cpu us     per request: server "
+          << (r.server_cpu_cores
+                  ? Format("%.0f", *r.server_cpu_cores * 1e6 / r.requests_per_second())
+                  : "?")
+          << "  client " << Format("%.0f", r.client_cpu_cores * 1e6 / r.requests_per_second());
+      if (r.server_cpu_cores && r.events_per_second() > r.requests_per_second()) {
+        out << "   per event: server "
+            << Format("%.1f", *r.server_cpu_cores * 1e6 / r.events_per_second());
+      }
+      out << '\n';
+    }
   }
   if (!r.rss.empty()) {
     uint64_t max_kib = 0;
