@@ -1,6 +1,7 @@
 // goal set|revise|progress|close.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "tools/perfctl/commands.h"
 #include "tools/perfctl/limits.h"
 #include "tools/perfctl/parse.h"
+#include "tools/perfctl/stream_reader.h"
 
 namespace perfctl {
 namespace {
@@ -60,8 +62,8 @@ absl::StatusOr<v1::KeyResult> ParseKeyResult(const std::string& spec, bool* has_
                                  " with integer start/target (milli-units)"));
 }
 
-// Either every key result names its weight or none does; with none, the weights are split
-// evenly (the first ones take the remainder) so that they sum to 10000 as the contract asks.
+// Either every key result names its weight or none does; with none, all stay 0, which the
+// server reads as equal weights.
 absl::Status ParseKeyResults(const std::vector<std::string>& specs,
                              google::protobuf::RepeatedPtrField<v1::KeyResult>* out) {
   if (specs.size() > limits::kKeyResultsMax) {
@@ -75,12 +77,6 @@ absl::Status ParseKeyResults(const std::vector<std::string>& specs,
   }
   if (weighted != 0 && weighted != specs.size()) {
     return UsageError("--kr: give a weight_bp on every key result or on none");
-  }
-  if (weighted == 0 && !specs.empty()) {
-    const uint32_t n = static_cast<uint32_t>(specs.size());
-    for (uint32_t i = 0; i < n; ++i) {
-      out->Mutable(static_cast<int>(i))->set_weight_bp(10000 / n + (i < 10000 % n ? 1 : 0));
-    }
   }
   return absl::OkStatus();
 }
@@ -126,7 +122,7 @@ absl::StatusOr<v1::SetGoalRequest> BuildSet(const SetFlags& flags) {
 const char* kKrHelp =
     "Key result id:description:start:target:unit[:direction[:weight_bp]]; start/target in "
     "milli-units, direction higher|lower (default: by start and target), weights sum to 10000 "
-    "(default: split evenly). Repeatable";
+    "(default: all 0 = equal weights). Repeatable";
 
 void AddSet(CLI::App& goal, Session& session) {
   auto flags = std::make_shared<SetFlags>();
@@ -141,8 +137,8 @@ void AddSet(CLI::App& goal, Session& session) {
   sub->add_option("--title", flags->title, "Title")->required();
   sub->add_option("--description", flags->description, "Longer description");
   sub->add_option("--weight-bp", flags->weight_bp,
-                  "Weight among the owner's goals in the cycle, basis points")
-      ->required();
+                  "Weight among the owner's goals in the cycle, basis points (default 0: "
+                  "equal weights when all are 0)");
   sub->add_option("--kr", flags->key_results, kKrHelp);
   AddMetaFlags(sub, &flags->meta);
   sub->footer(Examples(
@@ -165,42 +161,115 @@ void AddSet(CLI::App& goal, Session& session) {
 struct ReviseFlags {
   std::string goal_id;
   std::string title;
+  CLI::Option* title_option = nullptr;
   std::string description;
+  CLI::Option* description_option = nullptr;
   uint32_t weight_bp = 0;
+  CLI::Option* weight_option = nullptr;
   std::vector<std::string> key_results;
   std::string parent;
+  bool clear_parent = false;
+  bool complete = false;
   std::string reason;
   MetaFlags meta;
 };
 
+// A revision replaces the whole definition (title, description, weight, key results, parent).
+// So that `goal revise G --title X` does not silently drop the key results and the alignment,
+// the current definition is read from the log and only the given flags change it; the stream
+// version read becomes the expected version, so a concurrent revision fails with ABORTED instead
+// of being overwritten.
+absl::StatusOr<v1::ReviseGoalRequest> BuildRevise(Session& session, const ReviseFlags& flags) {
+  v1::ReviseGoalRequest request;
+  PERFCTL_RETURN_IF_ERROR(ValidateId("GOAL_ID", flags.goal_id));
+  request.set_goal_id(flags.goal_id);
+  std::optional<uint64_t> read_version;
+  if (!flags.complete) {
+    PERFCTL_ASSIGN_OR_RETURN(std::vector<v1::RecordedEvent> events,
+                             ReadStream(session, absl::StrCat("goal/", flags.goal_id), 1'000'000));
+    bool found = false;
+    for (const v1::RecordedEvent& e : events) {
+      read_version = e.envelope().stream_version();
+      if (e.event().has_goal_set()) {
+        const v1::GoalSet& g = e.event().goal_set();
+        request.set_title(g.title());
+        request.set_description(g.description());
+        request.set_weight_bp(g.weight_bp());
+        *request.mutable_key_results() = g.key_results();
+        request.set_parent_goal_id(g.parent_goal_id());
+        found = true;
+      } else if (e.event().has_goal_revised()) {
+        const v1::GoalRevised& g = e.event().goal_revised();
+        request.set_title(g.title());
+        request.set_description(g.description());
+        request.set_weight_bp(g.weight_bp());
+        *request.mutable_key_results() = g.key_results();
+        request.set_parent_goal_id(g.parent_goal_id());
+        found = true;
+      }
+    }
+    if (!found) {
+      return absl::NotFoundError(absl::StrCat(
+          "goal ", flags.goal_id, " is not in the log (--complete sends the flags as the whole "
+          "new definition without reading the current one)"));
+    }
+  }
+  const bool changes = flags.title_option->count() > 0 || flags.description_option->count() > 0 ||
+                       flags.weight_option->count() > 0 || !flags.key_results.empty() ||
+                       !flags.parent.empty() || flags.clear_parent;
+  if (!changes) {
+    return UsageError("nothing to revise: give --title, --description, --weight-bp, --kr or --parent");
+  }
+  if (flags.title_option->count() > 0) request.set_title(flags.title);
+  if (flags.description_option->count() > 0) request.set_description(flags.description);
+  if (flags.weight_option->count() > 0) request.set_weight_bp(flags.weight_bp);
+  if (!flags.key_results.empty()) {
+    request.clear_key_results();
+    PERFCTL_RETURN_IF_ERROR(ParseKeyResults(flags.key_results, request.mutable_key_results()));
+  }
+  if (!flags.parent.empty()) {
+    PERFCTL_RETURN_IF_ERROR(ValidateId("--parent", flags.parent));
+    request.set_parent_goal_id(flags.parent);
+  }
+  if (flags.clear_parent) request.clear_parent_goal_id();
+  request.set_reason(flags.reason);
+  PERFCTL_ASSIGN_OR_RETURN(*request.mutable_meta(), BuildMeta(flags.meta));
+  if (!request.meta().has_expected_version() && read_version.has_value()) {
+    request.mutable_meta()->set_expected_version(*read_version);
+  }
+  return request;
+}
+
 void AddRevise(CLI::App& goal, Session& session) {
   auto flags = std::make_shared<ReviseFlags>();
   CLI::App* sub = goal.add_subcommand(
-      "revise", "Revise a goal: the new definition and why (the old one stays in the log)");
+      "revise", "Revise a goal: what changes and why (the old definition stays in the log)");
   sub->add_option("GOAL_ID", flags->goal_id, "Goal id")->required();
-  sub->add_option("--title", flags->title, "New title");
-  sub->add_option("--description", flags->description, "New description");
-  sub->add_option("--weight-bp", flags->weight_bp, "New weight, basis points");
-  sub->add_option("--kr", flags->key_results, kKrHelp);
-  sub->add_option("--parent", flags->parent, "New parent goal");
+  flags->title_option = sub->add_option("--title", flags->title, "New title");
+  flags->description_option =
+      sub->add_option("--description", flags->description, "New description");
+  flags->weight_option = sub->add_option("--weight-bp", flags->weight_bp, "New weight, basis points");
+  sub->add_option("--kr", flags->key_results,
+                  absl::StrCat("Replaces ALL key results when given. ", kKrHelp));
+  auto* parent = sub->add_option("--parent", flags->parent, "New parent goal");
+  auto* clear = sub->add_flag("--clear-parent", flags->clear_parent, "Remove the alignment");
+  parent->excludes(clear);
+  clear->excludes(parent);
+  sub->add_flag("--complete", flags->complete,
+                "The flags are the whole new definition: do not read the current one from the "
+                "log (unset fields become empty)");
   sub->add_option("--reason", flags->reason, "Why the goal changed")->required();
   AddMetaFlags(sub, &flags->meta);
-  sub->footer(Examples({"perfctl goal revise G-E7-DEFECTS --title 'Defect rate under 2.5%' "
-                        "--weight-bp 6000 \\\n      --kr 'kr1:Defect rate:5000:2500:%:lower' "
-                        "--reason 'line upgraded in March'"}));
+  sub->footer(absl::StrCat(
+      "\nFields not given keep their current value, read from the log; the version read is sent "
+      "as\nthe expected version unless --expected-version is given.",
+      Examples({"perfctl goal revise G-E7-DEFECTS --kr 'kr1:Defect rate:5000:2500:%:lower' "
+                "--reason 'line upgraded in March'",
+                "perfctl goal revise G-E7-DEFECTS --title 'Defect rate under 2.5%' --reason "
+                "'clearer title'"})));
   sub->callback([&session, flags] {
     session.Select(absl::StrCat("revise goal ", flags->goal_id), [&session, flags]() -> absl::Status {
-      v1::ReviseGoalRequest request;
-      PERFCTL_RETURN_IF_ERROR(ValidateId("GOAL_ID", flags->goal_id));
-      if (!flags->parent.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--parent", flags->parent));
-      request.set_goal_id(flags->goal_id);
-      request.set_title(flags->title);
-      request.set_description(flags->description);
-      request.set_weight_bp(flags->weight_bp);
-      request.set_parent_goal_id(flags->parent);
-      request.set_reason(flags->reason);
-      PERFCTL_RETURN_IF_ERROR(ParseKeyResults(flags->key_results, request.mutable_key_results()));
-      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_meta(), BuildMeta(flags->meta));
+      PERFCTL_ASSIGN_OR_RETURN(v1::ReviseGoalRequest request, BuildRevise(session, *flags));
       return SendCommand<v1::Goals>(session, &v1::Goals::Stub::ReviseGoal, request);
     });
   });

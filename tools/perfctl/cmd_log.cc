@@ -10,6 +10,7 @@
 #include "tools/perfctl/commands.h"
 #include "tools/perfctl/interrupt.h"
 #include "tools/perfctl/parse.h"
+#include "tools/perfctl/stream_reader.h"
 
 namespace perfctl {
 namespace {
@@ -69,13 +70,6 @@ absl::Status RunStatus(Session& session) {
 }
 
 // ---------------------------------------------------------------- events
-
-// The server decodes the payload for convenience; if it did not, decode it here.
-void EnsureDecoded(v1::RecordedEvent* event) {
-  if (event->has_event() || event->envelope().payload().empty()) return;
-  v1::Event decoded;
-  if (decoded.ParseFromString(event->envelope().payload())) *event->mutable_event() = decoded;
-}
 
 std::vector<std::string> EventCells(const v1::RecordedEvent& event) {
   const v1::Envelope& envelope = event.envelope();
