@@ -168,7 +168,21 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
     p->set_cycle_id(r.cycle_id());
     p->set_grade(r.grade());
     p->set_score_milli(r.score_milli());
-    p->set_policy_version(cycle.policy_version());
+    // The policy in force when the grade is final decides its actions (a policy published
+    // mid-cycle applies to later grades only).
+    uint64_t policy_version = cycle.policy_version();
+    if (auto current = d.Find("policy/current"); current && current->has_policy()) {
+      policy_version = current->policy().version();
+    }
+    p->set_policy_version(policy_version);
+    RETURN_IF_ERROR(CheckCount("inputs", r.inputs_size(), limits::kListItemsMax));
+    for (int i = 0; i < r.inputs_size(); i++) {
+      RETURN_IF_ERROR(CheckName(absl::StrCat("inputs[", i, "].kind"), r.inputs(i).kind(),
+                                Presence::kRequired));
+      RETURN_IF_ERROR(CheckBasisPoints(absl::StrCat("inputs[", i, "].weight_bp"),
+                                       r.inputs(i).weight_bp()));
+    }
+    *p->mutable_inputs() = r.inputs();
     // Enrichment (DESIGN §3 rule 3): consumers never look these up elsewhere.
     p->set_org_unit_id(emp.org_unit_id());
     p->set_manager_id(emp.manager_id());

@@ -25,6 +25,8 @@
 #include "ledger/write_model.h"
 #include "perfledger/v1/commands.pb.h"
 #include "perfledger/v1/common.pb.h"
+#include "perfledger/v1/policies.pb.h"
+#include "perfledger/internal/reactor.pb.h"
 
 namespace perfledger {
 
@@ -77,6 +79,11 @@ class Ledger {
   Result RecordFeedback(const v1::RecordFeedbackRequest& r, const CommandContext& ctx);
   // Training reported by the LMS.
   Result RecordTraining(const v1::RecordTrainingRequest& r, const CommandContext& ctx);
+  // Policies: a validated document becomes the next version (control stream).
+  Result PublishPolicy(const v1::PublishPolicyRequest& r, const CommandContext& ctx);
+  // The policy reactor's decisions: appended atomically, deduplicated by reaction.command_id
+  // (derived from the cause), so a replayed or restarted reactor never doubles an action.
+  Result React(const internal::Reaction& reaction, const CommandContext& ctx);
 
   LedgerStats stats() const;
   EventLog& log() { return *log_; }

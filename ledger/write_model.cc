@@ -141,6 +141,8 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
     }
     case v1::Event::kPolicyPublished:
       stream.mutable_policy()->set_version(ev.policy_published().version());
+      // The newest publication is the policy in force.
+      access.Get("policy/current").mutable_policy()->set_version(ev.policy_published().version());
       break;
     default:
       // Every other event only moves its stream's version.

@@ -13,8 +13,8 @@
 namespace perfledger::projections {
 namespace {
 
-std::string CheckpointKey(uint32_t partition) {
-  std::string key = "cp/";
+std::string CheckpointKey(const std::string& name, uint32_t partition) {
+  std::string key = absl::StrCat("cp/", name, "/");
   PutBigEndian32(key, partition);
   return key;
 }
@@ -93,7 +93,7 @@ absl::Status Projector::LoadCheckpoint() {
   rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
   for (uint32_t p = 0; p < applied_.size(); p++) {
     std::string value;
-    rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), meta, CheckpointKey(p), &value);
+    rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), meta, CheckpointKey(options_.name, p), &value);
     if (s.ok()) {
       applied_[p] = GetBigEndian64(value);
     } else if (!s.IsNotFound()) {
@@ -116,8 +116,17 @@ void Projector::Run() {
       std::shared_lock<std::shared_mutex> families(families_mu_);
       applied = Step();
     }
+    if (!applied.ok() && absl::IsUnavailable(applied.status())) {
+      // The log (or the reactor's appends) is temporarily unavailable: retry the same batch.
+      LogWarning(absl::StrCat("projector ", options_.name, " retrying: ",
+                              applied.status().ToString()));
+      std::unique_lock<std::mutex> lock(mu_);
+      applied_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_; });
+      continue;
+    }
     if (!applied.ok()) {
-      LogError(absl::StrCat("projector stopped: ", applied.status().ToString()));
+      LogError(absl::StrCat("projector ", options_.name, " stopped: ",
+                            applied.status().ToString()));
       std::lock_guard<std::mutex> lock(mu_);
       failed_ = applied.status();
       applied_cv_.notify_all();
@@ -143,6 +152,7 @@ absl::StatusOr<size_t> Projector::Step() {
 
   size_t count = 0;
   v1::Event event;
+  if (options_.on_batch_start) options_.on_batch_start();
   auto apply_partition = [&](uint32_t p, size_t budget) -> absl::Status {
     while (budget > 0 && applied[p] < ends[p]) {
       ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
@@ -182,12 +192,13 @@ absl::StatusOr<size_t> Projector::Step() {
     RETURN_IF_ERROR(apply_partition(p, share));
   }
   if (count == 0) return count;
+  if (options_.before_commit) RETURN_IF_ERROR(options_.before_commit());
 
   rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
   for (uint32_t p = 0; p < applied.size(); p++) {
     std::string value;
     PutBigEndian64(value, applied[p]);
-    batch.Put(meta, CheckpointKey(p), value).PermitUncheckedError();
+    batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
   }
   // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
   // the projector re-applies those events on restart.
@@ -254,7 +265,15 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
   Stop();
   {
     std::unique_lock<std::shared_mutex> families(families_mu_);
-    for (const std::string& f : Families(views_)) RETURN_IF_ERROR(store_->DropAndRecreate(f));
+    for (const auto& v : views_) RETURN_IF_ERROR(store_->DropAndRecreate(ViewFamily(v->name())));
+    // The meta family is shared with other projectors: delete only this one's checkpoint.
+    rocksdb::WriteBatch batch;
+    for (uint32_t p = 0; p < log_->partitions(); p++) {
+      batch.Delete(store_->family(kMetaFamily), CheckpointKey(options_.name, p))
+          .PermitUncheckedError();
+    }
+    RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
+                              "reset checkpoint"));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

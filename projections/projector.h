@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -29,8 +30,18 @@
 namespace perfledger::projections {
 
 struct ProjectorOptions {
+  // Names this projector's checkpoint; several projectors (the views, the policy reactor) share
+  // one state store.
+  std::string name = "views";
   // Events applied per WriteBatch (bounded memory; larger batches rebuild faster).
   size_t batch_events = 4096;
+  // Runs after a batch was applied and before its rows and checkpoint are written. An error
+  // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
+  // The policy reactor appends its decisions here, so a crash can only repeat a decision
+  // (deduplicated by its derived id), never lose one.
+  std::function<absl::Status()> before_commit;
+  // Runs before a batch is applied (the reactor clears its undecided reactions).
+  std::function<void()> on_batch_start;
 };
 
 struct ViewDigest {
@@ -43,7 +54,8 @@ class Projector {
  public:
   static inline constexpr char kMetaFamily[] = "projector";
 
-  // Column families the state store must open for the projector and `views`.
+  // Column families the state store must open for the projector and `views` (the shared meta
+  // family first).
   static std::vector<std::string> Families(const std::vector<std::unique_ptr<View>>& views);
 
   // Starts the projector thread. `log` and `store` must outlive it.
@@ -76,6 +88,9 @@ class Projector {
   // The first error that stopped the projector, or OK.
   absl::Status health();
 
+  // Stops the projector thread (idempotent); the views stay readable through their owner.
+  void Stop();
+
   // A consistent read of the views: holds off a rebuild (which drops the column families)
   // while alive. Queries take one per call.
   class Reader {
@@ -94,7 +109,6 @@ class Projector {
  private:
   Projector() = default;
   void Run();
-  void Stop();
   absl::Status LoadCheckpoint();
   // Applies up to batch_events events; returns how many.
   absl::StatusOr<size_t> Step();

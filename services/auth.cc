@@ -31,6 +31,7 @@ const char* OperationName(Operation op) {
     case Operation::kWriteMetrics: return "write metrics";
     case Operation::kWriteReviews: return "write reviews";
     case Operation::kWriteTraining: return "write training";
+    case Operation::kWritePolicies: return "publish policies";
     case Operation::kReadLog: return "read the log";
     case Operation::kReadViews: return "read views";
     case Operation::kReadStatus: return "read status";

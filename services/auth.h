@@ -34,6 +34,7 @@ enum class Operation {
   kWriteMetrics,
   kWriteReviews,
   kWriteTraining,
+  kWritePolicies,
   kReadLog,
   kReadViews,
   kReadStatus,

@@ -78,7 +78,46 @@ class ReviewsService final : public v1::Reviews::Service {
   PL_COMMAND_RPC(SubmitScore, Operation::kWriteReviews)
   PL_COMMAND_RPC(AmendScore, Operation::kWriteReviews)
   PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteReviews)
-  PL_COMMAND_RPC(FinalizeGrade, Operation::kWriteReviews)
+  // With an explicit grade, a plain command. Without one, the policy in force computes it from
+  // the folded scores or metrics (the reactor's state), then the same command records it.
+  grpc::Status FinalizeGrade(grpc::ServerContext* context, const v1::FinalizeGradeRequest* request,
+                             v1::CommandResult* response) override {
+    if (!request->grade().empty() || deps_->reactor == nullptr) {
+      return Run(deps_, context, Operation::kWriteReviews, *request, response,
+                 &Ledger::FinalizeGrade);
+    }
+    auto principal = deps_->auth->Authenticate(*context);
+    if (!principal.ok()) return ToGrpc(principal.status());
+    if (absl::Status s = Authorize(*principal, Operation::kWriteReviews); !s.ok()) return ToGrpc(s);
+    CommandContext ctx;
+    ctx.actor = ToActor(*principal);
+    v1::ComputeGradesRequest compute;
+    compute.set_cycle_id(request->cycle_id());
+    compute.add_employee_ids(request->employee_id());
+    compute.set_dry_run(true);
+    auto computed = deps_->reactor->ComputeGrades(
+        compute, ctx,
+        std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Seconds(30)));
+    if (!computed.ok()) {
+      // A policy error about the request's fields keeps the request's field names.
+      return ToGrpc(computed.status());
+    }
+    if (computed->grades().empty() || !computed->grades(0).skipped_reason().empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("grade: cannot be computed: ",
+                                       computed->grades().empty()
+                                           ? "no inputs"
+                                           : computed->grades(0).skipped_reason()));
+    }
+    v1::FinalizeGradeRequest explicit_grade = *request;
+    explicit_grade.set_grade(computed->grades(0).grade());
+    explicit_grade.set_score_milli(computed->grades(0).score_milli());
+    *explicit_grade.mutable_inputs() = computed->grades(0).inputs();
+    auto result = deps_->ledger->FinalizeGrade(explicit_grade, ctx);
+    if (!result.ok()) return ToGrpc(result.status());
+    *response = std::move(*result);
+    return grpc::Status::OK;
+  }
   PL_COMMAND_RPC(RecordFeedback, Operation::kWriteReviews)
  private:
   ServiceDeps* deps_;

@@ -42,6 +42,10 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
                  "On SIGTERM, time for in-flight calls to finish")
       ->check(CLI::Range(0u, 600u))
       ->capture_default_str();
+  app.add_option("--deadline-check-seconds", c.deadline_check_seconds,
+                 "How often due deadlines (PIP ends, follow-ups) become events; 0 = never")
+      ->check(CLI::Range(0u, 86400u))
+      ->capture_default_str();
   app.add_option("--max-threads", c.max_threads, "Upper bound on gRPC server threads")
       ->check(CLI::Range(4u, 4096u))
       ->capture_default_str();

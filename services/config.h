@@ -29,6 +29,7 @@ struct ServerConfig {
   std::string tls_client_ca;  // set → mutual TLS (client certificates required)
   uint32_t shutdown_grace_seconds = 10;
   uint32_t max_threads = 256;
+  uint32_t deadline_check_seconds = 60;  // 0 = no live scheduler
 };
 
 // Registers every setting on `app` (flags, and keys of the --config TOML/INI file).

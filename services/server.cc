@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   std::vector<std::unique_ptr<projections::View>> views = projections::AllViews();
   state_options.families = projections::Projector::Families(views);
   state_options.families.push_back(WriteModel::kFamily);
+  for (const std::string& f : projections::Reactor::Families()) state_options.families.push_back(f);
   ASSIGN_OR_RETURN(server->state_, StateStore::Open(state_options));
   ASSIGN_OR_RETURN(server->write_model_,
                    WriteModel::Open(server->state_.get(), server->log_->partitions()));
@@ -76,10 +77,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   ASSIGN_OR_RETURN(server->projector_, projections::Projector::Start(
                                            server->log_.get(), server->state_.get(),
                                            std::move(views)));
+  if (!config.read_replica) {
+    ASSIGN_OR_RETURN(server->reactor_,
+                     projections::Reactor::Start(server->log_.get(), server->state_.get(),
+                                                 server->ledger_.get()));
+  }
 
   server->deps_ = std::make_unique<ServiceDeps>();
   server->deps_->ledger = server->ledger_.get();
   server->deps_->projector = server->projector_.get();
+  server->deps_->reactor = server->reactor_.get();
   server->deps_->log = server->log_.get();
   server->deps_->auth = server->auth_.get();
   server->deps_->config = &server->config_;
@@ -88,6 +95,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->services_ = MakeCommandServices(server->deps_.get());
   server->services_.push_back(MakeLogService(server->deps_.get()));
   server->services_.push_back(MakeViewsService(server->deps_.get()));
+  if (server->reactor_ != nullptr) {
+    server->services_.push_back(MakePoliciesService(server->deps_.get()));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -105,6 +115,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
     return absl::UnavailableError(absl::StrCat("--listen ", config.listen,
                                                ": cannot listen (address in use or invalid)"));
   }
+  if (server->reactor_ != nullptr && config.deadline_check_seconds > 0) {
+    // The live-only scheduler: turns due deadlines into DeadlineReached facts.
+    Server* raw = server.get();
+    server->scheduler_ = std::thread([raw] { raw->ScheduleDeadlines(); });
+  }
   LogInfo(absl::StrCat("perfledgerd ", PERFLEDGER_VERSION, " serving on port ", server->port_,
                        " (", std::string(server->log_->backend()), " log, data ", config.data_dir, ")"));
   return server;
@@ -117,12 +132,37 @@ void Server::Shutdown(absl::Duration grace) {
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
   // In-flight unary calls finish within the grace period; streams see `stopping` and end.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
+  {
+    std::lock_guard<std::mutex> lock(scheduler_mu_);
+    scheduler_cv_.notify_all();
+  }
+  if (scheduler_.joinable()) scheduler_.join();
+  reactor_.reset();
   log_->Close();
   projector_.reset();
   LogInfo("perfledgerd stopped");
 }
 
 void Server::Wait() { server_->Wait(); }
+
+void Server::ScheduleDeadlines() {
+  CommandContext ctx;
+  ctx.actor.set_principal("deadline-scheduler");
+  ctx.actor.set_role(v1::ROLE_SYSTEM);
+  std::unique_lock<std::mutex> lock(scheduler_mu_);
+  while (!deps_->stopping.load()) {
+    scheduler_cv_.wait_for(lock, std::chrono::seconds(config_.deadline_check_seconds));
+    if (deps_->stopping.load()) break;
+    lock.unlock();
+    auto fired = reactor_->FireDeadlines(absl::Now(), ctx, absl::Now() + absl::Seconds(30));
+    if (!fired.ok()) {
+      LogWarning(absl::StrCat("deadline scheduler: ", fired.status().ToString()));
+    } else if (fired->fired_size() > 0) {
+      LogInfo(absl::StrCat("deadline scheduler: fired ", fired->fired_size(), " deadline(s)"));
+    }
+    lock.lock();
+  }
+}
 
 Server::~Server() {
   if (server_ != nullptr) Shutdown(absl::Seconds(0));

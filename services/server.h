@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <memory>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include <grpcpp/impl/codegen/service_type.h>
 #include <grpcpp/server.h>
@@ -18,6 +21,7 @@
 #include "ledger/state_store.h"
 #include "ledger/write_model.h"
 #include "projections/projector.h"
+#include "projections/reactor.h"
 #include "services/auth.h"
 #include "services/config.h"
 
@@ -27,6 +31,7 @@ namespace perfledger::services {
 struct ServiceDeps {
   Ledger* ledger = nullptr;
   projections::Projector* projector = nullptr;
+  projections::Reactor* reactor = nullptr;
   EventLog* log = nullptr;
   const Authenticator* auth = nullptr;
   const ServerConfig* config = nullptr;
@@ -46,6 +51,7 @@ class Server {
   Ledger& ledger() { return *ledger_; }
   EventLog& log() { return *log_; }
   projections::Projector& projector() { return *projector_; }
+  projections::Reactor& reactor() { return *reactor_; }
 
   // Stops accepting calls, lets in-flight calls finish within `grace`, ends streams, closes
   // the log (queued appends complete) and the stores. Idempotent.
@@ -56,6 +62,7 @@ class Server {
 
  private:
   Server() = default;
+  void ScheduleDeadlines();
 
   ServerConfig config_;
   std::unique_ptr<EventLog> log_;
@@ -63,6 +70,10 @@ class Server {
   std::unique_ptr<WriteModel> write_model_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<projections::Projector> projector_;
+  std::unique_ptr<projections::Reactor> reactor_;
+  std::thread scheduler_;
+  std::mutex scheduler_mu_;
+  std::condition_variable scheduler_cv_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ServiceDeps> deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
@@ -75,5 +86,6 @@ class Server {
 std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeLogService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeViewsService(ServiceDeps* deps);
+std::unique_ptr<grpc::Service> MakePoliciesService(ServiceDeps* deps);
 
 }  // namespace perfledger::services

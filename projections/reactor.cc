@@ -1,0 +1,855 @@
+#include "projections/reactor.h"
+
+#include <filesystem>
+#include <map>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "ledger/limits.h"
+#include "ledger/logging.h"
+#include "ledger/policy.h"
+#include "ledger/policy_eval.h"
+#include "ledger/rocks_util.h"
+#include "ledger/status_macros.h"
+#include "ledger/validation.h"
+#include "projections/keys.h"
+
+namespace perfledger::projections {
+namespace {
+
+// Key layout of the "view.reactor" family (all folded from the log):
+//   pol/current                      BE64 version of the policy in force
+//   pol/v/<BE64 version>             StoredPolicy
+//   cyc/<cycle>                      Timestamp period_start
+//   org/<org unit>                   manager id
+//   emp/<employee>                   PersonRecord
+//   g/<employee>/<cycle>             GradeRecord (effective grade)
+//   act/<grade event id>             ActionIds decided for that grade (for cancellation)
+//   sc/<cycle>/<employee>/<score>    ScoreRecord
+//   cal/<cycle>/<employee>           ScoreRecord (calibration)
+//   agg/<cycle>/<employee>/<metric>  MetricAggregate
+//   win/<rule>/<subject>             WindowState
+//   dl/<BE64 micros>/<subject>       Deadline; dls/<subject> → the dl/ key
+//   fu/<action id>                   FollowupRecord
+//   pip/<pip id>                     PipRecord
+
+template <typename T>
+absl::StatusOr<std::optional<T>> Load(ViewTxn& txn, const std::string& key) {
+  ASSIGN_OR_RETURN(auto value, txn.Get(key));
+  if (!value) return std::optional<T>();
+  T out;
+  if (!out.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("reactor row ", key));
+  return std::optional<T>(std::move(out));
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+std::string DeadlineKey(const google::protobuf::Timestamp& at, const std::string& subject) {
+  std::string key = "dl/";
+  PutOrderedInt64(key, absl::ToUnixMicros(ToTime(at)));
+  key += "/" + subject;
+  return key;
+}
+
+v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered& a) {
+  auto* e = r.add_events();
+  e->set_stream(absl::StrCat("action/", a.action_id()));
+  e->set_partition_key(a.employee_id());
+  *e->mutable_event()->mutable_action_triggered() = a;
+  return e->mutable_event()->mutable_action_triggered();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the reactor's state and rules
+
+class ReactorView final : public View {
+ public:
+  enum class Mode { kLive, kCollect };
+  explicit ReactorView(Mode mode) : mode_(mode) {}
+
+  std::string_view name() const override { return Reactor::kViewName; }
+
+  absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override;
+
+  // Reactions decided by the batch being applied.
+  std::vector<internal::Reaction>& pending() { return pending_; }
+
+  // Collect mode: every action derived, and every ActionTriggered seen in the log.
+  std::map<std::string, v1::ActionTriggered> derived;
+  std::map<std::string, v1::ActionTriggered> recorded;
+
+  // Parsed policies by version (content never changes once published).
+  absl::StatusOr<std::shared_ptr<const policy::Policy>> PolicyAt(ViewTxn* txn,
+                                                                 const Projector::Reader* reader,
+                                                                 uint64_t version);
+
+ private:
+  absl::Status OnGrade(const v1::Envelope& e, const v1::GradeFinalized& g, ViewTxn& txn);
+  absl::Status OnMetric(const v1::Envelope& e, const v1::MetricObserved& m, ViewTxn& txn);
+  absl::Status OnScoreChange(const v1::Envelope& e, const std::string& employee,
+                             const std::string& cycle, ViewTxn& txn);
+  absl::StatusOr<policy::History> HistoryOf(const std::string& employee, ViewTxn& txn);
+  absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const std::string& employee,
+                           const google::protobuf::Timestamp& at);
+  absl::Status RemoveDeadline(ViewTxn& txn, const std::string& subject);
+  void Decide(internal::Reaction reaction) {
+    if (mode_ == Mode::kCollect) {
+      for (const auto& ev : reaction.events()) {
+        if (ev.event().has_action_triggered()) {
+          derived[ev.event().action_triggered().action_id()] = ev.event().action_triggered();
+        }
+      }
+      return;
+    }
+    pending_.push_back(std::move(reaction));
+  }
+
+  Mode mode_;
+  std::vector<internal::Reaction> pending_;
+  std::mutex policies_mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const policy::Policy>> policies_;
+};
+
+absl::StatusOr<std::shared_ptr<const policy::Policy>> ReactorView::PolicyAt(
+    ViewTxn* txn, const Projector::Reader* reader, uint64_t version) {
+  if (version == 0) return std::shared_ptr<const policy::Policy>();
+  {
+    std::lock_guard<std::mutex> lock(policies_mu_);
+    auto it = policies_.find(version);
+    if (it != policies_.end()) return it->second;
+  }
+  std::string key = "pol/v/";
+  PutBigEndian64(key, version);
+  std::string value;
+  if (txn != nullptr) {
+    ASSIGN_OR_RETURN(auto v, txn->Get(key));
+    if (!v) return std::shared_ptr<const policy::Policy>();
+    value = std::move(*v);
+  } else {
+    rocksdb::Status s = reader->db()->Get(rocksdb::ReadOptions(), reader->family(Reactor::kViewName),
+                                          key, &value);
+    if (s.IsNotFound()) return std::shared_ptr<const policy::Policy>();
+    RETURN_IF_ERROR(FromRocks(s, "read policy"));
+  }
+  internal::StoredPolicy stored;
+  stored.ParseFromString(value);
+  ASSIGN_OR_RETURN(policy::Policy parsed,
+                   policy::ParsePolicy(stored.info().document_json(), policy::Format::kJson));
+  auto shared = std::make_shared<const policy::Policy>(std::move(parsed));
+  std::lock_guard<std::mutex> lock(policies_mu_);
+  policies_[version] = shared;
+  return shared;
+}
+
+absl::Status ReactorView::AddDeadline(ViewTxn& txn, const std::string& subject,
+                                      const std::string& employee,
+                                      const google::protobuf::Timestamp& at) {
+  RETURN_IF_ERROR(RemoveDeadline(txn, subject));
+  internal::Deadline d;
+  d.set_subject(subject);
+  d.set_employee_id(employee);
+  *d.mutable_deadline_at() = at;
+  const std::string key = DeadlineKey(at, subject);
+  txn.Put(key, d.SerializeAsString());
+  txn.Put(Key({"dls", subject}), key);
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::RemoveDeadline(ViewTxn& txn, const std::string& subject) {
+  ASSIGN_OR_RETURN(auto key, txn.Get(Key({"dls", subject})));
+  if (key) {
+    txn.Delete(*key);
+    txn.Delete(Key({"dls", subject}));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<policy::History> ReactorView::HistoryOf(const std::string& employee, ViewTxn& txn) {
+  // Cycles ordered by period start; a cycle without a grade breaks a streak.
+  std::vector<std::pair<int64_t, std::string>> cycles;
+  std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
+  for (it->Seek("cyc/"); it->Valid() && it->key().starts_with("cyc/"); it->Next()) {
+    google::protobuf::Timestamp start;
+    start.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    cycles.emplace_back(start.seconds(), it->key().ToString().substr(4));
+  }
+  std::sort(cycles.begin(), cycles.end());
+  policy::History history;
+  for (const auto& [start, cycle] : cycles) {
+    ASSIGN_OR_RETURN(auto g, Load<internal::GradeRecord>(txn, Key({"g", employee, cycle})));
+    history.push_back({cycle, g ? g->grade().grade() : std::string()});
+  }
+  return history;
+}
+
+absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) {
+  switch (event.body_case()) {
+    case v1::Event::kPolicyPublished: {
+      const auto& p = event.policy_published();
+      internal::StoredPolicy stored;
+      auto* info = stored.mutable_info();
+      info->set_version(p.version());
+      info->set_policy_id(p.policy_id());
+      info->set_document_json(p.document_json());
+      info->set_document_sha256(p.document_sha256());
+      info->set_event_id(e.event_id());
+      *info->mutable_published_at() = e.occurred_at();
+      info->set_comment(p.comment());
+      std::string key = "pol/v/";
+      PutBigEndian64(key, p.version());
+      txn.Put(key, stored.SerializeAsString());
+      std::string version;
+      PutBigEndian64(version, p.version());
+      txn.Put("pol/current", version);
+      return absl::OkStatus();
+    }
+    case v1::Event::kCycleOpened:
+      txn.Put(Key({"cyc", event.cycle_opened().cycle_id()}),
+              event.cycle_opened().period_start().SerializeAsString());
+      return absl::OkStatus();
+    case v1::Event::kOrgUnitDefined:
+      txn.Put(Key({"org", event.org_unit_defined().org_unit_id()}),
+              event.org_unit_defined().manager_id());
+      return absl::OkStatus();
+    case v1::Event::kEmployeeRegistered:
+    case v1::Event::kEmployeeUpdated: {
+      const bool reg = event.has_employee_registered();
+      internal::PersonRecord p;
+      p.set_manager_id(reg ? event.employee_registered().manager_id()
+                           : event.employee_updated().manager_id());
+      p.set_org_unit_id(reg ? event.employee_registered().org_unit_id()
+                            : event.employee_updated().org_unit_id());
+      txn.Put(Key({"emp", reg ? event.employee_registered().employee_id()
+                              : event.employee_updated().employee_id()}),
+              p.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::Event::kScoreSubmitted: {
+      const auto& s = event.score_submitted();
+      internal::ScoreRecord r;
+      r.set_source(s.source());
+      int64_t sum = 0;
+      for (const auto& d : s.scores()) sum += d.score_milli();
+      r.set_mean_milli(s.scores().empty() ? 0 : policy::DivRound(sum, s.scores_size()));
+      r.set_event_id(e.event_id());
+      txn.Put(Key({"sc", s.cycle_id(), s.employee_id(), s.score_id()}), r.SerializeAsString());
+      return absl::OkStatus();
+    }
+    case v1::Event::kScoreAmended: {
+      const auto& s = event.score_amended();
+      const std::string key = Key({"sc", s.cycle_id(), s.employee_id(), s.score_id()});
+      ASSIGN_OR_RETURN(auto r, Load<internal::ScoreRecord>(txn, key));
+      if (!r) return absl::OkStatus();
+      int64_t sum = 0;
+      for (const auto& d : s.scores()) sum += d.score_milli();
+      r->set_mean_milli(s.scores().empty() ? 0 : policy::DivRound(sum, s.scores_size()));
+      r->set_event_id(e.event_id());
+      txn.Put(key, r->SerializeAsString());
+      return OnScoreChange(e, s.employee_id(), s.cycle_id(), txn);
+    }
+    case v1::Event::kCalibrationAdjusted: {
+      const auto& c = event.calibration_adjusted();
+      internal::ScoreRecord r;
+      r.set_mean_milli(c.calibrated_score_milli());
+      r.set_event_id(e.event_id());
+      txn.Put(Key({"cal", c.cycle_id(), c.employee_id()}), r.SerializeAsString());
+      return OnScoreChange(e, c.employee_id(), c.cycle_id(), txn);
+    }
+    case v1::Event::kMetricObserved:
+      return OnMetric(e, event.metric_observed(), txn);
+    case v1::Event::kGradeFinalized:
+      return OnGrade(e, event.grade_finalized(), txn);
+    case v1::Event::kActionTriggered:
+      if (mode_ == Mode::kCollect) {
+        recorded[event.action_triggered().action_id()] = event.action_triggered();
+      }
+      return absl::OkStatus();
+    case v1::Event::kPipOpened: {
+      const auto& p = event.pip_opened();
+      internal::PipRecord rec;
+      rec.set_employee_id(p.employee_id());
+      rec.set_cycle_id(p.cycle_id());
+      rec.set_manager_id(p.manager_id());
+      ASSIGN_OR_RETURN(auto person, Load<internal::PersonRecord>(txn, Key({"emp", p.employee_id()})));
+      if (person) rec.set_org_unit_id(person->org_unit_id());
+      txn.Put(Key({"pip", p.pip_id()}), rec.SerializeAsString());
+      return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), p.employee_id(), p.deadline_at());
+    }
+    case v1::Event::kPipExtended: {
+      const auto& p = event.pip_extended();
+      return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), p.employee_id(),
+                         p.new_deadline_at());
+    }
+    case v1::Event::kPipClosed: {
+      const auto& c = event.pip_closed();
+      RETURN_IF_ERROR(RemoveDeadline(txn, absl::StrCat("pip/", c.pip_id())));
+      ASSIGN_OR_RETURN(auto rec, Load<internal::PipRecord>(txn, Key({"pip", c.pip_id()})));
+      ASSIGN_OR_RETURN(auto current, txn.Get("pol/current"));
+      const uint64_t version = current ? GetBigEndian64(*current) : 0;
+      ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, version));
+      if (!pol || !rec) return absl::OkStatus();
+      policy::ActionContext who{rec->employee_id(), rec->cycle_id(), rec->org_unit_id(),
+                                rec->manager_id()};
+      auto action = policy::ActionForPipClosed(*pol, version, e.event_id(), c, who, e.occurred_at());
+      if (action) {
+        internal::Reaction r;
+        r.set_command_id(absl::StrCat("action:", action->action_id()));
+        AddAction(r, *action);
+        for (auto& ev : *r.mutable_events()) {
+          *ev.mutable_occurred_at() = e.occurred_at();
+          ev.set_causation_id(e.event_id());
+        }
+        Decide(std::move(r));
+      }
+      return absl::OkStatus();
+    }
+    case v1::Event::kDeadlineReached: {
+      const auto& d = event.deadline_reached();
+      RETURN_IF_ERROR(RemoveDeadline(txn, d.subject()));
+      if (!absl::StartsWith(d.subject(), "action/")) return absl::OkStatus();
+      const std::string action_id = d.subject().substr(7);
+      ASSIGN_OR_RETURN(auto fu, Load<internal::FollowupRecord>(txn, Key({"fu", action_id})));
+      if (!fu) return absl::OkStatus();
+      ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, fu->policy_version()));
+      if (!pol) return absl::OkStatus();
+      ASSIGN_OR_RETURN(policy::History all, HistoryOf(fu->grade().employee_id(), txn));
+      // Grades of cycles after the graded one.
+      policy::History since;
+      bool after = false;
+      for (const auto& h : all) {
+        if (after && !h.grade.empty()) since.push_back(h);
+        if (h.cycle_id == fu->grade().cycle_id()) after = true;
+      }
+      auto action = policy::FollowupOutcome(*pol, fu->policy_version(), fu->grade_event_id(),
+                                            fu->grade(), e.event_id(), since, e.occurred_at());
+      if (action) {
+        internal::Reaction r;
+        r.set_command_id(absl::StrCat("action:", action->action_id()));
+        AddAction(r, *action);
+        for (auto& ev : *r.mutable_events()) {
+          *ev.mutable_occurred_at() = e.occurred_at();
+          ev.set_causation_id(e.event_id());
+        }
+        Decide(std::move(r));
+      }
+      return absl::OkStatus();
+    }
+    default:
+      return absl::OkStatus();
+  }
+}
+
+absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalized& g,
+                                  ViewTxn& txn) {
+  const std::string grade_key = Key({"g", g.employee_id(), g.cycle_id()});
+  // A superseding grade withdraws what the superseded one triggered (compensation), then
+  // triggers its own: a correction is new events, never a silent recompute.
+  if (!g.supersedes_event_id().empty()) {
+    ASSIGN_OR_RETURN(auto ids, Load<internal::ActionIds>(txn, Key({"act", g.supersedes_event_id()})));
+    if (ids) {
+      for (const std::string& id : ids->action_ids()) {
+        internal::Reaction r;
+        r.set_command_id(absl::StrCat("cancel:", policy::ActionId(e.event_id(), id)));
+        auto* ev = r.add_events();
+        ev->set_stream(absl::StrCat("action/", id));
+        ev->set_partition_key(g.employee_id());
+        *ev->mutable_occurred_at() = e.occurred_at();
+        ev->set_causation_id(e.event_id());
+        auto* c = ev->mutable_event()->mutable_action_cancelled();
+        c->set_action_id(id);
+        c->set_reason("grade superseded");
+        c->set_caused_by_event_id(e.event_id());
+        Decide(std::move(r));
+      }
+      RETURN_IF_ERROR(RemoveDeadline(txn, absl::StrCat("grade/", g.supersedes_event_id())));
+    }
+  }
+  internal::GradeRecord record;
+  record.set_event_id(e.event_id());
+  *record.mutable_grade() = g;
+  *record.mutable_occurred_at() = e.occurred_at();
+  txn.Put(grade_key, record.SerializeAsString());
+
+  ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, g.policy_version()));
+  if (!pol) return absl::OkStatus();
+  ASSIGN_OR_RETURN(policy::History history, HistoryOf(g.employee_id(), txn));
+  std::vector<v1::ActionTriggered> actions = policy::ActionsForGrade(
+      *pol, g.policy_version(), e.event_id(), g, history, e.occurred_at());
+  internal::ActionIds decided;
+  for (const auto& a : actions) {
+    decided.add_action_ids(a.action_id());
+    internal::Reaction r;
+    r.set_command_id(absl::StrCat("action:", a.action_id()));
+    AddAction(r, a);
+    if (a.kind() == v1::ACTION_KIND_PIP) {
+      // The plan opens with the action; its deadline becomes a scheduled fact.
+      auto* ev = r.add_events();
+      ev->set_stream(absl::StrCat("pip/", a.action_id()));
+      ev->set_partition_key(a.employee_id());
+      auto* p = ev->mutable_event()->mutable_pip_opened();
+      p->set_pip_id(a.action_id());
+      p->set_employee_id(a.employee_id());
+      p->set_cycle_id(a.cycle_id());
+      p->set_action_id(a.action_id());
+      *p->mutable_starts_at() = e.occurred_at();
+      *p->mutable_deadline_at() = policy::AddDays(e.occurred_at(), a.pip_length_days());
+      p->set_checkpoint_every_days(a.pip_checkpoint_every_days());
+      p->set_manager_id(a.manager_id());
+    }
+    for (auto& ev : *r.mutable_events()) {
+      *ev.mutable_occurred_at() = e.occurred_at();
+      ev.set_causation_id(e.event_id());
+    }
+    Decide(std::move(r));
+  }
+  if (auto plan = policy::PlanFollowup(*pol, e.event_id(), g, e.occurred_at())) {
+    internal::FollowupRecord fu;
+    fu.set_grade_event_id(e.event_id());
+    *fu.mutable_grade() = g;
+    fu.set_policy_version(g.policy_version());
+    txn.Put(Key({"fu", plan->action_id}), fu.SerializeAsString());
+    RETURN_IF_ERROR(AddDeadline(txn, plan->deadline_subject, g.employee_id(), plan->deadline_at));
+    decided.add_action_ids(plan->action_id);
+  }
+  txn.Put(Key({"act", e.event_id()}), decided.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const std::string& employee,
+                                        const std::string& cycle, ViewTxn& txn) {
+  // Only a grade the policy computed from scores can be recomputed; a score changed after such
+  // a grade yields a superseding grade (and, through it, cancelled and re-issued actions).
+  ASSIGN_OR_RETURN(auto current, Load<internal::GradeRecord>(txn, Key({"g", employee, cycle})));
+  if (!current || current->grade().inputs().empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, current->grade().policy_version()));
+  if (!pol || pol->grading.method != policy::GradingMethod::kWeightedScores) {
+    return absl::OkStatus();
+  }
+  policy::GradeInputs inputs;
+  std::map<int, std::pair<int64_t, int64_t>> by_source;  // source → (sum, count)
+  std::map<int, std::string> last_event;
+  std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
+  const std::string prefix = Key({"sc", cycle, employee}) + "/";
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    internal::ScoreRecord r;
+    r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    by_source[r.source()].first += r.mean_milli();
+    by_source[r.source()].second++;
+    last_event[r.source()] = r.event_id();
+  }
+  auto mean = [&](v1::ScoreSource s) -> std::optional<policy::InputScore> {
+    auto f = by_source.find(s);
+    if (f == by_source.end()) return std::nullopt;
+    return policy::InputScore{policy::DivRound(f->second.first, f->second.second), last_event[s]};
+  };
+  inputs.manager = mean(v1::SCORE_SOURCE_MANAGER);
+  inputs.self = mean(v1::SCORE_SOURCE_SELF);
+  inputs.peer = mean(v1::SCORE_SOURCE_PEER);
+  ASSIGN_OR_RETURN(auto cal, Load<internal::ScoreRecord>(txn, Key({"cal", cycle, employee})));
+  if (cal) inputs.calibration = policy::InputScore{cal->mean_milli(), cal->event_id()};
+  auto decision = policy::ComputeGrade(*pol, inputs);
+  if (!decision.ok()) return absl::OkStatus();  // inputs incomplete: nothing to correct yet
+  if (decision->grade == current->grade().grade() &&
+      decision->score_milli == current->grade().score_milli()) {
+    return absl::OkStatus();
+  }
+  internal::Reaction r;
+  r.set_command_id(absl::StrCat("regrade:", policy::ActionId(e.event_id(), "regrade")));
+  auto* ev = r.add_events();
+  ev->set_stream(absl::StrCat("employee/", employee));
+  ev->set_partition_key(employee);
+  *ev->mutable_occurred_at() = e.occurred_at();
+  ev->set_causation_id(e.event_id());
+  v1::GradeFinalized* g = ev->mutable_event()->mutable_grade_finalized();
+  *g = current->grade();
+  g->set_grade(decision->grade);
+  g->set_score_milli(decision->score_milli);
+  g->clear_inputs();
+  for (const auto& in : decision->inputs) *g->add_inputs() = in;
+  g->set_supersedes_event_id(current->event_id());
+  Decide(std::move(r));
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserved& m,
+                                   ViewTxn& txn) {
+  if (!m.cycle_id().empty() && m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
+    const std::string key = Key({"agg", m.cycle_id(), m.subject_id(), m.metric()});
+    ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(txn, key));
+    internal::MetricAggregate a = agg ? *agg : internal::MetricAggregate();
+    a.set_min(a.count() == 0 ? m.value_milli() : std::min(a.min(), m.value_milli()));
+    a.set_max(a.count() == 0 ? m.value_milli() : std::max(a.max(), m.value_milli()));
+    a.set_count(a.count() + 1);
+    a.set_sum(a.sum() + m.value_milli());
+    // "last" is by business time; ties keep log order.
+    if (!a.has_last_at() || ToTime(e.occurred_at()) >= ToTime(a.last_at())) {
+      a.set_last(m.value_milli());
+      *a.mutable_last_at() = e.occurred_at();
+      a.set_last_event_id(e.event_id());
+    }
+    txn.Put(key, a.SerializeAsString());
+  }
+
+  ASSIGN_OR_RETURN(auto current, txn.Get("pol/current"));
+  if (!current) return absl::OkStatus();
+  const uint64_t version = GetBigEndian64(*current);
+  ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, version));
+  if (!pol) return absl::OkStatus();
+  for (const policy::AlertRule& rule : pol->alerts) {
+    if (rule.metric != m.metric() || rule.scope != m.subject_kind()) continue;
+    const std::string key = Key({"win", rule.id, m.subject_id()});
+    ASSIGN_OR_RETURN(auto state, Load<internal::WindowState>(txn, key));
+    internal::WindowState ws = state ? *state : internal::WindowState();
+    policy::RollingWindow window(rule.window_days);
+    for (const auto& s : ws.samples()) window.Add(s.at(), s.value_milli());
+    window.Add(e.occurred_at(), m.value_milli());
+    // Keep only samples still inside the window (and at most the window's bound).
+    const absl::Time newest = ToTime(e.occurred_at());
+    internal::WindowState next;
+    for (const auto& s : ws.samples()) {
+      if (ToTime(s.at()) > newest - absl::Hours(24) * rule.window_days) *next.add_samples() = s;
+    }
+    auto* added = next.add_samples();
+    *added->mutable_at() = e.occurred_at();
+    added->set_value_milli(m.value_milli());
+    while (static_cast<size_t>(next.samples_size()) > limits::kRollingWindowSamplesMax) {
+      next.mutable_samples()->erase(next.mutable_samples()->begin());
+    }
+    policy::AlertSubject subject;
+    subject.kind = m.subject_kind();
+    subject.subject_id = m.subject_id();
+    std::string org_unit = m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? m.subject_id() : "";
+    if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
+      ASSIGN_OR_RETURN(auto person, Load<internal::PersonRecord>(txn, Key({"emp", m.subject_id()})));
+      if (person) {
+        subject.manager_id = person->manager_id();
+        org_unit = person->org_unit_id();
+      }
+    }
+    if (!org_unit.empty()) {
+      ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
+      if (mgr) subject.org_unit_manager_id = *mgr;
+    }
+    auto breach = policy::EvaluateAlert(rule, version, window, subject, e.event_id());
+    // One alert per excursion: only the crossing into breach is news.
+    if (breach && !ws.breached()) {
+      internal::Reaction r;
+      r.set_command_id(absl::StrCat("alert:", breach->alert_id()));
+      auto* ev = r.add_events();
+      ev->set_stream(absl::StrCat("alert/", m.subject_id()));
+      ev->set_partition_key(m.subject_id());
+      *ev->mutable_occurred_at() = e.occurred_at();
+      ev->set_causation_id(e.event_id());
+      *ev->mutable_event()->mutable_threshold_breached() = *breach;
+      Decide(std::move(r));
+    }
+    next.set_breached(breach.has_value());
+    txn.Put(key, next.SerializeAsString());
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- Reactor
+
+std::vector<std::string> Reactor::Families() {
+  return {Projector::kMetaFamily, ViewFamily(kViewName)};
+}
+
+absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStore* store,
+                                                        Ledger* ledger) {
+  auto reactor = std::unique_ptr<Reactor>(new Reactor());
+  reactor->ledger_ = ledger;
+  reactor->store_ = store;
+  auto view = std::make_unique<ReactorView>(ReactorView::Mode::kLive);
+  ReactorView* raw = view.get();
+  reactor->view_ = raw;
+  std::vector<std::unique_ptr<View>> views;
+  views.push_back(std::move(view));
+  ProjectorOptions options;
+  options.name = "reactor";
+  options.batch_events = 1024;
+  options.on_batch_start = [raw] { raw->pending().clear(); };
+  options.before_commit = [raw, ledger]() -> absl::Status {
+    CommandContext ctx;
+    ctx.actor.set_principal("policy-reactor");
+    ctx.actor.set_role(v1::ROLE_SYSTEM);
+    for (const internal::Reaction& r : raw->pending()) {
+      auto result = ledger->React(r, ctx);
+      if (!result.ok()) {
+        if (absl::IsUnavailable(result.status())) return result.status();
+        // A decision the ledger refuses (e.g. its employee departed) is logged and dropped:
+        // retrying would never succeed and would stall every later decision.
+        LogWarning(absl::StrCat("reactor: ", r.command_id(), " refused: ",
+                                result.status().ToString()));
+      }
+    }
+    raw->pending().clear();
+    return absl::OkStatus();
+  };
+  ASSIGN_OR_RETURN(reactor->projector_, Projector::Start(log, store, std::move(views), options));
+  return reactor;
+}
+
+Reactor::~Reactor() { projector_.reset(); }
+
+absl::StatusOr<v1::PolicyInfo> Reactor::GetPolicy(uint64_t version) {
+  auto reader = projector_->Read();
+  rocksdb::ColumnFamilyHandle* cf = reader.family(kViewName);
+  if (version == 0) {
+    std::string current;
+    rocksdb::Status s = reader.db()->Get(rocksdb::ReadOptions(), cf, "pol/current", &current);
+    if (s.IsNotFound()) return absl::NotFoundError("version: no policy has been published");
+    RETURN_IF_ERROR(FromRocks(s, "read policy"));
+    version = GetBigEndian64(current);
+  }
+  std::string key = "pol/v/";
+  PutBigEndian64(key, version);
+  std::string value;
+  rocksdb::Status s = reader.db()->Get(rocksdb::ReadOptions(), cf, key, &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("version: no policy version ", version));
+  }
+  RETURN_IF_ERROR(FromRocks(s, "read policy"));
+  internal::StoredPolicy stored;
+  stored.ParseFromString(value);
+  return stored.info();
+}
+
+absl::StatusOr<v1::ListPoliciesResponse> Reactor::ListPolicies() {
+  auto reader = projector_->Read();
+  v1::ListPoliciesResponse out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kViewName)));
+  for (it->Seek("pol/v/"); it->Valid() && it->key().starts_with("pol/v/"); it->Next()) {
+    internal::StoredPolicy stored;
+    stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    *out.add_policies() = stored.info();
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "list policies"));
+  return out;
+}
+
+absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
+    const v1::ComputeGradesRequest& request, const CommandContext& ctx, absl::Time deadline) {
+  RETURN_IF_ERROR(CheckId("cycle_id", request.cycle_id(), Presence::kRequired));
+  for (int i = 0; i < request.employee_ids_size(); i++) {
+    RETURN_IF_ERROR(CheckId(absl::StrCat("employee_ids[", i, "]"), request.employee_ids(i),
+                            Presence::kRequired));
+  }
+  // Grades must see every input recorded before the call.
+  RETURN_IF_ERROR(projector_->WaitCaughtUp(deadline));
+  ASSIGN_OR_RETURN(v1::PolicyInfo info, GetPolicy(0));
+  v1::ComputeGradesResponse out;
+  out.set_policy_version(info.version());
+  std::shared_ptr<const policy::Policy> pol;
+  {
+    auto reader = projector_->Read();
+    ASSIGN_OR_RETURN(pol, view_->PolicyAt(nullptr, &reader, info.version()));
+  }
+  if (!pol) return absl::FailedPreconditionError("no policy in force");
+
+  // Inputs per employee, read once under one reader.
+  std::map<std::string, policy::GradeInputs> inputs;
+  {
+    auto reader = projector_->Read();
+    rocksdb::ColumnFamilyHandle* cf = reader.family(kViewName);
+    std::unique_ptr<rocksdb::Iterator> it(reader.db()->NewIterator(rocksdb::ReadOptions(), cf));
+    if (pol->grading.method == policy::GradingMethod::kMetricBands) {
+      const std::string prefix = Key({"agg", request.cycle_id()}) + "/";
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const std::string rest = it->key().ToString().substr(prefix.size());
+        const size_t slash = rest.find('/');
+        if (slash == std::string::npos || rest.substr(slash + 1) != pol->grading.metric) continue;
+        internal::MetricAggregate a;
+        a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+        int64_t value = 0;
+        switch (pol->grading.aggregate) {
+          case policy::Aggregate::kMean: value = policy::DivRound(a.sum(), a.count()); break;
+          case policy::Aggregate::kLast: value = a.last(); break;
+          case policy::Aggregate::kMax: value = a.max(); break;
+          case policy::Aggregate::kMin: value = a.min(); break;
+        }
+        inputs[rest.substr(0, slash)].metric = policy::InputScore{value, a.last_event_id()};
+      }
+    } else {
+      const std::string prefix = Key({"sc", request.cycle_id()}) + "/";
+      std::map<std::string, std::map<int, std::pair<int64_t, int64_t>>> sums;
+      std::map<std::string, std::map<int, std::string>> last;
+      for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        const std::string rest = it->key().ToString().substr(prefix.size());
+        const std::string employee = rest.substr(0, rest.find('/'));
+        internal::ScoreRecord r;
+        r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+        sums[employee][r.source()].first += r.mean_milli();
+        sums[employee][r.source()].second++;
+        last[employee][r.source()] = r.event_id();
+      }
+      for (auto& [employee, by] : sums) {
+        auto mean = [&](v1::ScoreSource s) -> std::optional<policy::InputScore> {
+          auto f = by.find(s);
+          if (f == by.end()) return std::nullopt;
+          return policy::InputScore{policy::DivRound(f->second.first, f->second.second),
+                                    last[employee][s]};
+        };
+        policy::GradeInputs& in = inputs[employee];
+        in.manager = mean(v1::SCORE_SOURCE_MANAGER);
+        in.self = mean(v1::SCORE_SOURCE_SELF);
+        in.peer = mean(v1::SCORE_SOURCE_PEER);
+        std::string cal;
+        if (reader.db()->Get(rocksdb::ReadOptions(), cf, Key({"cal", request.cycle_id(), employee}),
+                             &cal).ok()) {
+          internal::ScoreRecord r;
+          r.ParseFromString(cal);
+          in.calibration = policy::InputScore{r.mean_milli(), r.event_id()};
+        }
+      }
+    }
+  }
+  std::vector<std::string> employees(request.employee_ids().begin(), request.employee_ids().end());
+  if (employees.empty()) {
+    for (const auto& [id, in] : inputs) employees.push_back(id);
+  }
+  for (const std::string& employee : employees) {
+    v1::ComputedGrade* cg = out.add_grades();
+    cg->set_employee_id(employee);
+    auto found = inputs.find(employee);
+    if (found == inputs.end()) {
+      cg->set_skipped_reason(pol->grading.method == policy::GradingMethod::kMetricBands
+                                 ? absl::StrCat("no observations of ", pol->grading.metric,
+                                                " in cycle ", request.cycle_id())
+                                 : absl::StrCat("no scores in cycle ", request.cycle_id()));
+      continue;
+    }
+    auto decision = policy::ComputeGrade(*pol, found->second);
+    if (!decision.ok()) {
+      cg->set_skipped_reason(std::string(decision.status().message()));
+      continue;
+    }
+    cg->set_grade(decision->grade);
+    cg->set_score_milli(decision->score_milli);
+    for (const auto& in : decision->inputs) *cg->add_inputs() = in;
+    if (request.dry_run()) continue;
+    v1::FinalizeGradeRequest finalize;
+    *finalize.mutable_meta() = request.meta();
+    // One key per (cycle, employee, policy version): re-running is harmless, a new policy
+    // version re-grades (superseding).
+    finalize.mutable_meta()->set_idempotency_key(absl::StrCat(
+        "grade:", policy::ActionId(absl::StrCat(request.cycle_id(), "/", employee),
+                                   absl::StrCat("v", info.version()))));
+    finalize.mutable_meta()->clear_event_id();
+    finalize.set_employee_id(employee);
+    finalize.set_cycle_id(request.cycle_id());
+    finalize.set_grade(decision->grade);
+    finalize.set_score_milli(decision->score_milli);
+    for (const auto& in : decision->inputs) *finalize.add_inputs() = in;
+    auto result = ledger_->FinalizeGrade(finalize, ctx);
+    if (!result.ok()) {
+      cg->set_skipped_reason(std::string(result.status().message()));
+      cg->clear_grade();
+      continue;
+    }
+    if (!result->events().empty()) cg->set_event_id(result->events(0).event_id());
+  }
+  return out;
+}
+
+absl::StatusOr<v1::FireDeadlinesResponse> Reactor::FireDeadlines(absl::Time now,
+                                                                 const CommandContext& ctx,
+                                                                 absl::Time deadline) {
+  RETURN_IF_ERROR(projector_->WaitCaughtUp(deadline));
+  std::vector<internal::Deadline> due;
+  {
+    auto reader = projector_->Read();
+    std::string end = "dl/";
+    PutOrderedInt64(end, absl::ToUnixMicros(now) + 1);
+    rocksdb::ReadOptions ro;
+    rocksdb::Slice upper(end);
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(reader.db()->NewIterator(ro, reader.family(kViewName)));
+    for (it->Seek("dl/"); it->Valid(); it->Next()) {
+      internal::Deadline& d = due.emplace_back();
+      d.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "scan deadlines"));
+  }
+  v1::FireDeadlinesResponse out;
+  for (const internal::Deadline& d : due) {
+    internal::Reaction r;
+    r.set_command_id(absl::StrCat(
+        "deadline:", policy::ActionId(d.subject(),
+                                      absl::StrCat("deadline@", d.deadline_at().seconds()))));
+    auto* ev = r.add_events();
+    ev->set_stream(absl::StrCat("deadline/", d.subject()));
+    ev->set_partition_key(d.employee_id());
+    // Business time of the fact is the deadline itself, whenever the scheduler noticed it.
+    *ev->mutable_occurred_at() = d.deadline_at();
+    auto* reached = ev->mutable_event()->mutable_deadline_reached();
+    reached->set_subject(d.subject());
+    reached->set_employee_id(d.employee_id());
+    *reached->mutable_deadline_at() = d.deadline_at();
+    auto result = ledger_->React(r, ctx);
+    if (!result.ok()) return result.status();
+    out.add_fired(d.subject());
+  }
+  return out;
+}
+
+absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, const std::string& scratch_dir,
+                                                   absl::Time deadline) {
+  std::error_code ec;
+  std::filesystem::remove_all(scratch_dir, ec);
+  v1::DryRunResponse out;
+  {
+    StateStoreOptions options;
+    options.dir = scratch_dir;
+    options.families = Families();
+    ASSIGN_OR_RETURN(auto store, StateStore::Open(options));
+    auto view = std::make_unique<ReactorView>(ReactorView::Mode::kCollect);
+    ReactorView* raw = view.get();
+    std::vector<std::unique_ptr<View>> views;
+    views.push_back(std::move(view));
+    ProjectorOptions popts;
+    popts.name = "dryrun";
+    ASSIGN_OR_RETURN(auto projector, Projector::Start(log, store.get(), std::move(views), popts));
+    RETURN_IF_ERROR(projector->WaitCaughtUp(deadline));
+    out.set_events_replayed(projector->events_applied());
+    // Stop the thread before reading what the view collected (the view lives in the projector).
+    projector->Stop();
+    out.set_actions_derived(raw->derived.size());
+    out.set_actions_recorded(raw->recorded.size());
+    for (const auto& [id, derived] : raw->derived) {
+      auto rec = raw->recorded.find(id);
+      if (rec == raw->recorded.end()) {
+        auto* d = out.add_differences();
+        d->set_action_id(id);
+        d->set_kind("missing");
+        *d->mutable_derived() = derived;
+      } else if (!google::protobuf::util::MessageDifferencer::Equals(derived, rec->second)) {
+        auto* d = out.add_differences();
+        d->set_action_id(id);
+        d->set_kind("different");
+        *d->mutable_derived() = derived;
+        *d->mutable_recorded() = rec->second;
+      }
+    }
+    for (const auto& [id, recorded] : raw->recorded) {
+      if (!raw->derived.contains(id)) {
+        auto* d = out.add_differences();
+        d->set_action_id(id);
+        d->set_kind("unexpected");
+        *d->mutable_recorded() = recorded;
+      }
+    }
+    projector.reset();
+  }
+  std::filesystem::remove_all(scratch_dir, ec);
+  return out;
+}
+
+}  // namespace perfledger::projections

@@ -1,0 +1,76 @@
+// The policy reactor (DESIGN §6): consumes grades, metrics, PIP and deadline events and decides
+// actions with causation links. It runs as its own projector over the log ("reactor"
+// checkpoint) with one view, its state; decisions are appended through the Ledger before the
+// batch's state and checkpoint are written, each as one command whose idempotency key derives
+// from (cause event, rule). A crash or a replay therefore repeats a decision at most, and the
+// repeat is deduplicated: no action is ever doubled or lost.
+//
+// Everything the reactor decides is a pure function of the log prefix it has applied: no
+// clock, no randomness. The one live-only part, the deadline scheduler (FireDeadlines), appends
+// DeadlineReached facts; replay reads those facts and never re-decides them.
+//
+// Thread safety: all public methods are thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ledger/event_log.h"
+#include "ledger/ledger.h"
+#include "ledger/state_store.h"
+#include "perfledger/internal/reactor.pb.h"
+#include "perfledger/v1/policies.pb.h"
+#include "projections/projector.h"
+
+namespace perfledger::projections {
+
+class ReactorView;
+
+class Reactor {
+ public:
+  static inline constexpr char kViewName[] = "reactor";
+
+  // Families the state store must open for the reactor.
+  static std::vector<std::string> Families();
+
+  // Starts the reactor's projector. `log`, `store` and `ledger` must outlive it.
+  static absl::StatusOr<std::unique_ptr<Reactor>> Start(EventLog* log, StateStore* store,
+                                                        Ledger* ledger);
+  ~Reactor();
+
+  Projector& projector() { return *projector_; }
+
+  // The policy of `version` (0 = in force). NOT_FOUND when none.
+  absl::StatusOr<v1::PolicyInfo> GetPolicy(uint64_t version);
+  absl::StatusOr<v1::ListPoliciesResponse> ListPolicies();
+
+  // Computes grades of a cycle with the policy in force and (unless dry_run) finalizes them
+  // through the ledger. Waits until the reactor has applied the log as of the call.
+  absl::StatusOr<v1::ComputeGradesResponse> ComputeGrades(const v1::ComputeGradesRequest& request,
+                                                          const CommandContext& ctx,
+                                                          absl::Time deadline);
+
+  // Appends DeadlineReached for every registered deadline due at or before `now`.
+  absl::StatusOr<v1::FireDeadlinesResponse> FireDeadlines(absl::Time now,
+                                                          const CommandContext& ctx,
+                                                          absl::Time deadline);
+
+  // Replays the whole log into a scratch store under `scratch_dir` with a reactor that only
+  // collects its decisions, and compares them with the ActionTriggered events in the log.
+  static absl::StatusOr<v1::DryRunResponse> DryRun(EventLog* log, const std::string& scratch_dir,
+                                                   absl::Time deadline);
+
+ private:
+  Reactor() = default;
+
+  Ledger* ledger_ = nullptr;
+  StateStore* store_ = nullptr;
+  ReactorView* view_ = nullptr;  // owned by projector_
+  std::unique_ptr<Projector> projector_;
+};
+
+}  // namespace perfledger::projections

@@ -1,0 +1,107 @@
+// Policies: publish, read, compute grades, dry-run the reactor, fire deadlines. Thin adapters
+// over ledger/ (publishing) and projections/reactor.h (everything that needs folded state).
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "perfledger/v1/policies.grpc.pb.h"
+#include "services/server.h"
+#include "services/status_map.h"
+
+namespace perfledger::services {
+namespace {
+
+absl::Time CallDeadline(grpc::ServerContext* c) {
+  // A call without a deadline still gets a bound: these calls wait for the reactor.
+  return std::min(absl::FromChrono(c->deadline()), absl::Now() + absl::Minutes(10));
+}
+
+class PoliciesService final : public v1::Policies::Service {
+ public:
+  explicit PoliciesService(ServiceDeps* deps) : deps_(deps) {}
+
+  grpc::Status PublishPolicy(grpc::ServerContext* c, const v1::PublishPolicyRequest* r,
+                             v1::CommandResult* out) override {
+    auto ctx = Context(c, Operation::kWritePolicies);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    auto result = deps_->ledger->PublishPolicy(*r, *ctx);
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetPolicy(grpc::ServerContext* c, const v1::GetPolicyRequest* r,
+                         v1::PolicyInfo* out) override {
+    auto ctx = Context(c, Operation::kReadViews);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    auto result = deps_->reactor->GetPolicy(r->version());
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListPolicies(grpc::ServerContext* c, const v1::ListPoliciesRequest*,
+                            v1::ListPoliciesResponse* out) override {
+    auto ctx = Context(c, Operation::kReadViews);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    auto result = deps_->reactor->ListPolicies();
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ComputeGrades(grpc::ServerContext* c, const v1::ComputeGradesRequest* r,
+                             v1::ComputeGradesResponse* out) override {
+    auto ctx = Context(c, Operation::kWriteReviews);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    auto result = deps_->reactor->ComputeGrades(*r, *ctx, CallDeadline(c));
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DryRun(grpc::ServerContext* c, const v1::DryRunRequest*,
+                      v1::DryRunResponse* out) override {
+    auto ctx = Context(c, Operation::kReadLog);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    const std::string scratch =
+        (std::filesystem::path(deps_->config->data_dir) / "scratch" /
+         absl::StrCat("dryrun-", absl::ToUnixMicros(absl::Now())))
+            .string();
+    auto result = projections::Reactor::DryRun(deps_->log, scratch, CallDeadline(c));
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status FireDeadlines(grpc::ServerContext* c, const v1::FireDeadlinesRequest* r,
+                             v1::FireDeadlinesResponse* out) override {
+    auto ctx = Context(c, Operation::kAdmin);
+    if (!ctx.ok()) return ToGrpc(ctx.status());
+    const absl::Time now = r->has_now() ? absl::FromUnixSeconds(r->now().seconds()) : absl::Now();
+    auto result = deps_->reactor->FireDeadlines(now, *ctx, CallDeadline(c));
+    if (!result.ok()) return ToGrpc(result.status());
+    *out = std::move(*result);
+    return grpc::Status::OK;
+  }
+
+ private:
+  absl::StatusOr<CommandContext> Context(grpc::ServerContext* c, Operation op) {
+    auto principal = deps_->auth->Authenticate(*c);
+    if (!principal.ok()) return principal.status();
+    if (absl::Status s = Authorize(*principal, op); !s.ok()) return s;
+    CommandContext ctx;
+    ctx.actor = ToActor(*principal);
+    ctx.now = absl::Now();
+    return ctx;
+  }
+
+  ServiceDeps* deps_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakePoliciesService(ServiceDeps* deps) {
+  return std::make_unique<PoliciesService>(deps);
+}
+
+}  // namespace perfledger::services
