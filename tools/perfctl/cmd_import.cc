@@ -5,10 +5,12 @@
 #include <memory>
 #include <initializer_list>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
 #include "tools/perfctl/commands.h"
@@ -73,7 +75,14 @@ absl::Status SendRow(Session& session, Kind kind, const Row& row, const Schema& 
   }
   if (!result.ok()) {
     if (ExitCodeFor(result.status()) != ExitCode::kFailed) return result.status();
-    *out = {Outcome::kRejected, DescribeFailure("", result.status()), {}};
+    std::string reason = DescribeFailure("", result.status());
+    // The usual first-import stumble: units name managers who are not registered yet.
+    if (kind == Kind::kOrgUnits && result.status().code() == absl::StatusCode::kNotFound &&
+        absl::StartsWith(result.status().message(), "manager_id")) {
+      absl::StrAppend(&reason, " (managers must be registered: import with --without-managers, "
+                               "then the employees, then this file again)");
+    }
+    *out = {Outcome::kRejected, std::move(reason), {}};
     return absl::OkStatus();
   }
   out->outcome = result->deduplicated() ? Outcome::kAlreadyPresent : Outcome::kAccepted;
@@ -166,11 +175,25 @@ absl::Status RunImport(Session& session, Kind kind, const std::string& command,
     if (!valid.ok()) results[i] = {Outcome::kRejected, std::string(valid.message()), {}};
     else if (flags.dry_run) results[i].outcome = Outcome::kValid;
   }
+  // A row whose parent (unit or manager) in the same file was rejected usually fails with "not
+  // found"; pointing at the parent's row names the one line to fix. The row is still sent: the
+  // parent may exist on the server already (e.g. rejected here only as a changed duplicate).
+  std::unordered_map<std::string, size_t> index_of;
+  for (size_t i = 0; i < rows.size(); ++i) index_of.emplace(rows[i].Get(schema.id_column), i);
   absl::Status stopped;
   if (!flags.dry_run) {
     for (size_t index : ParentsFirst(rows, schema)) {
       if (results[index].outcome == Outcome::kRejected) continue;
       stopped = SendRow(session, kind, rows[index], schema, &results[index]);
+      auto parent = index_of.find(rows[index].Get(schema.parent_column));
+      if (results[index].outcome == Outcome::kRejected &&
+          absl::StartsWith(results[index].reason,
+                           absl::StrCat("NOT_FOUND: ", schema.parent_column)) &&
+          parent != index_of.end() &&
+          parent->second != index && results[parent->second].outcome == Outcome::kRejected) {
+        absl::StrAppend(&results[index].reason, " (", parent->first, " was rejected at ",
+                        rows[parent->second].location, ")");
+      }
       // Unreachable server: the rest would fail the same way. Rows sent so far are durable and
       // a re-run skips them (deduplicated), so stopping here loses nothing.
       if (!stopped.ok()) break;
