@@ -319,10 +319,9 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
   auto stub = v1::Metrics::NewStub(connection->channel());
   auto context = connection->NewContext(connection->timeout() *
                                         static_cast<int64_t>(std::max<uint64_t>(batches, 1)));
+  PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(flags.file));
   v1::ObserveMetricsSummary summary;
   auto writer = stub->StreamMetrics(context.get(), &summary);
-
-  PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(flags.file));
   ProgressBar progress(absl::StrCat("metric import ", flags.file), survey.bytes);
   const absl::Time started = absl::Now();
   uint64_t sent_batches = 0;
@@ -342,10 +341,17 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     progress.Update(file->bytes_read(), sent_rows);
   };
   while (!broken) {
-    PERFCTL_ASSIGN_OR_RETURN(std::optional<MetricFile::Item> item, file->Next());
-    if (!item.has_value()) break;
-    if (!item->observation.has_value()) continue;  // counted in pass 1; --skip-invalid
-    *batch.add_observations() = std::move(*item->observation);
+    absl::StatusOr<std::optional<MetricFile::Item>> item = file->Next();
+    if (!item.ok()) {
+      // A call must be finished before its context goes away; cancel rather than commit the
+      // batch in progress.
+      context->TryCancel();
+      writer->Finish();
+      return item.status();
+    }
+    if (!item->has_value()) break;
+    if (!(*item)->observation.has_value()) continue;  // counted in pass 1; --skip-invalid
+    *batch.add_observations() = std::move(*(*item)->observation);
     if (static_cast<uint32_t>(batch.observations_size()) >= flags.batch_size) flush();
   }
   flush();
