@@ -43,6 +43,12 @@ inline constexpr uint32_t kPolicyBonusBpMax = 240'000;        // bonus: 24 month
 inline constexpr uint32_t kPolicyCompaRatioBpMax = 100'000;   // merit matrix: compa-ratio 10x
 inline constexpr size_t kRollingWindowSamplesMax = 8'192;     // samples kept per alert window
 
+// ---- the Kafka log (kafka_log.h)
+inline constexpr size_t kKafkaRecordBytesMax = 1024 * 1024;   // one event as a Kafka record
+inline constexpr size_t kKafkaTopicMessageBytesMax = 4 * 1024 * 1024;  // topic max.message.bytes
+inline constexpr size_t kKafkaReadLanesMax = 4;               // consumer handles serving reads
+inline constexpr size_t kKafkaPrefetchKbytes = 2 * 1024;      // prefetched bytes per read cursor
+
 // ---- partitions
 inline constexpr uint32_t kDataPartitionsDefault = 8;
 inline constexpr uint32_t kDataPartitionsMax = 256;
