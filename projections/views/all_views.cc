@@ -9,6 +9,9 @@ std::vector<std::unique_ptr<View>> AllViews() {
   out.push_back(MakeDistributionView());
   out.push_back(MakeCheckInsView());
   out.push_back(MakeGoalsView());
+  out.push_back(MakePayrollView());
+  out.push_back(MakeTrainingView());
+  out.push_back(MakePipView());
   return out;
 }
 

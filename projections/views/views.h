@@ -12,5 +12,8 @@ std::unique_ptr<View> MakeRankingView();
 std::unique_ptr<View> MakeDistributionView();
 std::unique_ptr<View> MakeCheckInsView();
 std::unique_ptr<View> MakeGoalsView();
+std::unique_ptr<View> MakePayrollView();
+std::unique_ptr<View> MakeTrainingView();
+std::unique_ptr<View> MakePipView();
 
 }  // namespace perfledger::projections
