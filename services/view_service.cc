@@ -1,6 +1,7 @@
 // Queries over the views. Thin: authenticate, wait for min_position, run the query.
 #include "absl/strings/str_cat.h"
 #include "perfledger/v1/views.grpc.pb.h"
+#include "projections/hook_queries.h"
 #include "projections/queries.h"
 #include "services/server.h"
 #include "services/status_map.h"
@@ -88,6 +89,31 @@ class ViewsService final : public v1::Views::Service {
       v->set_rows(d.rows);
     }
     return grpc::Status::OK;
+  }
+
+  grpc::Status ListPayrollItems(grpc::ServerContext* c, const v1::ListPayrollItemsRequest* q,
+                                v1::ListPayrollItemsResponse* out) override {
+    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
+      return projections::QueryPayrollItems(r, *q);
+    });
+  }
+  grpc::Status ListTraining(grpc::ServerContext* c, const v1::ListTrainingRequest* q,
+                            v1::ListTrainingResponse* out) override {
+    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
+      return projections::QueryTraining(r, *q);
+    });
+  }
+  grpc::Status GetTrainingSummary(grpc::ServerContext* c, const v1::TrainingSummaryRequest* q,
+                                  v1::TrainingSummaryResponse* out) override {
+    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
+      return projections::QueryTrainingSummary(r, *q);
+    });
+  }
+  grpc::Status ListPips(grpc::ServerContext* c, const v1::ListPipsRequest* q,
+                        v1::ListPipsResponse* out) override {
+    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
+      return projections::QueryPips(r, *q);
+    });
   }
 
  private:
