@@ -1,0 +1,389 @@
+// projections/projector: exactly-once resume after a stop mid-log, deterministic rebuilds,
+// rebuild under concurrent queries, control-version gating and read-your-writes (DESIGN §5).
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "ledger/partitioner.h"
+#include "projections/hook_queries.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
+#include "projections/views/views.h"
+#include "tests/views/history.h"
+
+namespace perfledger::views_test {
+namespace {
+
+using projections::Projector;
+using projections::ProjectorOptions;
+
+std::unique_ptr<Projector> StartProjector(EventLog* log, StateStore* store,
+                                          size_t batch_events = 4096) {
+  ProjectorOptions options;
+  options.batch_events = batch_events;
+  auto p = Projector::Start(log, store, projections::AllViews(), options);
+  INFO(p.status().ToString());
+  REQUIRE(p.ok());
+  return std::move(*p);
+}
+
+std::vector<projections::ViewDigest> Digests(Projector& p) {
+  auto d = p.Digests();
+  INFO(d.status().ToString());
+  REQUIRE(d.ok());
+  return *d;
+}
+
+void RequireSameDigests(const std::vector<projections::ViewDigest>& a,
+                        const std::vector<projections::ViewDigest>& b) {
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); i++) {
+    INFO("view " << a[i].view);
+    CHECK(a[i].view == b[i].view);
+    CHECK(a[i].rows == b[i].rows);
+    CHECK(a[i].digest_hex == b[i].digest_hex);
+  }
+}
+
+void RequireCaughtUp(Projector& p) {
+  const absl::Status s = p.WaitCaughtUp(absl::Now() + absl::Seconds(60));
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+}
+
+// The digests of a clean fold of `log` into a fresh store.
+std::vector<projections::ViewDigest> CleanDigests(EventLog* log, const std::string& dir,
+                                                  size_t batch_events) {
+  auto store = OpenStore(dir);
+  auto p = StartProjector(log, store.get(), batch_events);
+  RequireCaughtUp(*p);
+  return Digests(*p);
+}
+
+v1::Position ToPosition(const LogPosition& at) {
+  v1::Position p;
+  p.set_partition(at.partition);
+  p.set_offset(at.offset);
+  return p;
+}
+
+TEST_CASE("a projector stopped mid-log resumes exactly once", "[projector]") {
+  ScratchDir dir("views-resume");
+  auto log = OpenLog(dir.Sub("log"), 4);
+  LogWriter writer(log.get(), /*keep_history=*/false);
+  HistoryOptions options;
+  options.seed = 11;
+  options.events = 20'000;
+  GenerateHistory(options, writer);
+  REQUIRE(writer.Flush().ok());
+  const uint64_t total = writer.events();
+
+  // Stop (destroy) the projector three times part-way, reopening the store each time as a
+  // restarted process would; small batches make each stop land between batches mid-log. Each
+  // start resumes from the checkpoint written with the last batch before the stop.
+  auto applied_sum = [](const LogEnds& ends) {
+    uint64_t sum = 0;
+    for (uint64_t end : ends) sum += end;
+    return sum;
+  };
+  int resumed_mid_log = 0;
+  for (uint64_t target : {total / 5, total / 2, total * 4 / 5, total}) {
+    auto store = OpenStore(dir.Sub("state"));
+    auto p = StartProjector(log.get(), store.get(), /*batch_events=*/16);
+    const uint64_t resumed = applied_sum(p->Applied());
+    if (resumed > 0 && resumed < total) resumed_mid_log++;
+    if (target == total) {
+      RequireCaughtUp(*p);
+      CHECK(applied_sum(p->Applied()) == total);
+      // Every event applied exactly once over the four runs.
+      break;
+    }
+    while (resumed + p->events_applied() < target && p->health().ok()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    REQUIRE(p->health().ok());
+  }
+  CHECK(resumed_mid_log > 0);
+
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = StartProjector(log.get(), store.get(), 16);
+  RequireCaughtUp(*p);
+  CHECK(applied_sum(p->Applied()) == total);
+  const auto resumed = Digests(*p);
+
+  // Equal to a clean fold in a fresh store, and to a rebuild in place.
+  RequireSameDigests(resumed, CleanDigests(log.get(), dir.Sub("clean"), 4096));
+  REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(60)).ok());
+  RequireSameDigests(resumed, Digests(*p));
+}
+
+TEST_CASE("rebuilds are deterministic whatever the batch size", "[projector]") {
+  ScratchDir dir("views-determinism");
+  auto log = OpenLog(dir.Sub("log"), 5);
+  LogWriter writer(log.get(), false);
+  HistoryOptions options;
+  options.seed = 12;
+  options.events = 8000;
+  GenerateHistory(options, writer);
+  REQUIRE(writer.Flush().ok());
+
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = StartProjector(log.get(), store.get());
+  RequireCaughtUp(*p);
+  const auto first = Digests(*p);
+  for (const auto& d : first) {
+    INFO("view " << d.view);
+    CHECK(d.rows > 0);  // the history touches every view
+  }
+  REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(60)).ok());
+  RequireSameDigests(first, Digests(*p));
+  REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(60)).ok());
+  RequireSameDigests(first, Digests(*p));
+  // Other batch sizes interleave the partitions differently: same log, same views.
+  RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("b1"), 1));
+  RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("b7"), 7));
+}
+
+TEST_CASE("rebuild while queries run", "[projector]") {
+  ScratchDir dir("views-rebuild-queries");
+  auto log = OpenLog(dir.Sub("log"), 4);
+  LogWriter writer(log.get(), false);
+  HistoryOptions options;
+  options.seed = 13;
+  options.events = 4000;
+  GenerateHistory(options, writer);
+  REQUIRE(writer.Flush().ok());
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = StartProjector(log.get(), store.get(), 256);
+  RequireCaughtUp(*p);
+  const auto before = Digests(*p);
+
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> queries{0}, failures{0};
+  auto query_loop = [&](int which) {
+    uint64_t i = 0;
+    while (!stop.load()) {
+      auto r = p->Read();
+      absl::Status s;
+      const std::string emp = absl::StrFormat("E%03d", i++ % 24);
+      switch ((which + i) % 6) {
+        case 0: {
+          v1::RankingRequest q;
+          q.set_cycle_id("C1");
+          s = projections::QueryRanking(r, q).status();
+          break;
+        }
+        case 1: {
+          v1::TimelineRequest q;
+          q.set_employee_id(emp);
+          s = projections::QueryTimeline(r, q).status();
+          break;
+        }
+        case 2: {
+          v1::GoalTreeRequest q;
+          q.set_cycle_id("C2");
+          s = projections::QueryGoalTree(r, q).status();
+          break;
+        }
+        case 3: {
+          v1::ListPayrollItemsRequest q;
+          q.set_state(v1::PAYROLL_STATE_PENDING);
+          s = projections::QueryPayrollItems(r, q).status();
+          break;
+        }
+        case 4: {
+          v1::ListTrainingRequest q;
+          q.set_employee_id(emp);
+          s = projections::QueryTraining(r, q).status();
+          break;
+        }
+        default: {
+          v1::ListPipsRequest q;
+          q.set_open_only(true);
+          s = projections::QueryPips(r, q).status();
+          break;
+        }
+      }
+      queries++;
+      if (!s.ok()) failures++;
+      // Back-to-back readers starve Rebuild's exclusive lock (glibc's rwlock prefers readers:
+      // a rebuild waited 27 s behind two such loops). A short pause keeps this test about
+      // crashes and answers, not about that starvation, which is reported separately.
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+  std::thread a(query_loop, 0), b(query_loop, 3);
+  for (int i = 0; i < 3; i++) {
+    const absl::Status s = p->Rebuild(absl::Now() + absl::Seconds(60));
+    INFO(s.ToString());
+    CHECK(s.ok());
+  }
+  stop = true;
+  a.join();
+  b.join();
+  CHECK(queries.load() > 0);
+  CHECK(failures.load() == 0);
+  RequireSameDigests(before, Digests(*p));
+}
+
+v1::Event Grade(const std::string& employee, int64_t score) {
+  v1::Event e;
+  auto* g = e.mutable_grade_finalized();
+  g->set_employee_id(employee);
+  g->set_cycle_id("C1");
+  g->set_grade("B");
+  g->set_score_milli(score);
+  g->set_org_unit_id("U1");
+  g->set_policy_version(1);
+  return e;
+}
+
+v1::Event Policy(uint64_t version) {
+  v1::Event e;
+  e.mutable_policy_published()->set_policy_id("default");
+  e.mutable_policy_published()->set_version(version);
+  return e;
+}
+
+uint64_t RankingTotal(Projector& p) {
+  v1::RankingRequest q;
+  q.set_cycle_id("C1");
+  auto r = projections::QueryRanking(p.Read(), q);
+  REQUIRE(r.ok());
+  return r->total();
+}
+
+TEST_CASE("a data event waits for the control stream it was decided against", "[projector]") {
+  ScratchDir dir("views-gating");
+  auto log = OpenLog(dir.Sub("log"), 2);
+  auto store = OpenStore(dir.Sub("state"));
+  LogWriter writer(log.get(), false);
+  writer.Control("policy/default", Policy(1), Ts(1));
+  REQUIRE(writer.Flush().ok());
+  // Decided against a control stream of 3 events, of which the log holds only 1 so far (on
+  // Kafka the control partition can lag the data partitions).
+  writer.DataWithControlVersion("E1", "employee/E1", Grade("E1", 3000), Ts(2), 3);
+  REQUIRE(writer.Flush().ok());
+  const LogPosition gated = writer.last_appended().at(0);
+  // A later event of the same partition with no control dependency still waits behind it:
+  // a partition is applied in order.
+  writer.DataWithControlVersion("E1", "employee/E1", Grade("E1", 4000), Ts(3), 0);
+  REQUIRE(writer.Flush().ok());
+  const LogPosition behind = writer.last_appended().at(0);
+  REQUIRE(behind.partition == gated.partition);
+
+  auto p = StartProjector(log.get(), store.get());
+  const absl::Status early = p->WaitFor({ToPosition(gated)}, absl::Now() + absl::Milliseconds(300));
+  CHECK(absl::IsDeadlineExceeded(early));
+  CHECK(p->Applied()[kControlPartition] == 1);
+  CHECK(p->Applied()[gated.partition] == gated.offset);
+  CHECK(RankingTotal(*p) == 0);
+
+  writer.Control("policy/default", Policy(2), Ts(4));
+  REQUIRE(writer.Flush().ok());
+  CHECK(absl::IsDeadlineExceeded(
+      p->WaitFor({ToPosition(gated)}, absl::Now() + absl::Milliseconds(300))));
+  writer.Control("policy/default", Policy(3), Ts(5));
+  REQUIRE(writer.Flush().ok());
+  REQUIRE(p->WaitFor({ToPosition(behind)}, absl::Now() + absl::Seconds(10)).ok());
+  CHECK(RankingTotal(*p) == 1);
+  v1::RankingRequest q;
+  q.set_cycle_id("C1");
+  auto r = projections::QueryRanking(p->Read(), q);
+  REQUIRE(r.ok());
+  REQUIRE(r->entries_size() == 1);
+  CHECK(r->entries(0).score_milli() == 4000);  // both applied, in partition order
+}
+
+TEST_CASE("WaitFor(min_position) gives read-your-writes", "[projector]") {
+  ScratchDir dir("views-ryw");
+  auto log = OpenLog(dir.Sub("log"), 3);
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = StartProjector(log.get(), store.get());
+  LogWriter writer(log.get(), false);
+
+  for (int i = 0; i < 200; i++) {
+    const std::string emp = absl::StrCat("E", i % 17);
+    const std::string action = absl::StrCat("A", i);
+    v1::Event trigger;
+    auto* t = trigger.mutable_action_triggered();
+    t->set_action_id(action);
+    t->set_kind(i % 2 == 0 ? v1::ACTION_KIND_BONUS : v1::ACTION_KIND_SALARY_ADJUSTMENT);
+    t->set_employee_id(emp);
+    t->set_cycle_id("C1");
+    writer.Data(emp, "action/" + action, trigger, Ts(i));
+    v1::Event ack;
+    ack.mutable_action_acknowledged()->set_action_id(action);
+    ack.mutable_action_acknowledged()->set_consumer_reference(absl::StrCat("ref", i));
+    writer.Data(emp, "action/" + action, ack, Ts(i));
+    REQUIRE(writer.Flush().ok());
+
+    std::vector<v1::Position> positions;
+    for (const LogPosition& at : writer.last_appended()) positions.push_back(ToPosition(at));
+    REQUIRE(p->WaitFor(positions, absl::Now() + absl::Seconds(10)).ok());
+    v1::ListPayrollItemsRequest q;
+    q.set_employee_id(emp);
+    q.set_page_size(1000);
+    auto r = projections::QueryPayrollItems(p->Read(), q);
+    REQUIRE(r.ok());
+    bool seen = false;
+    for (const auto& item : r->items()) {
+      if (item.action_id() != action) continue;
+      seen = true;
+      CHECK(item.state() == v1::PAYROLL_STATE_APPLIED);
+      CHECK(item.consumer_reference() == absl::StrCat("ref", i));
+    }
+    INFO("action " << action);
+    REQUIRE(seen);
+  }
+
+  v1::Position nowhere;
+  nowhere.set_partition(99);
+  CHECK(absl::IsInvalidArgument(p->WaitFor({nowhere}, absl::Now() + absl::Seconds(1))));
+}
+
+// KNOWN ISSUE (projections/views/distribution.cc, not fixed here): the view keeps "the policy
+// version of the latest grade" per cycle as the last one it applied. Grades of different
+// employees live in different partitions, so which one is applied last depends on how the
+// projector interleaves partitions: a live fold and a rebuild of the same log disagree, against
+// DESIGN §3 rule 4 and §5. Tagged [!shouldfail]: when the view is fixed (e.g. keep the highest
+// version), this test fails and the tag must go.
+TEST_CASE("KNOWN ISSUE: distribution policy version depends on partition interleaving",
+          "[projector][!shouldfail]") {
+  ScratchDir dir("views-mixed-policy");
+  auto log = OpenLog(dir.Sub("log"), 4);
+  // Two employees whose partitions a rebuild applies in the order (newer grade, older grade).
+  std::string newer, older;
+  for (int i = 0; i < 100 && (newer.empty() || older.empty()); i++) {
+    const std::string id = absl::StrCat("E", i);
+    const uint32_t part = DataPartitionFor(id, 4);
+    if (part == 1 && newer.empty()) newer = id;
+    if (part == 3 && older.empty()) older = id;
+  }
+  REQUIRE((!newer.empty() && !older.empty()));
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = StartProjector(log.get(), store.get());
+  LogWriter writer(log.get(), false);
+  auto grade = [&](const std::string& emp, uint64_t version) {
+    v1::Event e = Grade(emp, 3000);
+    e.mutable_grade_finalized()->set_policy_version(version);
+    writer.Data(emp, "employee/" + emp, e, Ts(10));
+    REQUIRE(writer.Flush().ok());
+    REQUIRE(p->WaitCaughtUp(absl::Now() + absl::Seconds(10)).ok());
+  };
+  writer.Control("policy/default", Policy(1), Ts(1));
+  grade(older, 1);
+  writer.Control("policy/default", Policy(2), Ts(2));
+  grade(newer, 2);
+  const auto live = Digests(*p);
+  REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(10)).ok());
+  RequireSameDigests(live, Digests(*p));
+}
+
+}  // namespace
+}  // namespace perfledger::views_test
