@@ -139,6 +139,9 @@ Ledger::Result Ledger::ReviseGoal(const v1::ReviseGoalRequest& r, const CommandC
     p->set_parent_goal_id(r.parent_goal_id());
     p->set_reason(r.reason());
     // Name what changed, so an auditor need not diff the versions.
+    if (goal.title() != r.title()) p->add_changed("title");
+    if (goal.description() != r.description()) p->add_changed("description");
+    if (goal.weight_bp() != r.weight_bp()) p->add_changed("weight_bp");
     if (goal.parent_goal_id() != r.parent_goal_id()) p->add_changed("parent_goal_id");
     if (goal.key_result_ids_size() != r.key_results_size()) {
       p->add_changed("key_results");
@@ -147,7 +150,8 @@ Ledger::Result Ledger::ReviseGoal(const v1::ReviseGoalRequest& r, const CommandC
         const auto& kr = r.key_results(i);
         if (goal.key_result_ids(i) != kr.key_result_id() ||
             goal.key_result_start_milli(i) != kr.start_milli() ||
-            goal.key_result_target_milli(i) != kr.target_milli()) {
+            goal.key_result_target_milli(i) != kr.target_milli() ||
+            goal.key_result_fingerprint(i) != KeyResultFingerprint(kr)) {
           p->add_changed("key_results");
           break;
         }

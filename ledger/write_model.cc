@@ -22,6 +22,11 @@ std::string CheckpointKey(uint32_t partition) {
 
 }  // namespace
 
+std::string KeyResultFingerprint(const v1::KeyResult& kr) {
+  return absl::StrCat(kr.description(), "\x1f", kr.unit(), "\x1f",
+                      static_cast<int>(kr.direction()), "\x1f", kr.weight_bp());
+}
+
 // Gives the fold mutable entities from one layer and remembers which keys it touched.
 class WriteModel::Access {
  public:
@@ -102,13 +107,24 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       } else {
         s->set_parent_goal_id(ev.goal_revised().parent_goal_id());
       }
+      if (set) {
+        s->set_title(ev.goal_set().title());
+        s->set_description(ev.goal_set().description());
+        s->set_weight_bp(ev.goal_set().weight_bp());
+      } else {
+        s->set_title(ev.goal_revised().title());
+        s->set_description(ev.goal_revised().description());
+        s->set_weight_bp(ev.goal_revised().weight_bp());
+      }
       s->clear_key_result_ids();
       s->clear_key_result_start_milli();
       s->clear_key_result_target_milli();
+      s->clear_key_result_fingerprint();
       for (const auto& kr : krs) {
         s->add_key_result_ids(kr.key_result_id());
         s->add_key_result_start_milli(kr.start_milli());
         s->add_key_result_target_milli(kr.target_milli());
+        s->add_key_result_fingerprint(KeyResultFingerprint(kr));
       }
       break;
     }

@@ -42,6 +42,9 @@ struct FoldInput {
 // indexed for duplicate detection.
 inline constexpr char kGeneratedEventIdPrefix[] = "pl-";
 
+// Description, unit, direction and weight of a key result, for GoalRevised.changed.
+std::string KeyResultFingerprint(const v1::KeyResult& kr);
+
 class WriteModel {
  public:
   static inline constexpr char kFamily[] = "write_model";

@@ -165,6 +165,7 @@ class MetricsService final : public v1::Metrics::Service {
                             absl::StrCat("batch ", summary->batches(), ": ", s.message()));
       }
       summary->set_batches(summary->batches() + 1);
+      if (r->deduplicated()) summary->set_deduplicated_batches(summary->deduplicated_batches() + 1);
       summary->set_events(summary->events() + r->events_size());
       for (const auto& e : r->events()) {
         uint64_t& off = last[e.position().partition()];

@@ -74,6 +74,14 @@ class LogService final : public v1::Log::Service {
         }
         from = batch->back().position().offset() + 1;
       }
+      if (scanned >= kReadScanEventsMax && sent < limit) {
+        // Say so rather than answer OK: a partial page would look complete.
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            absl::StrFormat("stream: scanned %d events of partition %d without "
+                                            "filling the page; narrow it with partition and "
+                                            "from_offset",
+                                            scanned, p));
+      }
     }
     return grpc::Status::OK;
   }
