@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ledger/embedded_log.h"
+#include "ledger/kafka_log.h"
 #include "ledger/limits.h"
 #include "ledger/logging.h"
 #include "ledger/status_macros.h"
@@ -50,8 +51,17 @@ absl::StatusOr<std::unique_ptr<EventLog>> OpenLog(const ServerConfig& c) {
     ASSIGN_OR_RETURN(auto log, EmbeddedLog::Open(options));
     return std::unique_ptr<EventLog>(std::move(log));
   }
-  return absl::UnimplementedError(
-      absl::StrCat("--log-backend ", c.log_backend, ": not available in this build"));
+  if (c.log_backend == "kafka") {
+    KafkaLogOptions options;
+    options.brokers = c.kafka_brokers;
+    options.topic_prefix = c.kafka_topic_prefix;
+    options.data_partitions = c.data_partitions;
+    options.replication_factor = static_cast<int>(c.kafka_replication_factor);
+    options.role = c.read_replica ? KafkaRole::kReadReplica : KafkaRole::kWriter;
+    ASSIGN_OR_RETURN(auto log, KafkaLog::Open(options));
+    return std::unique_ptr<EventLog>(std::move(log));
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--log-backend: unknown backend ", c.log_backend));
 }
 
 }  // namespace
