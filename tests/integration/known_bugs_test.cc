@@ -160,5 +160,22 @@ TEST_CASE("known bug: control_version misses a pending control event", "[known_b
   CHECK(stale == 0);
 }
 
+// services/command_services.cc, ReviewsService::FinalizeGrade: without a grade the reactor
+// computes one; with no policy published, Reactor::GetPolicy's NOT_FOUND "version: no policy
+// has been published" is passed through. commands.proto promises FAILED_PRECONDITION (and the
+// field is `grade`; the request has no `version`).
+TEST_CASE("known bug: FinalizeGrade without a grade or a policy is NOT_FOUND", "[known_bug]") {
+  TestServer server;
+  SeedFixture(server);
+  auto req = FinalizeGradeReq();
+  req.clear_grade();
+  const uint64_t end = server.LogEnd();
+  const auto reply = server.Call(server.reviews(), &v1::Reviews::Stub::FinalizeGrade, req);
+  INFO(CodeName(reply.status.error_code()) << ": " << reply.status.error_message());
+  CHECK(reply.status.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(absl::StartsWith(reply.status.error_message(), "grade: "));
+  CHECK(server.LogEnd() == end);
+}
+
 }  // namespace
 }  // namespace perfledger::testing
