@@ -95,6 +95,16 @@ absl::Status DecideObservations(Decision& d,
 Ledger::Result Ledger::ObserveMetric(const v1::ObserveMetricRequest& r, const CommandContext& ctx) {
   // A single observation's own event id doubles as the command's (idempotent re-sends).
   v1::CommandMeta meta = r.meta();
+  // Check the observation's own id under its own name before it doubles as the command's.
+  if (absl::Status s = CheckId("observation.event_id", r.observation().event_id(),
+                               Presence::kOptional);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::StartsWith(r.observation().event_id(), kGeneratedEventIdPrefix)) {
+    return FieldError("observation.event_id",
+                      absl::StrCat("the prefix '", kGeneratedEventIdPrefix, "' is reserved"));
+  }
   if (meta.event_id().empty() && !r.observation().event_id().empty()) {
     meta.set_event_id(r.observation().event_id());
   }

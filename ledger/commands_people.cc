@@ -139,6 +139,19 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
       }
       p->add_changed(f);
     }
+    if (!p->band_midpoint().currency().empty() &&
+        p->band_midpoint().currency() != p->base_salary().currency()) {
+      return FieldError("band_midpoint.currency", "must equal base_salary.currency");
+    }
+    // A new manager must not be one of the employee's own reports, directly or not.
+    std::string walk = p->manager_id();
+    for (int depth = 0; !walk.empty() && depth < 1000; depth++) {
+      if (walk == r.employee_id()) {
+        return FieldError("manager_id", "would make the reporting line cyclic");
+      }
+      auto boss = d.Find(EmployeeStream(walk));
+      walk = boss && boss->has_employee() ? boss->employee().manager_id() : "";
+    }
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     d.Emit(stream, Route::Data(r.employee_id()), std::move(e));

@@ -234,14 +234,20 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
         "command produces %d events, at most %d", decided.size(), limits::kBatchEventsMax));
   }
 
-  // Client-supplied event ids must be new (a retry of the same command was answered above).
+  // Client-supplied event ids must be new (a retry of the same command was answered above),
+  // whether the event holding them committed or is still being appended.
+  auto recorded = [&](const std::string& id) {
+    if (write_model_->FindEvent(id)) return true;
+    std::lock_guard<std::mutex> guard(in_flight_mu_);
+    return in_flight_event_ids_.contains(id);
+  };
   absl::flat_hash_map<std::string, size_t> seen_ids;
   for (size_t i = 0; i < decided.size(); i++) {
     DecidedEvent& d = decided[i];
     if (d.event_id.empty()) {
       d.event_id = (i == 0 && !meta.event_id().empty()) ? meta.event_id() : GeneratedEventId();
       if (d.event_id == meta.event_id()) {
-        if (write_model_->FindEvent(d.event_id)) {
+        if (recorded(d.event_id)) {
           return absl::AlreadyExistsError(
               absl::StrCat("meta.event_id: ", d.event_id, " was already recorded"));
         }
@@ -252,7 +258,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
       return absl::InvalidArgumentError(
           absl::StrCat("event_id: ", d.event_id, " appears twice in one command"));
     }
-    if (write_model_->FindEvent(d.event_id)) {
+    if (recorded(d.event_id)) {
       return absl::AlreadyExistsError(
           absl::StrCat("event_id: ", d.event_id, " was already recorded"));
     }
@@ -312,12 +318,17 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   auto in_flight = std::make_shared<InFlight>();
   in_flight->digest = digest;
   in_flight->result = promise->get_future().share();
-  if (!command_id.empty()) {
+  auto client_ids = std::make_shared<std::vector<std::string>>();
+  for (const auto& h : *headers) {
+    if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) client_ids->push_back(h.event_id());
+  }
+  {
     std::lock_guard<std::mutex> guard(in_flight_mu_);
-    in_flight_[command_id] = in_flight;
+    if (!command_id.empty()) in_flight_[command_id] = in_flight;
+    for (const auto& id : *client_ids) in_flight_event_ids_[id]++;
   }
 
-  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id](
+  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id, client_ids](
                                          absl::StatusOr<std::vector<LogPosition>> positions) {
     Result result;
     if (!positions.ok()) {
@@ -345,9 +356,14 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
       }
       result = std::move(answer);
     }
-    if (!command_id.empty()) {
+    {
+      // After ApplyCommitted: a later duplicate now finds the id in the write model.
       std::lock_guard<std::mutex> guard(in_flight_mu_);
-      in_flight_.erase(command_id);
+      if (!command_id.empty()) in_flight_.erase(command_id);
+      for (const auto& id : *client_ids) {
+        auto it = in_flight_event_ids_.find(id);
+        if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
+      }
     }
     promise->set_value(std::move(result));
   });

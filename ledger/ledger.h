@@ -111,6 +111,9 @@ class Ledger {
     std::shared_future<Result> result;
   };
   absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_;
+  // Client-supplied event ids of appends still in flight (the write model only knows committed
+  // ones). Guarded by in_flight_mu_.
+  absl::flat_hash_map<std::string, uint32_t> in_flight_event_ids_;
 
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> rejected_{0};

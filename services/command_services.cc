@@ -99,7 +99,11 @@ class ReviewsService final : public v1::Reviews::Service {
         compute, ctx,
         std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Seconds(30)));
     if (!computed.ok()) {
-      // A policy error about the request's fields keeps the request's field names.
+      if (absl::IsNotFound(computed.status())) {
+        // No policy in force: nothing can compute the grade the request left out.
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "grade: required, since no policy is in force to compute it");
+      }
       return ToGrpc(computed.status());
     }
     if (computed->grades().empty() || !computed->grades(0).skipped_reason().empty()) {

@@ -102,6 +102,8 @@ class LogService final : public v1::Log::Service {
     const std::vector<std::string> types(request->types().begin(), request->types().end());
     v1::RecordedEvent out;
     while (!context->IsCancelled() && !deps_->stopping.load()) {
+      // Ends before the pass: an append during the pass then wakes the wait at once.
+      const LogEnds before = log.Ends();
       bool any = false;
       for (uint32_t p = 0; p < log.partitions(); p++) {
         auto batch = log.Read(p, cursor[p], limits::kFollowBatchEvents);
@@ -118,7 +120,7 @@ class LogService final : public v1::Log::Service {
       }
       if (!any) {
         // Short waits keep shutdown and cancellation prompt without a busy loop.
-        log.WaitForAppend(log.Ends(), absl::Now() + absl::Milliseconds(500));
+        log.WaitForAppend(before, absl::Now() + absl::Milliseconds(500));
       }
     }
     if (deps_->stopping.load()) {
