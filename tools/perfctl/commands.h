@@ -16,6 +16,12 @@ void AddGoalCommands(CLI::App& app, Session& session);      // goal set|revise|p
 void AddCheckInCommands(CLI::App& app, Session& session);   // checkin record
 void AddMetricCommands(CLI::App& app, Session& session);    // metric record|import
 void AddReviewCommands(CLI::App& app, Session& session);    // score, grade, calibrate, feedback
+// policy apply|show|list|diff, grade compute, deadlines fire, audit dry-run. After
+// AddReviewCommands: `grade compute` joins its `grade` group.
+void AddPolicyCommands(CLI::App& app, Session& session);
+// ranking, distribution, timeline, checkins, goals tree, projections status|rebuild
+void AddViewCommands(CLI::App& app, Session& session);
+void AddScenarioCommands(CLI::App& app, Session& session);  // scenario load
 
 }  // namespace perfctl
 

@@ -68,6 +68,9 @@ int main(int argc, char** argv) {
   perfctl::AddCheckInCommands(app, session);
   perfctl::AddMetricCommands(app, session);
   perfctl::AddReviewCommands(app, session);
+  perfctl::AddPolicyCommands(app, session);  // after Reviews: adds `grade compute`
+  perfctl::AddViewCommands(app, session);
+  perfctl::AddScenarioCommands(app, session);
   AddGroupFooters(&app, "perfctl");
   // Set last: subcommands copy their parent's footer when created.
   app.footer(
