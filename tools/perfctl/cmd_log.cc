@@ -5,8 +5,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
+#include "perfledger/v1/views.grpc.pb.h"
 #include "tools/perfctl/commands.h"
 #include "tools/perfctl/interrupt.h"
 #include "tools/perfctl/parse.h"
@@ -21,12 +25,27 @@ constexpr size_t kHashPrefixChars = 16;
 
 // ---------------------------------------------------------------- status
 
+// The projector's progress in one line; a server without the Views service (or one whose
+// projector failed) says so instead of failing the whole status.
+std::string ProjectionLine(const absl::StatusOr<v1::ProjectionStatusResponse>& projection) {
+  if (!projection.ok()) return absl::StrCat("unavailable (", DescribeFailure("", projection.status()), ")");
+  std::vector<std::string> applied;
+  for (const v1::Position& p : projection->applied()) applied.push_back(FormatPosition(p));
+  return absl::StrCat("lag ", WithThousands(projection->lag_events()), " events; ",
+                      WithThousands(projection->events_applied()), " applied; next ",
+                      applied.empty() ? "-" : absl::StrJoin(applied, " "));
+}
+
 absl::Status RunStatus(Session& session) {
   PERFCTL_ASSIGN_OR_RETURN(v1::StatusResponse status,
                            (CallUnary<v1::Log>(session, &v1::Log::Stub::Status, v1::StatusRequest())));
+  const absl::StatusOr<v1::ProjectionStatusResponse> projection = CallUnary<v1::Views>(
+      session, &v1::Views::Stub::GetProjectionStatus, v1::ProjectionStatusRequest());
   if (session.format() == OutputFormat::kJson) {
-    PERFCTL_ASSIGN_OR_RETURN(std::string json, ToJson(status, JsonLayout::kPretty));
-    std::cout << json << '\n';
+    nlohmann::json json = ToJsonValue(status);
+    if (projection.ok()) json["projection"] = ToJsonValue(*projection);
+    else json["projection_error"] = DescribeFailure("", projection.status());
+    std::cout << json.dump(2) << '\n';
     return absl::OkStatus();
   }
   Fields about;
@@ -44,6 +63,7 @@ absl::Status RunStatus(Session& session) {
                                               WithThousands(status.appends()), " appends in ",
                                               WithThousands(status.group_commits()),
                                               " group commits"));
+  about.emplace_back("projections", ProjectionLine(projection));
   PrintFields(std::cout, about);
   std::cout << '\n';
 
