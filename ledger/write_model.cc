@@ -269,9 +269,10 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
     WriteModel* wm_;
   };
 
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   CommittedAccess access(this);
   rocksdb::ColumnFamilyHandle* cf = store_->family(kFamily);
+  std::vector<bool> touched(checkpoint_.size(), false);
   rocksdb::WriteBatch batch;
   absl::flat_hash_map<std::string, internal::CommandRecord> records;
   for (const FoldInput& in : events) {
@@ -280,6 +281,7 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
     const uint32_t p = h.position().partition();
     if (p < checkpoint_.size() && h.position().offset() + 1 > checkpoint_[p]) {
       checkpoint_[p] = h.position().offset() + 1;
+      touched[p] = true;
     }
     if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) {
       batch.Put(cf, EventIndexKey(h.event_id()), h.command_id()).PermitUncheckedError();
@@ -315,13 +317,20 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
     batch.Put(cf, CommandKey(id), record.SerializeAsString()).PermitUncheckedError();
   }
   for (uint32_t p = 0; p < checkpoint_.size(); p++) {
+    if (!touched[p]) continue;
     std::string value;
     PutBigEndian64(value, checkpoint_[p]);
     batch.Put(cf, CheckpointKey(p), value).PermitUncheckedError();
   }
-  // Not synced: the log is the durable truth; a lost tail is refolded by CatchUp on restart,
-  // because the checkpoint travels in the same batch.
-  return FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch), "persist write model");
+  // The memory copy is current: deciders need not wait for the disk write. Callers are
+  // serialized (log order), so releasing the lock cannot reorder writes.
+  lock.unlock();
+  // No WAL and no sync: the log is the durable truth. The write model is one column family,
+  // so a memtable flush persists rows and checkpoint together; whatever a crash loses is
+  // refolded by CatchUp from the checkpoint that survived.
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
+  return FromRocks(store_->db()->Write(wo, &batch), "persist write model");
 }
 
 absl::Status WriteModel::CatchUp(EventLog& log) {
