@@ -562,7 +562,9 @@ absl::Status RunLoad(Session& session, const std::string& dir) {
     if (!scenario.description.empty()) std::cout << ": " << scenario.description;
     std::cout << '\n';
   }
-  StreamingTable table({"STEP", "COMMAND", "OUTCOME", "DETAIL"}, {4, 40, 7, 0});
+  size_t label_width = 0;
+  for (const Step& step : steps) label_width = std::max(label_width, step.label.size());
+  StreamingTable table({"STEP", "COMMAND", "OUTCOME", "DETAIL"}, {4, label_width, 7, 0});
   json report_steps = json::array();
   size_t ok = 0;
   size_t failed = 0;
@@ -591,11 +593,12 @@ absl::Status RunLoad(Session& session, const std::string& dir) {
       table.PrintRow(std::cout, {absl::StrCat(i + 1), step.label, success ? "ok" : "FAILED", detail});
     }
     if (!success) {
+      // The step's own error is in the summary above; this line says where the load stopped.
+      const std::string message =
+          absl::StrCat("step ", i + 1, " (", step.label, ") failed; later steps not run");
       failure = r.exit_code == static_cast<int>(ExitCode::kUnavailable)
-                    ? absl::UnavailableError(absl::StrCat("step ", i + 1, " (", step.label,
-                                                          "): ", r.error))
-                    : ReportedFailure(absl::StrCat("step ", i + 1, " (", step.label,
-                                                   ") failed; later steps not run"));
+                    ? absl::UnavailableError(message)
+                    : ReportedFailure(message);
     }
   }
   if (json_output) {

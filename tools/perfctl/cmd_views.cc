@@ -426,8 +426,9 @@ void AddGoalsTree(CLI::App& app, Session& session) {
       Examples({"perfctl goals tree --cycle 2026H1", "perfctl goals tree --goal G-PROD --key-results"})));
   sub->callback([&session, flags] {
     session.Select(
-        flags->goal_id.empty() ? absl::StrCat("goal tree of ", flags->cycle_id)
-                               : absl::StrCat("goal tree of ", flags->goal_id),
+        !flags->goal_id.empty()    ? absl::StrCat("goal tree of ", flags->goal_id)
+        : !flags->cycle_id.empty() ? absl::StrCat("goal tree of cycle ", flags->cycle_id)
+                                   : std::string("goal tree"),
         [&session, flags]() -> absl::Status {
           if (flags->cycle_id.empty() == flags->goal_id.empty()) {
             return UsageError("give --cycle or --goal");
