@@ -1,0 +1,454 @@
+#include "tests/e2e/e2e_support.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "ledger/hash_chain.h"
+
+extern char** environ;
+
+namespace perfledger::e2e {
+namespace {
+
+std::atomic<bool> g_failed{false};
+
+std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+std::string PositionText(const v1::Position& p) {
+  return std::to_string(p.partition()) + ":" + std::to_string(p.offset());
+}
+
+}  // namespace
+
+void MarkFailed() { g_failed = true; }
+bool AnyFailure() { return g_failed.load(); }
+
+// ---------------------------------------------------------------- TempDir
+
+TempDir::TempDir(const std::string& tag) {
+  const char* base = std::getenv("TMPDIR");
+  std::string pattern = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                        "/perfledger-e2e-" + tag + "-XXXXXX";
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (mkdtemp(buffer.data()) == nullptr) throw std::runtime_error(Errno("mkdtemp " + pattern));
+  path_ = buffer.data();
+}
+
+TempDir::~TempDir() {
+  if (AnyFailure() || std::uncaught_exceptions() > 0 || std::getenv("PERFLEDGER_E2E_KEEP")) {
+    std::cerr << "e2e: keeping " << path_ << " (server logs and data)\n";
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::WriteFile(const std::string& name, const std::string& content) const {
+  const std::string path = Sub(name);
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  if (!out) throw std::runtime_error("cannot write " + path);
+  return path;
+}
+
+// ---------------------------------------------------------------- processes
+
+std::string ExitStatus::Describe() const {
+  if (exited) return "exit " + std::to_string(code);
+  return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) + ")";
+}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+                           const std::string& stderr_path) {
+  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
+  // Everything the child needs is prepared before fork: after it, only async-signal-safe calls.
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; e++) {
+    if (std::strncmp(*e, "PERFLEDGER_", 11) != 0) env.push_back(*e);
+  }
+  env.push_back(nullptr);
+  const int out = ::open(stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (out < 0 || err < 0 || in < 0) {
+    const std::string message = Errno("open " + stdout_path + " / " + stderr_path);
+    for (int fd : {out, err, in}) {
+      if (fd >= 0) ::close(fd);
+    }
+    throw std::runtime_error(message);
+  }
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // The child dies with the test process (or rather with this thread; see the header).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(126);
+    ::dup2(in, 0);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execve(args[0], args.data(), env.data());
+    static const char kFailed[] = "e2e: execve failed\n";
+    (void)!::write(2, kFailed, sizeof(kFailed) - 1);
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::close(out);
+  ::close(err);
+  ::close(in);
+  if (pid < 0) {
+    errno = fork_errno;
+    throw std::runtime_error(Errno("fork"));
+  }
+  pid_ = pid;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !status_) Kill();
+}
+
+bool ChildProcess::Reap(bool block) {
+  if (status_) return true;
+  int wstatus = 0;
+  pid_t r;
+  do {
+    r = ::waitpid(pid_, &wstatus, block ? 0 : WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r == 0) return false;
+  ExitStatus s;
+  if (r < 0) {  // should not happen: nobody else reaps our children
+    s.exited = true;
+    s.code = -1;
+  } else if (WIFEXITED(wstatus)) {
+    s.exited = true;
+    s.code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    s.signal = WTERMSIG(wstatus);
+  }
+  status_ = s;
+  return true;
+}
+
+bool ChildProcess::Running() { return !Reap(false); }
+
+void ChildProcess::Signal(int signal) {
+  if (!status_) ::kill(pid_, signal);
+}
+
+std::optional<ExitStatus> ChildProcess::WaitFor(Clock::duration timeout) {
+  const auto deadline = Clock::now() + timeout;
+  auto pause = milliseconds(1);
+  while (!Reap(false)) {
+    if (Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(pause);
+    pause = std::min<milliseconds>(pause * 2, milliseconds(20));
+  }
+  return status_;
+}
+
+ExitStatus ChildProcess::Kill() {
+  if (!status_) {
+    ::kill(pid_, SIGKILL);
+    Reap(true);
+  }
+  return *status_;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Tail(const std::string& path, int lines) {
+  std::vector<std::string> all;
+  std::istringstream in(ReadFile(path));
+  for (std::string line; std::getline(in, line);) all.push_back(line);
+  std::string out;
+  for (size_t i = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0;
+       i < all.size(); i++) {
+    out += all[i] + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- server
+
+ServerProcess::ServerProcess(std::string data_dir, std::string log_dir,
+                             std::vector<std::string> extra_flags)
+    : data_dir_(std::move(data_dir)),
+      log_dir_(std::move(log_dir)),
+      extra_flags_(std::move(extra_flags)) {}
+
+ServerProcess::~ServerProcess() {
+  if (process_ != nullptr && process_->Running()) process_->Kill();
+}
+
+void ServerProcess::Start() {
+  if (process_ != nullptr && process_->Running()) {
+    throw std::logic_error("ServerProcess::Start: already running");
+  }
+  starts_++;
+  const std::string base = log_dir_ + "/server-" + std::to_string(starts_);
+  stderr_path_ = base + ".err";
+  std::vector<std::string> argv = {PERFLEDGERD_PATH, "--data-dir", data_dir_,
+                                   "--listen", "127.0.0.1:0"};
+  argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+  port_ = 0;
+  process_ = std::make_unique<ChildProcess>(argv, base + ".out", stderr_path_);
+
+  const auto deadline = Clock::now() + kReadyTimeout;
+  auto fail = [&](const std::string& why) {
+    const std::string tail = Tail(stderr_path_);
+    process_->Kill();
+    throw std::runtime_error("perfledgerd (" + stderr_path_ + "): " + why + "\n" + tail);
+  };
+  // 1. The port, from the log line written once the gRPC server listens.
+  static const std::regex kServing(R"(serving on port ([0-9]+))");
+  while (port_ == 0) {
+    std::smatch m;
+    const std::string err = ReadFile(stderr_path_);
+    if (std::regex_search(err, m, kServing)) {
+      port_ = std::stoi(m[1].str());
+      break;
+    }
+    if (!process_->Running()) fail("exited before serving: " + process_->exit_status()->Describe());
+    if (Clock::now() >= deadline) fail("no 'serving on port N' within the readiness deadline");
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  // 2. An answer to Log.Status (the services are registered and the write model caught up).
+  auto channel = NewChannel();
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(
+        DeadlineIn(std::min<Clock::duration>(deadline - Clock::now(), seconds(2))));
+    context.set_wait_for_ready(true);
+    v1::StatusResponse response;
+    const grpc::Status s =
+        v1::Log::NewStub(channel)->Status(&context, v1::StatusRequest(), &response);
+    if (s.ok()) return;
+    if (!process_->Running()) fail("exited while starting: " + process_->exit_status()->Describe());
+    if (Clock::now() >= deadline) fail("Log.Status did not answer in time: " + s.error_message());
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+}
+
+ExitStatus ServerProcess::Kill() {
+  if (process_ == nullptr) throw std::logic_error("ServerProcess::Kill: never started");
+  return process_->Kill();
+}
+
+std::optional<ExitStatus> ServerProcess::Terminate(Clock::duration timeout) {
+  if (process_ == nullptr) throw std::logic_error("ServerProcess::Terminate: never started");
+  process_->Signal(SIGTERM);
+  auto status = process_->WaitFor(timeout);
+  if (!status) process_->Kill();
+  return status;
+}
+
+std::shared_ptr<grpc::Channel> ServerProcess::NewChannel() const {
+  grpc::ChannelArguments args;
+  // A separate connection per channel, so that threads do not share one HTTP/2 connection.
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 64 << 20);
+  return grpc::CreateCustomChannel(address(), grpc::InsecureChannelCredentials(), args);
+}
+
+// ---------------------------------------------------------------- perfctl
+
+std::string CommandOutput::Describe() const {
+  return status.Describe() + "\n--- stdout:\n" + out + "--- stderr:\n" + err;
+}
+
+CommandOutput RunPerfctl(const std::string& dir, const std::string& address,
+                         const std::vector<std::string>& args) {
+  static std::atomic<int> counter{0};
+  const std::string base = dir + "/perfctl-" + std::to_string(++counter);
+  std::vector<std::string> argv = {PERFCTL_PATH};
+  if (!address.empty()) {
+    argv.push_back("--server");
+    argv.push_back(address);
+  }
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess child(argv, base + ".out", base + ".err");
+  auto status = child.WaitFor(kCommandTimeout);
+  if (!status) {
+    child.Kill();
+    std::string command;
+    for (const auto& a : argv) command += " " + a;
+    throw std::runtime_error("perfctl did not finish within the timeout:" + command);
+  }
+  return CommandOutput{*status, ReadFile(base + ".out"), ReadFile(base + ".err")};
+}
+
+// ---------------------------------------------------------------- the log
+
+v1::StatusResponse GetStatus(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(10)));
+  v1::StatusResponse response;
+  const grpc::Status s =
+      v1::Log::NewStub(channel)->Status(&context, v1::StatusRequest(), &response);
+  if (!s.ok()) throw std::runtime_error("Log.Status: " + s.error_message());
+  return response;
+}
+
+size_t WholeLog::total() const {
+  size_t n = 0;
+  for (const auto& p : partitions) n += p.size();
+  return n;
+}
+
+std::map<std::string, v1::Position> WholeLog::ByEventId() const {
+  std::map<std::string, v1::Position> out;
+  for (const auto& p : partitions) {
+    for (const auto& e : p) out.emplace(e.envelope().event_id(), e.envelope().position());
+  }
+  return out;
+}
+
+WholeLog ReadWholeLog(const std::shared_ptr<grpc::Channel>& channel) {
+  WholeLog log;
+  const v1::StatusResponse before = GetStatus(channel);
+  auto stub = v1::Log::NewStub(channel);
+  log.partitions.resize(before.partitions_size());
+  for (int p = 0; p < before.partitions_size(); p++) {
+    uint64_t from = 0;
+    for (;;) {
+      grpc::ClientContext context;
+      context.set_deadline(DeadlineIn(seconds(30)));
+      v1::ReadEventsRequest request;
+      request.set_partition(static_cast<uint32_t>(p));
+      request.set_from_offset(from);
+      request.set_limit(5000);
+      auto reader = stub->ReadEvents(&context, request);
+      v1::RecordedEvent event;
+      size_t got = 0;
+      while (reader->Read(&event)) {
+        got++;
+        from = event.envelope().position().offset() + 1;
+        log.partitions[p].push_back(event);
+      }
+      const grpc::Status s = reader->Finish();
+      if (!s.ok()) {
+        throw std::runtime_error("Log.ReadEvents partition " + std::to_string(p) + ": " +
+                                 s.error_message());
+      }
+      if (got == 0) break;
+    }
+  }
+  log.status = GetStatus(channel);
+  return log;
+}
+
+std::vector<std::string> CheckLog(const WholeLog& log) {
+  std::vector<std::string> problems;
+  auto problem = [&](const std::string& text) {
+    if (problems.size() < 50) problems.push_back(text);
+  };
+  if (static_cast<size_t>(log.status.partitions_size()) != log.partitions.size()) {
+    problem("Status lists " + std::to_string(log.status.partitions_size()) +
+            " partitions, the read found " + std::to_string(log.partitions.size()));
+  }
+  std::set<std::string> ids;
+  struct StreamInfo {
+    uint32_t partition = 0;
+    uint64_t version = 0;
+  };
+  std::map<std::string, StreamInfo> streams;
+  struct CommandInfo {
+    size_t events = 0;
+    size_t heads = 0;
+    uint64_t declared = 0;
+  };
+  std::map<std::string, CommandInfo> commands;
+  for (size_t p = 0; p < log.partitions.size(); p++) {
+    std::string prev = GenesisHash();
+    const auto& events = log.partitions[p];
+    for (size_t i = 0; i < events.size(); i++) {
+      const v1::Envelope& e = events[i].envelope();
+      const std::string where = "event " + e.event_id() + " at " + PositionText(e.position());
+      if (e.position().partition() != p || e.position().offset() != i) {
+        problem("partition " + std::to_string(p) + " index " + std::to_string(i) + ": " + where +
+                " (offsets must be contiguous from 0)");
+      }
+      if (absl::Status s = VerifyLink(e, prev, i); !s.ok()) problem(std::string(s.message()));
+      prev = e.hash();
+      if (!ids.insert(e.event_id()).second) problem("duplicate event id: " + where);
+      auto [it, fresh] = streams.try_emplace(e.stream(), StreamInfo{static_cast<uint32_t>(p), 0});
+      if (it->second.partition != p) {
+        problem("stream " + e.stream() + " in two partitions (" +
+                std::to_string(it->second.partition) + " and " + std::to_string(p) + ")");
+      }
+      if (e.stream_version() != it->second.version + 1) {
+        problem(where + ": stream " + e.stream() + " version " +
+                std::to_string(e.stream_version()) + ", expected " +
+                std::to_string(it->second.version + 1));
+      }
+      it->second.version = e.stream_version();
+      if (!e.command_id().empty()) {
+        CommandInfo& c = commands[e.command_id()];
+        c.events++;
+        if (e.command_event_count() > 0) {
+          c.heads++;
+          c.declared = e.command_event_count();
+        }
+      }
+    }
+    if (p < static_cast<size_t>(log.status.partitions_size())) {
+      const v1::PartitionStatus& ps = log.status.partitions(static_cast<int>(p));
+      if (ps.end_offset() != events.size()) {
+        problem("partition " + std::to_string(p) + ": Status end_offset " +
+                std::to_string(ps.end_offset()) + ", events read " + std::to_string(events.size()));
+      }
+      if (ps.last_hash() != ToHex(prev)) {
+        problem("partition " + std::to_string(p) + ": Status last_hash " + ps.last_hash() +
+                " differs from the chain tip " + ToHex(prev));
+      }
+    }
+  }
+  for (const auto& [id, c] : commands) {
+    if (c.heads != 1 || c.events != c.declared) {
+      problem("command " + id + ": " + std::to_string(c.events) + " events, " +
+              std::to_string(c.heads) + " first events declaring " + std::to_string(c.declared) +
+              " (appended twice or partially?)");
+    }
+  }
+  return problems;
+}
+
+}  // namespace perfledger::e2e

@@ -1,0 +1,185 @@
+// End-to-end test support: the REAL perfledgerd and perfctl binaries as child processes.
+//
+// - ChildProcess: fork/exec with stdout/stderr captured to files; the destructor SIGKILLs and
+//   reaps a child that is still running (RAII: no stray server survives a failed test), and the
+//   child carries PR_SET_PDEATHSIG=SIGKILL so it dies even when the test binary itself is killed
+//   (ctest timeout, crash).
+// - ServerProcess: perfledgerd on 127.0.0.1:0 with a given data dir; Start() parses
+//   "serving on port N" from its stderr file and then polls Log.Status until it answers, both
+//   within a bounded deadline (no fixed sleeps).
+// - RunPerfctl: one perfctl invocation, bounded by a timeout, with its exit code and output.
+// - ReadWholeLog / CheckLog: Log.ReadEvents of every partition and the invariants the log
+//   promises (contiguous offsets, sequences, hash chain, stream versions, Status agreement).
+//
+// Children are started only from the thread that runs the test case: PR_SET_PDEATHSIG fires when
+// the *thread* that forked exits.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "perfledger/v1/ledger.grpc.pb.h"
+
+#ifndef PERFLEDGERD_PATH
+#error "PERFLEDGERD_PATH must name the perfledgerd binary"
+#endif
+#ifndef PERFCTL_PATH
+#error "PERFCTL_PATH must name the perfctl binary"
+#endif
+
+namespace perfledger::e2e {
+
+namespace v1 = perfledger::v1;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Deadline for a server to come up, and for any single child to finish. Generous: a loaded
+// 2-core machine with several builds running can take seconds to exec a big binary.
+inline constexpr seconds kReadyTimeout{20};
+inline constexpr seconds kCommandTimeout{30};
+
+// A gRPC deadline (gRPC takes system_clock time points only).
+inline std::chrono::system_clock::time_point DeadlineIn(Clock::duration d) {
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
+}
+
+// Set by the Catch listener of each test binary (e2e_listener.h) when an assertion fails; a
+// TempDir is kept (and its path printed) when a test failed, so the server logs can be read.
+void MarkFailed();
+bool AnyFailure();
+
+// A fresh directory /tmp/perfledger-e2e-<tag>-XXXXXX, removed at the end unless a test failed or
+// PERFLEDGER_E2E_KEEP is set.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+  // Writes a file under the directory and returns its path.
+  std::string WriteFile(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+struct ExitStatus {
+  bool exited = false;  // normal exit (code valid); else killed by `signal`
+  int code = -1;
+  int signal = 0;
+  std::string Describe() const;
+};
+
+class ChildProcess {
+ public:
+  // Starts argv[0] (a path) with its arguments. stdin is /dev/null; stdout and stderr go to the
+  // given files (truncated). PERFLEDGER_* variables of the test's environment are not passed on.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& stdout_path,
+               const std::string& stderr_path);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  void Signal(int signal);
+  // Waits up to `timeout` for the child to end; nullopt if it is still running.
+  std::optional<ExitStatus> WaitFor(Clock::duration timeout);
+  // SIGKILL (if still running) and reap.
+  ExitStatus Kill();
+  const std::optional<ExitStatus>& exit_status() const { return status_; }
+
+ private:
+  bool Reap(bool block);
+
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> status_;
+};
+
+std::string ReadFile(const std::string& path);
+// The last `lines` lines of a file (for failure messages).
+std::string Tail(const std::string& path, int lines = 30);
+
+// perfledgerd as a child process.
+class ServerProcess {
+ public:
+  // `log_dir` receives server-<n>.out/.err for the n-th start.
+  ServerProcess(std::string data_dir, std::string log_dir,
+                std::vector<std::string> extra_flags = {});
+  ~ServerProcess();
+
+  // Spawns perfledgerd and waits for readiness (port parsed from stderr, then Log.Status OK)
+  // within kReadyTimeout. Throws std::runtime_error (with the stderr tail) otherwise.
+  void Start();
+  // SIGKILL and reap: a crash.
+  ExitStatus Kill();
+  // SIGTERM, then waits up to `timeout` for the exit (SIGKILL after that; nullopt returned).
+  std::optional<ExitStatus> Terminate(Clock::duration timeout);
+
+  int port() const { return port_; }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  ChildProcess* process() { return process_.get(); }
+  const std::string& stderr_path() const { return stderr_path_; }
+  // A new channel (own HTTP/2 connection) to the current instance.
+  std::shared_ptr<grpc::Channel> NewChannel() const;
+
+ private:
+  std::string data_dir_;
+  std::string log_dir_;
+  std::vector<std::string> extra_flags_;
+  std::unique_ptr<ChildProcess> process_;
+  std::string stderr_path_;
+  int starts_ = 0;
+  int port_ = 0;
+};
+
+struct CommandOutput {
+  ExitStatus status;
+  std::string out;
+  std::string err;
+  std::string Describe() const;  // for failure messages
+};
+
+// Runs perfctl with `args` (without the binary), `--server address` prepended unless empty.
+// Output files go to `dir`. Throws when it does not finish within kCommandTimeout.
+CommandOutput RunPerfctl(const std::string& dir, const std::string& address,
+                         const std::vector<std::string>& args);
+
+// The non-empty lines of a text.
+std::vector<std::string> Lines(const std::string& text);
+
+// Log.Status with a deadline; throws on failure.
+v1::StatusResponse GetStatus(const std::shared_ptr<grpc::Channel>& channel);
+
+// Every event of every partition, per partition in offset order (Log.ReadEvents, paged).
+struct WholeLog {
+  v1::StatusResponse status;  // taken after the read (the server must be quiescent)
+  std::vector<std::vector<v1::RecordedEvent>> partitions;
+  size_t total() const;
+  // event_id → (partition, offset) of every event.
+  std::map<std::string, v1::Position> ByEventId() const;
+};
+WholeLog ReadWholeLog(const std::shared_ptr<grpc::Channel>& channel);
+
+// Problems with the log's invariants, one line each (empty: all hold):
+// - offsets in each partition contiguous from 0, sequence == offset;
+// - every link verifies (perfledger::VerifyLink from the genesis hash);
+// - Status: end_offset == events read, last_hash == hex of the last hash;
+// - event ids unique; each stream lives in one partition with versions 1..n in log order;
+// - a command's events (command_id) are appended once, as many as command_event_count says.
+std::vector<std::string> CheckLog(const WholeLog& log);
+
+}  // namespace perfledger::e2e
