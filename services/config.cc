@@ -18,8 +18,9 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
       ->check(CLI::IsMember({"embedded", "kafka"}))
       ->capture_default_str();
   app.add_option("--data-partitions", c.data_partitions,
-                 "Data partitions of a new log (fixed once created)")
-      ->check(CLI::Range(1u, limits::kDataPartitionsMax))
+                 "Data partitions of a new log (fixed once created); 0 = the existing log's "
+                 "count, or 8 for a new one")
+      ->check(CLI::Range(0u, limits::kDataPartitionsMax))
       ->capture_default_str();
   app.add_option("--kafka-brokers", c.kafka_brokers, "Kafka bootstrap servers (kafka backend)")
       ->capture_default_str();

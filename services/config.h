@@ -18,7 +18,7 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:7411";
   std::string data_dir = "./perfledger-data";
   std::string log_backend = "embedded";  // embedded | kafka
-  uint32_t data_partitions = 8;
+  uint32_t data_partitions = 0;  // 0: the existing log's count, or 8 for a new log
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic_prefix = "perfledger";
   uint32_t kafka_replication_factor = 1;
