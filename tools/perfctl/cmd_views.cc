@@ -1,5 +1,6 @@
 // Queries over the projected views (proto/perfledger/v1/views.proto): ranking, distribution,
-// timeline, checkins, goals tree, and the projector itself (projections status|rebuild).
+// timeline, checkins, goals tree, the payroll/training/PIP hooks (payroll list, training
+// list|summary, pips list), and the projector itself (projections status|rebuild).
 //
 // Every query takes --min-position P:OFF (repeatable): the positions a write command printed.
 // The server then answers only once its views have applied them (read-your-writes).
@@ -12,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -543,6 +546,254 @@ void AddProjections(CLI::App& app, Session& session) {
   });
 }
 
+// ---------------------------------------------------------------- payroll, training, pips
+
+// "PAYROLL_STATE_APPLIED" -> "applied".
+std::string EnumWord(const std::string& name, const std::string& prefix) {
+  std::string word = absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
+  return absl::AsciiStrToLower(word);
+}
+
+// Follows the page tokens of a list query until the end or `limit` items (0 = all).
+template <typename Request, typename Response, typename Item>
+absl::Status ListAll(Session& session,
+                     grpc::Status (v1::Views::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                             Response*),
+                     Request request, uint32_t limit,
+                     google::protobuf::RepeatedPtrField<Item>* (Response::*items)(),
+                     Response* merged) {
+  while (true) {
+    uint32_t size = kPageSizeMax;
+    if (limit > 0) size = std::min<uint32_t>(limit - (merged->*items)()->size(), size);
+    request.set_page_size(size);
+    PERFCTL_ASSIGN_OR_RETURN(Response page, (CallUnary<v1::Views>(session, method, request)));
+    for (Item& item : *(page.*items)()) *(merged->*items)()->Add() = std::move(item);
+    merged->set_next_page_token(page.next_page_token());
+    if (page.next_page_token().empty()) break;
+    if (limit > 0 && static_cast<uint32_t>((merged->*items)()->size()) >= limit) break;
+    request.set_page_token(page.next_page_token());
+  }
+  return absl::OkStatus();
+}
+
+// Minor units with thousands separators: 630000 EUR -> "630,000 EUR".
+std::string Money(const v1::Money& money) {
+  if (money.currency().empty() && money.amount_minor() == 0) return "-";
+  const int64_t amount = money.amount_minor();
+  const uint64_t magnitude =
+      amount < 0 ? static_cast<uint64_t>(-(amount + 1)) + 1 : static_cast<uint64_t>(amount);
+  return absl::StrCat(amount < 0 ? "-" : "", WithThousands(magnitude), " ", money.currency());
+}
+
+std::string MoreNote(const std::string& next_page_token) {
+  return next_page_token.empty() ? "" : " (more: --limit 0 for all)";
+}
+
+struct PayrollFlags {
+  std::string cycle_id;
+  std::string employee_id;
+  std::string state;
+  uint32_t limit = 0;
+  ConsistencyFlags consistency;
+};
+
+void AddPayroll(CLI::App& app, Session& session) {
+  CLI::App* payroll = app.add_subcommand("payroll", "Salary adjustments and bonuses (payroll hooks)");
+  payroll->require_subcommand(1);
+  auto flags = std::make_shared<PayrollFlags>();
+  CLI::App* sub = payroll->add_subcommand(
+      "list", "Salary adjustments and bonuses with their delivery state (Views.ListPayrollItems)");
+  sub->add_option("--cycle", flags->cycle_id, "Only this cycle");
+  sub->add_option("--employee", flags->employee_id, "Only this employee");
+  sub->add_option("--state", flags->state, "Only this delivery state")
+      ->check(CLI::IsMember({"pending", "delivered", "applied", "rejected", "cancelled"}));
+  sub->add_option("--limit", flags->limit, "At most N items (default: all)");
+  AddConsistencyFlag(sub, &flags->consistency);
+  sub->footer(Examples({"perfctl payroll list --cycle 2026H1",
+                        "perfctl payroll list --state pending -o json"}));
+  sub->callback([&session, flags] {
+    session.Select("list payroll items", [&session, flags]() -> absl::Status {
+      v1::ListPayrollItemsRequest request;
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_consistency(), BuildConsistency(flags->consistency));
+      if (!flags->cycle_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--cycle", flags->cycle_id));
+      if (!flags->employee_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--employee", flags->employee_id));
+      request.set_cycle_id(flags->cycle_id);
+      request.set_employee_id(flags->employee_id);
+      if (!flags->state.empty()) {
+        v1::PayrollState state = v1::PAYROLL_STATE_UNSPECIFIED;
+        v1::PayrollState_Parse(absl::StrCat("PAYROLL_STATE_", absl::AsciiStrToUpper(flags->state)),
+                               &state);
+        request.set_state(state);
+      }
+      v1::ListPayrollItemsResponse merged;
+      PERFCTL_RETURN_IF_ERROR(ListAll(session, &v1::Views::Stub::ListPayrollItems, request,
+                                      flags->limit, &v1::ListPayrollItemsResponse::mutable_items,
+                                      &merged));
+      if (session.format() == OutputFormat::kJson) {
+        PrintJson(merged);
+        return absl::OkStatus();
+      }
+      Table table({"ACTION_ID", "KIND", "EMPLOYEE", "CYCLE", "AMOUNT", "PERCENT", "STATE",
+                   "POLICY", "RULE"});
+      for (size_t column : {4, 5, 7}) table.AlignRight(column);
+      for (const v1::PayrollItem& item : merged.items()) {
+        table.AddRow({item.action_id(), EnumWord(v1::ActionKind_Name(item.kind()), "ACTION_KIND_"),
+                      item.employee_id(), item.cycle_id(), Money(item.amount()),
+                      item.percent_bp() == 0 ? "-" : Percent(item.percent_bp()),
+                      EnumWord(v1::PayrollState_Name(item.state()), "PAYROLL_STATE_"),
+                      absl::StrCat("v", item.policy_version()), item.rule_id()});
+      }
+      if (!table.empty()) table.Print(std::cout);
+      std::cout << merged.items_size() << " payroll items" << MoreNote(merged.next_page_token())
+                << '\n';
+      return absl::OkStatus();
+    });
+  });
+}
+
+struct TrainingFlags {
+  std::string employee_id;
+  std::string course_id;
+  uint32_t limit = 0;
+  ConsistencyFlags consistency;
+};
+
+void AddTraining(CLI::App& app, Session& session) {
+  CLI::App* training = app.add_subcommand("training", "Training recommendations and LMS reports");
+  training->require_subcommand(1);
+  auto flags = std::make_shared<TrainingFlags>();
+  CLI::App* list = training->add_subcommand(
+      "list", "Training records: recommended, enrolled, completed (Views.ListTraining)");
+  list->add_option("--employee", flags->employee_id, "Only this employee");
+  list->add_option("--course", flags->course_id, "Only this course");
+  list->add_option("--limit", flags->limit, "At most N records (default: all)");
+  AddConsistencyFlag(list, &flags->consistency);
+  list->footer(Examples({"perfctl training list --employee W11",
+                         "perfctl training list --course quality-control -o json"}));
+  list->callback([&session, flags] {
+    session.Select("list training", [&session, flags]() -> absl::Status {
+      v1::ListTrainingRequest request;
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_consistency(), BuildConsistency(flags->consistency));
+      if (!flags->employee_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--employee", flags->employee_id));
+      if (!flags->course_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--course", flags->course_id));
+      request.set_employee_id(flags->employee_id);
+      request.set_course_id(flags->course_id);
+      v1::ListTrainingResponse merged;
+      PERFCTL_RETURN_IF_ERROR(ListAll(session, &v1::Views::Stub::ListTraining, request, flags->limit,
+                                      &v1::ListTrainingResponse::mutable_records, &merged));
+      if (session.format() == OutputFormat::kJson) {
+        PrintJson(merged);
+        return absl::OkStatus();
+      }
+      Table table({"EMPLOYEE", "COURSE", "STATE", "RECOMMENDED_AT", "COMPLETED_AT", "RESULT",
+                   "RECORD_ID"});
+      for (const v1::TrainingRecord& r : merged.records()) {
+        std::string result = "-";
+        if (r.state() == v1::TRAINING_STATE_COMPLETED) {
+          result = absl::StrCat(r.passed() ? "passed" : "failed", " (", r.score_milli(), ")");
+        }
+        std::string state = EnumWord(v1::TrainingState_Name(r.state()), "TRAINING_STATE_");
+        if (r.cancelled()) absl::StrAppend(&state, ", withdrawn");
+        table.AddRow({r.employee_id(), r.course_id(), state, FormatTimestamp(r.recommended_at()),
+                      FormatTimestamp(r.completed_at()), result, r.record_id()});
+      }
+      if (!table.empty()) table.Print(std::cout);
+      std::cout << merged.records_size() << " training records" << MoreNote(merged.next_page_token())
+                << '\n';
+      return absl::OkStatus();
+    });
+  });
+
+  auto course = std::make_shared<std::string>();
+  auto consistency = std::make_shared<ConsistencyFlags>();
+  CLI::App* summary = training->add_subcommand(
+      "summary", "One course's effectiveness: recommended, enrolled, completed, passed");
+  summary->add_option("COURSE", *course, "Course id")->required();
+  AddConsistencyFlag(summary, consistency.get());
+  summary->footer(Examples({"perfctl training summary quality-control"}));
+  summary->callback([&session, course, consistency] {
+    session.Select(absl::StrCat("training summary of ", *course),
+                   [&session, course, consistency]() -> absl::Status {
+      PERFCTL_RETURN_IF_ERROR(ValidateId("COURSE", *course));
+      v1::TrainingSummaryRequest request;
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_consistency(), BuildConsistency(*consistency));
+      request.set_course_id(*course);
+      PERFCTL_ASSIGN_OR_RETURN(
+          v1::TrainingSummaryResponse response,
+          (CallUnary<v1::Views>(session, &v1::Views::Stub::GetTrainingSummary, request)));
+      if (session.format() == OutputFormat::kJson) {
+        PrintJson(response);
+        return absl::OkStatus();
+      }
+      PrintFields(std::cout,
+                  {{"course", response.course_id()},
+                   {"recommended", WithThousands(response.recommended())},
+                   {"enrolled", WithThousands(response.enrolled())},
+                   {"completed", WithThousands(response.completed())},
+                   {"passed", WithThousands(response.passed())},
+                   {"withdrawn", WithThousands(response.cancelled())},
+                   {"mean score", response.completed() == 0
+                                      ? std::string("-")
+                                      : absl::StrCat(response.mean_score_milli(), " milli")}});
+      return absl::OkStatus();
+    });
+  });
+}
+
+struct PipsFlags {
+  std::string employee_id;
+  bool open_only = false;
+  uint32_t limit = 0;
+  ConsistencyFlags consistency;
+};
+
+void AddPips(CLI::App& app, Session& session) {
+  CLI::App* pips = app.add_subcommand("pips", "Performance improvement plans");
+  pips->require_subcommand(1);
+  auto flags = std::make_shared<PipsFlags>();
+  CLI::App* sub = pips->add_subcommand(
+      "list", "PIPs: triggered, open, past their deadline, closed (Views.ListPips)");
+  sub->add_option("--employee", flags->employee_id, "Only this employee");
+  sub->add_flag("--open-only", flags->open_only,
+                "Only plans needing attention (triggered, open, deadline reached)");
+  sub->add_option("--limit", flags->limit, "At most N plans (default: all)");
+  AddConsistencyFlag(sub, &flags->consistency);
+  sub->footer(Examples({"perfctl pips list --open-only", "perfctl pips list --employee W13 -o json"}));
+  sub->callback([&session, flags] {
+    session.Select("list PIPs", [&session, flags]() -> absl::Status {
+      v1::ListPipsRequest request;
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_consistency(), BuildConsistency(flags->consistency));
+      if (!flags->employee_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--employee", flags->employee_id));
+      request.set_employee_id(flags->employee_id);
+      request.set_open_only(flags->open_only);
+      v1::ListPipsResponse merged;
+      PERFCTL_RETURN_IF_ERROR(ListAll(session, &v1::Views::Stub::ListPips, request, flags->limit,
+                                      &v1::ListPipsResponse::mutable_plans, &merged));
+      if (session.format() == OutputFormat::kJson) {
+        PrintJson(merged);
+        return absl::OkStatus();
+      }
+      Table table({"EMPLOYEE", "CYCLE", "STATUS", "DEADLINE", "CHECKPOINTS", "PROGRESS",
+                   "EXTENSIONS", "OUTCOME", "PIP_ID"});
+      for (size_t column : {4, 5, 6}) table.AlignRight(column);
+      for (const v1::PipPlan& p : merged.plans()) {
+        table.AddRow({p.employee_id(), p.cycle_id(),
+                      EnumWord(v1::PipStatus_Name(p.status()), "PIP_STATUS_"),
+                      FormatTimestamp(p.deadline_at()),
+                      absl::StrCat(p.checkpoints(), " (every ", p.checkpoint_every_days(), " d)"),
+                      Percent(p.last_progress_bp()), absl::StrCat(p.extensions()),
+                      p.outcome() == v1::PIP_OUTCOME_UNSPECIFIED
+                          ? "-"
+                          : EnumWord(v1::PipOutcome_Name(p.outcome()), "PIP_OUTCOME_"),
+                      p.pip_id().empty() ? "-" : p.pip_id()});
+      }
+      if (!table.empty()) table.Print(std::cout);
+      std::cout << merged.plans_size() << " plans" << MoreNote(merged.next_page_token()) << '\n';
+      return absl::OkStatus();
+    });
+  });
+}
+
 }  // namespace
 
 void AddViewCommands(CLI::App& app, Session& session) {
@@ -552,6 +803,9 @@ void AddViewCommands(CLI::App& app, Session& session) {
   AddCheckIns(app, session);
   AddGoalsTree(app, session);
   AddProjections(app, session);
+  AddPayroll(app, session);
+  AddTraining(app, session);
+  AddPips(app, session);
 }
 
 }  // namespace perfctl
