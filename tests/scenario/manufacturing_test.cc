@@ -402,6 +402,10 @@ TEST_CASE("manufacturing: the views show the goal roll-up, the ranking and the d
   CheckRun(s.Perfctl({"projections", "status", "--digests"}), {"0 events", "goals"});
   CheckRun(s.Perfctl({"status"}), {"lag 0 events"});
   CheckRun(s.Perfctl({"checkins", "W13"}), {"no check-ins"});
+  CheckRun(s.Perfctl({"payroll", "list", "--cycle", "2026H1"}),
+           {"630,000 EUR", "660,000 EUR", "60,000 EUR", "66,667 EUR", "4 payroll items"});
+  CheckRun(s.Perfctl({"training", "summary", "quality-control"}), {"recommended  2"});
+  CheckRun(s.Perfctl({"pips", "list", "--open-only"}), {"W13", "open", "1 plans"});
   const auto rebuild = CheckRun(s.Perfctl({"projections", "rebuild", "-o", "json"}), {"views"});
   const auto digests = CheckRun(s.Perfctl({"projections", "status", "--digests", "-o", "json"}), {});
   CHECK(nlohmann::json::parse(rebuild.out)["views"] == nlohmann::json::parse(digests.out)["views"]);
