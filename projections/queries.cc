@@ -1,5 +1,7 @@
 #include "projections/queries.h"
 
+#include <map>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -141,6 +143,29 @@ absl::StatusOr<v1::DistributionResponse> QueryDistribution(const Projector::Read
   out.set_total(total);
   ASSIGN_OR_RETURN(uint64_t version, Count(r, "distribution", Key({"v", q.cycle_id()})));
   out.set_policy_version(version);
+  // The recommendation of the policy the cycle's latest grade was decided under; grades it
+  // recommends but nobody got are listed with count 0.
+  const std::string rec_prefix = Key({"r", std::to_string(version)}) + "/";
+  std::map<std::string, uint32_t> recommended;
+  RETURN_IF_ERROR(Scan(r, "distribution", rec_prefix, "", kPageSizeMax,
+                       [&](const rocksdb::Slice& key, const rocksdb::Slice& value) {
+                         recommended[key.ToString().substr(rec_prefix.size())] =
+                             static_cast<uint32_t>(GetBigEndian64(value.ToString()));
+                         return absl::OkStatus();
+                       })
+                      .status());
+  for (auto& g : *out.mutable_grades()) {
+    auto it = recommended.find(g.grade());
+    if (it != recommended.end()) {
+      g.set_recommended_bp(it->second);
+      recommended.erase(it);
+    }
+  }
+  for (const auto& [grade, bp] : recommended) {
+    auto* g = out.add_grades();
+    g->set_grade(grade);
+    g->set_recommended_bp(bp);
+  }
   return out;
 }
 
@@ -182,8 +207,10 @@ absl::StatusOr<v1::CheckInsResponse> QueryCheckIns(const Projector::Reader& r,
                         }));
   out.set_next_page_token(next);
   std::string last;
-  rocksdb::Status s = r.db()->Get(rocksdb::ReadOptions(), r.family("checkins"),
-                                  Key({"l", q.employee_id()}), &last);
+  const std::string last_key = q.manager_id().empty()
+                                   ? Key({"l", q.employee_id()})
+                                   : Key({"lm", q.employee_id(), q.manager_id()});
+  rocksdb::Status s = r.db()->Get(rocksdb::ReadOptions(), r.family("checkins"), last_key, &last);
   if (s.ok()) {
     out.mutable_last_check_in_at()->ParseFromString(last);
     const absl::Time at = absl::FromUnixSeconds(out.last_check_in_at().seconds());

@@ -2,6 +2,7 @@
 // (the query turns it into "days since the last one" at its own time).
 //   "c/<employee>/<manager>/" + BE32 partition + BE64 offset → CheckInEntry
 //   "l/<employee>"                                         → Timestamp of the latest check-in
+//   "lm/<employee>/<manager>"                              → same, per employee–manager pair
 #include "google/protobuf/timestamp.pb.h"
 #include "ledger/status_macros.h"
 #include "perfledger/v1/views.pb.h"
@@ -28,14 +29,16 @@ class CheckInsView final : public View {
                 PositionSuffix(e.position().partition(), e.position().offset()),
             entry.SerializeAsString());
     // Business time may arrive out of order: keep the latest, not the last recorded.
-    const std::string last_key = Key({"l", c.employee_id()});
-    ASSIGN_OR_RETURN(auto last, txn.Get(last_key));
-    google::protobuf::Timestamp latest;
-    if (last) latest.ParseFromString(*last);
-    if (!last || e.occurred_at().seconds() > latest.seconds() ||
-        (e.occurred_at().seconds() == latest.seconds() &&
-         e.occurred_at().nanos() > latest.nanos())) {
-      txn.Put(last_key, e.occurred_at().SerializeAsString());
+    for (const std::string& last_key :
+         {Key({"l", c.employee_id()}), Key({"lm", c.employee_id(), c.manager_id()})}) {
+      ASSIGN_OR_RETURN(auto last, txn.Get(last_key));
+      google::protobuf::Timestamp latest;
+      if (last) latest.ParseFromString(*last);
+      if (!last || e.occurred_at().seconds() > latest.seconds() ||
+          (e.occurred_at().seconds() == latest.seconds() &&
+           e.occurred_at().nanos() > latest.nanos())) {
+        txn.Put(last_key, e.occurred_at().SerializeAsString());
+      }
     }
     return absl::OkStatus();
   }

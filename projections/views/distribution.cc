@@ -2,8 +2,10 @@
 //   "e/<cycle>/<employee>"        → "<org>/<grade>" (current, for supersedes)
 //   "c/<cycle>/<org>/<grade>"     → BE64 count (org "*" = whole organisation)
 //   "v/<cycle>"                   → BE64 policy version of the latest grade
+//   "r/<version>/<grade>"         → BE64 the policy's recommended share, basis points
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "ledger/policy.h"
 #include "ledger/status_macros.h"
 #include "projections/keys.h"
 #include "projections/views/views.h"
@@ -29,6 +31,17 @@ class DistributionView final : public View {
  public:
   std::string_view name() const override { return "distribution"; }
   absl::Status Apply(const v1::Envelope&, const v1::Event& event, ViewTxn& txn) override {
+    if (event.body_case() == v1::Event::kPolicyPublished) {
+      const auto& p = event.policy_published();
+      auto parsed = policy::ParsePolicy(p.document_json(), policy::Format::kJson);
+      if (!parsed.ok()) return absl::OkStatus();  // validated when published
+      for (const auto& [grade, bp] : parsed->recommended_distribution) {
+        std::string value;
+        PutBigEndian64(value, bp);
+        txn.Put(Key({"r", std::to_string(p.version()), grade}), value);
+      }
+      return absl::OkStatus();
+    }
     if (event.body_case() != v1::Event::kGradeFinalized) return absl::OkStatus();
     const v1::GradeFinalized& g = event.grade_finalized();
     const std::string row_key = Key({"e", g.cycle_id(), g.employee_id()});

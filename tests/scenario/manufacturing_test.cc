@@ -567,15 +567,12 @@ TEST_CASE("manufacturing: a policy published mid-cycle applies to new grades onl
   CHECK(audit.code() == 0);
 }
 
-// ---------------------------------------------------------------- server bugs (opt-in)
-//
-// Hidden ("[.]"): not registered with CTest, so the suite stays green until the server is
-// fixed. Run them with: scenario_test "[known_bug]".
+// ---------------------------------------------------------------- fixed server bugs
 
 // projections/views/distribution.cc records the policy version but never the policy's
 // recommended_distribution, and projections/queries.cc QueryDistribution never sets
 // recommended_bp: it is always 0, although views.proto promises "the policy's recommendation".
-TEST_CASE("known bug: distribution leaves recommended_bp at 0", "[.][known_bug]") {
+TEST_CASE("regression: distribution reports the policy's recommended shares", "[regression]") {
   Loaded s;
   auto views = v1::Views::NewStub(s.server.channel());
   v1::DistributionRequest request;
@@ -590,8 +587,8 @@ TEST_CASE("known bug: distribution leaves recommended_bp at 0", "[.][known_bug]"
 
 // projections/queries.cc QueryCheckIns reads last_check_in_at from "l/<employee>" even when
 // manager_id filters the entries, so days_since_last describes another manager's check-in.
-TEST_CASE("known bug: checkins with a manager filter report another manager's last check-in",
-          "[.][known_bug]") {
+TEST_CASE("regression: checkins with a manager filter report that pair's last check-in",
+          "[regression]") {
   Loaded s;
   for (const auto& [manager, at] : std::vector<std::pair<std::string, std::string>>{
            {"E3", "2026-06-20T09:00:00Z"}, {"E2", "2026-06-01T09:00:00Z"}}) {
