@@ -26,15 +26,6 @@ std::string EventKey(uint32_t partition, uint64_t offset) {
   return key;
 }
 
-google::protobuf::Timestamp Now() {
-  const absl::Time now = absl::Now();
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(now);
-  ts.set_seconds(micros / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  return ts;
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<LogPosition>> AppendAndWait(EventLog& log,
@@ -193,7 +184,7 @@ void EmbeddedLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
   pending.keys.reserve(events.size());
   pending.values.reserve(events.size());
   pending.positions.reserve(events.size());
-  const google::protobuf::Timestamp recorded_at = Now();
+  const google::protobuf::Timestamp recorded_at = ToTimestamp(absl::Now());
   std::vector<uint64_t> rollback = next_offset_;
   std::vector<std::string> rollback_tip;
   for (auto& e : events) {

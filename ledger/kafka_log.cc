@@ -273,14 +273,6 @@ bool ValidTopicPrefix(std::string_view prefix) {
   });
 }
 
-google::protobuf::Timestamp Now() {
-  const int64_t micros = absl::ToUnixMicros(absl::Now());
-  google::protobuf::Timestamp ts;
-  ts.set_seconds(micros / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  return ts;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -866,7 +858,7 @@ void KafkaLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
   pending.records.reserve(events.size());
   pending.positions.reserve(events.size());
   pending.hashes.reserve(events.size());
-  const google::protobuf::Timestamp recorded_at = Now();
+  const google::protobuf::Timestamp recorded_at = ToTimestamp(absl::Now());
   std::vector<uint64_t> rollback_sequence = next_sequence_;
   std::vector<std::string> rollback_tip = tip_;
   std::string too_big;

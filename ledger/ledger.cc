@@ -25,14 +25,6 @@ std::string MetricsStream(std::string_view subject) { return absl::StrCat("metri
 
 namespace {
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  return ts;
-}
-
 // Random ids for events the client did not name. Not security-relevant: uniqueness only.
 std::string GeneratedEventId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -154,7 +146,7 @@ void Decision::Emit(std::string stream, Route route, v1::Event event, std::strin
   } else if (meta_.has_occurred_at()) {
     d.occurred_at = meta_.occurred_at();
   } else {
-    d.occurred_at = ToProto(now_);
+    d.occurred_at = ToTimestamp(now_);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "perfledger/v1/envelope.pb.h"
 
 namespace perfledger {
@@ -27,5 +29,14 @@ using LogEnds = std::vector<uint64_t>;
 // An event as read back from the log: its envelope (position filled) and nothing else;
 // the payload stays serialized inside the envelope until a consumer needs it.
 using StoredEvent = v1::Envelope;
+
+// A protobuf Timestamp at microsecond precision (the precision the ledger records).
+inline google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  google::protobuf::Timestamp ts;
+  ts.set_seconds(micros / 1'000'000);
+  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+  return ts;
+}
 
 }  // namespace perfledger

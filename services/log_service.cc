@@ -16,14 +16,6 @@ namespace {
 // A stream filter must not turn one call into a full scan of a huge log.
 constexpr uint64_t kReadScanEventsMax = 1'000'000;
 
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1'000'000);
-  ts.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-  return ts;
-}
-
 absl::Status Decode(const StoredEvent& stored, v1::RecordedEvent* out) {
   *out->mutable_envelope() = stored;
   if (!out->mutable_event()->ParseFromString(stored.payload())) {
@@ -150,7 +142,7 @@ class LogService final : public v1::Log::Service {
       total += ends[p];
     }
     response->set_total_events(total);
-    *response->mutable_started_at() = ToProto(deps_->started_at);
+    *response->mutable_started_at() = ToTimestamp(deps_->started_at);
     const LedgerStats stats = deps_->ledger->stats();
     response->set_commands_accepted(stats.accepted);
     response->set_commands_rejected(stats.rejected);
