@@ -66,11 +66,17 @@ class Decision {
 
   std::vector<DecidedEvent>& events() { return events_; }
 
+  // A command that may legitimately decide nothing (every item already recorded) calls this;
+  // it then answers an empty result instead of failing.
+  void AllowNoEvents() { allow_no_events_ = true; }
+  bool allows_no_events() const { return allow_no_events_; }
+
  private:
   WriteModel& wm_;
   const v1::CommandMeta& meta_;
   absl::Time now_;
   std::vector<DecidedEvent> events_;
+  bool allow_no_events_ = false;
   // Entities changed by this command's earlier events, folded by the caller; only versions here.
   absl::flat_hash_map<std::string, uint64_t> versions_;
 };

@@ -220,7 +220,10 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   Decision decision(*write_model_, meta, ctx.now);
   RETURN_IF_ERROR(decide(decision));
   std::vector<DecidedEvent>& decided = decision.events();
-  if (decided.empty()) return absl::InternalError("command decided no events");
+  if (decided.empty()) {
+    if (decision.allows_no_events()) return v1::CommandResult();
+    return absl::InternalError("command decided no events");
+  }
   if (decided.size() > limits::kBatchEventsMax) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "command produces %d events, at most %d", decided.size(), limits::kBatchEventsMax));

@@ -24,6 +24,7 @@
 #include "ledger/event_log.h"
 #include "ledger/write_model.h"
 #include "perfledger/v1/commands.pb.h"
+#include "perfledger/v1/hooks.pb.h"
 #include "perfledger/v1/common.pb.h"
 #include "perfledger/v1/policies.pb.h"
 #include "perfledger/internal/reactor.pb.h"
@@ -84,6 +85,22 @@ class Ledger {
   // The policy reactor's decisions: appended atomically, deduplicated by reaction.command_id
   // (derived from the cause), so a replayed or restarted reactor never doubles an action.
   Result React(const internal::Reaction& reaction, const CommandContext& ctx);
+
+  // Hooks (DESIGN §7). Acknowledgements and rejections of delivered actions, all items in one
+  // atomic append; an item already answered the same way is a DUPLICATE and appends nothing.
+  // `may_handle` says whether the caller's role may answer an action of that kind
+  // (PERMISSION_DENIED naming the item otherwise).
+  absl::StatusOr<v1::AcknowledgeResponse> Acknowledge(
+      const v1::AcknowledgeRequest& r, const CommandContext& ctx,
+      const std::function<bool(v1::ActionKind)>& may_handle);
+  // Delivery reports: one ActionDelivered per action not yet delivered to `consumer` (nor
+  // answered). Best effort for the Hooks service: the state they show is informational.
+  struct Delivery {
+    std::string action_id;
+    std::string employee_id;
+  };
+  absl::Status RecordDeliveries(const std::string& consumer, const std::vector<Delivery>& items,
+                                const CommandContext& ctx);
 
   LedgerStats stats() const;
   EventLog& log() { return *log_; }

@@ -59,6 +59,17 @@ inline constexpr uint32_t kReadLimitMax = 10'000;
 inline constexpr size_t kFollowBatchEvents = 512;             // events per wake-up of a follower
 inline constexpr size_t kStreamBatchesMax = 1'000'000;        // batches in one client stream
 
+// ---- hooks (DESIGN §7; services Hooks, projections/hooks.h)
+inline constexpr uint32_t kHookRedeliverSecondsDefault = 30;  // unacknowledged → sent again
+inline constexpr uint32_t kHookRedeliverSecondsMax = 3'600;
+inline constexpr uint32_t kHookInFlightDefault = 256;         // sent, not yet acknowledged
+inline constexpr uint32_t kHookInFlightMax = 10'000;
+inline constexpr size_t kHookPollItemsMax = 512;              // items per wake-up of a stream
+inline constexpr size_t kHookKindsMax = 8;                    // kinds in one subscription
+inline constexpr size_t kAckItemsMax = 1'000;                 // items in one Acknowledge call
+inline constexpr size_t kConsumerReferenceBytesMax = 128;     // a consumer's id for an effect
+inline constexpr size_t kHookCursorBytesMax = 8 * 1024;
+
 // ---- server
 inline constexpr size_t kGrpcMessageBytesMax = 16 * 1024 * 1024;
 inline constexpr int kShutdownGraceSeconds = 10;
@@ -69,6 +80,8 @@ static_assert(kBatchBytesMax <= kGroupCommitBytesMax, "a batch must fit one grou
 static_assert(kEventBytesMax * 2 <= kBatchBytesMax, "a batch holds at least two max events");
 static_assert(kObservationsPerRequestMax <= kBatchEventsMax);
 static_assert(kReadLimitDefault <= kReadLimitMax);
+static_assert(kHookInFlightDefault <= kHookInFlightMax);
+static_assert(2 * kAckItemsMax <= kBatchEventsMax, "an acknowledgement batch fits one append");
 static_assert(kPolicyBytesMax + kTextBytesMax < kEventBytesMax,
               "a published policy (canonical JSON + comment) fits one event");
 static_assert(kBatchBytesMax < kGrpcMessageBytesMax, "a max batch must fit one gRPC message");

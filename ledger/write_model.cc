@@ -160,6 +160,37 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       // The newest publication is the policy in force.
       access.Get("policy/current").mutable_policy()->set_version(ev.policy_published().version());
       break;
+    case v1::Event::kActionTriggered: {
+      const auto& e = ev.action_triggered();
+      auto* s = stream.mutable_action();
+      s->set_kind(e.kind());
+      s->set_employee_id(e.employee_id());
+      break;
+    }
+    case v1::Event::kActionAcknowledged: {
+      const auto& e = ev.action_acknowledged();
+      auto* s = stream.mutable_action();
+      if (e.cancellation()) {
+        s->set_cancellation_reference(e.consumer_reference());
+      } else {
+        s->set_acknowledged_by(e.consumer());
+        s->set_consumer_reference(e.consumer_reference());
+      }
+      break;
+    }
+    case v1::Event::kActionDelivered:
+      stream.mutable_action()->set_delivered_to(ev.action_delivered().consumer());
+      break;
+    case v1::Event::kActionRejected: {
+      const auto& e = ev.action_rejected();
+      auto* s = stream.mutable_action();
+      s->set_rejected_by(e.consumer());
+      s->set_reject_reason(e.reason());
+      break;
+    }
+    case v1::Event::kActionCancelled:
+      stream.mutable_action()->set_cancelled(true);
+      break;
     default:
       // Every other event only moves its stream's version.
       break;

@@ -280,6 +280,13 @@ absl::Status Projector::WaitFor(const std::vector<v1::Position>& positions, absl
   return failed_;
 }
 
+LogEnds Projector::WaitForChange(const LogEnds& seen, absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(mu_);
+  applied_cv_.wait_until(lock, absl::ToChronoTime(deadline),
+                         [&] { return applied_ != seen || stop_ || !failed_.ok(); });
+  return applied_;
+}
+
 absl::Status Projector::WaitCaughtUp(absl::Time deadline) {
   const LogEnds ends = log_->Ends();
   std::vector<v1::Position> positions;

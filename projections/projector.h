@@ -75,6 +75,10 @@ class Projector {
   // deadline passes (DEADLINE_EXCEEDED) or the projector failed (its error).
   absl::Status WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline);
 
+  // Waits until the applied positions differ from `seen`, the deadline passes or the projector
+  // stops; returns the applied positions then (followers poll with it).
+  LogEnds WaitForChange(const LogEnds& seen, absl::Time deadline);
+
   // Waits until the projector has applied everything the log held when called.
   absl::Status WaitCaughtUp(absl::Time deadline);
 

@@ -35,6 +35,7 @@ const char* OperationName(Operation op) {
     case Operation::kReadLog: return "read the log";
     case Operation::kReadViews: return "read views";
     case Operation::kReadStatus: return "read status";
+    case Operation::kConsumeHooks: return "consume hooks";
     case Operation::kAdmin: return "administer the server";
   }
   return "unknown";
@@ -108,10 +109,11 @@ absl::Status Authorize(const Principal& principal, Operation op) {
       allowed = op == Operation::kWriteMetrics || op == Operation::kReadStatus;
       break;
     case v1::ROLE_LMS:
-      allowed = op == Operation::kWriteTraining || op == Operation::kReadStatus;
+      allowed = op == Operation::kWriteTraining || op == Operation::kReadStatus ||
+                op == Operation::kConsumeHooks;
       break;
     case v1::ROLE_PAYROLL:
-      allowed = op == Operation::kReadStatus;
+      allowed = op == Operation::kReadStatus || op == Operation::kConsumeHooks;
       break;
     case v1::ROLE_AUDITOR:
       allowed = op == Operation::kReadLog || op == Operation::kReadViews ||
@@ -123,6 +125,20 @@ absl::Status Authorize(const Principal& principal, Operation op) {
   if (allowed) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat("role ", v1::Role_Name(principal.role),
                                                   " may not ", OperationName(op)));
+}
+
+bool MayHandleAction(const Principal& principal, v1::ActionKind kind) {
+  switch (principal.role) {
+    case v1::ROLE_ADMIN:
+    case v1::ROLE_HR:
+      return true;
+    case v1::ROLE_PAYROLL:
+      return kind == v1::ACTION_KIND_SALARY_ADJUSTMENT || kind == v1::ACTION_KIND_BONUS;
+    case v1::ROLE_LMS:
+      return kind == v1::ACTION_KIND_TRAINING;
+    default:
+      return false;
+  }
 }
 
 v1::Actor ToActor(const Principal& principal) {

@@ -38,6 +38,7 @@ enum class Operation {
   kReadLog,
   kReadViews,
   kReadStatus,
+  kConsumeHooks,
   kAdmin,
 };
 
@@ -58,6 +59,10 @@ class Authenticator {
 
 // PERMISSION_DENIED naming the role and the operation when the role may not do it.
 absl::Status Authorize(const Principal& principal, Operation op);
+
+// Which action kinds a principal may receive and answer on the Hooks service: payroll the
+// salary adjustments and bonuses, the LMS the training, HR and admin every kind.
+bool MayHandleAction(const Principal& principal, v1::ActionKind kind);
 
 v1::Actor ToActor(const Principal& principal);
 

@@ -47,6 +47,10 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
                  "How often due deadlines (PIP ends, follow-ups) become events; 0 = never")
       ->check(CLI::Range(0u, 86400u))
       ->capture_default_str();
+  app.add_option("--hook-redelivery-seconds", c.hook_redelivery_seconds,
+                 "Hooks: resend an item not acknowledged within this time")
+      ->check(CLI::Range(1u, limits::kHookRedeliverSecondsMax))
+      ->capture_default_str();
   app.add_option("--max-threads", c.max_threads, "Upper bound on gRPC server threads")
       ->check(CLI::Range(4u, 4096u))
       ->capture_default_str();

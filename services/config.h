@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "ledger/limits.h"
 
 namespace CLI {
 class App;
@@ -30,6 +31,8 @@ struct ServerConfig {
   uint32_t shutdown_grace_seconds = 10;
   uint32_t max_threads = 256;
   uint32_t deadline_check_seconds = 60;  // 0 = no live scheduler
+  // Hooks: an item not acknowledged within this time is sent again (per-subscription override).
+  uint32_t hook_redelivery_seconds = limits::kHookRedeliverSecondsDefault;
 };
 
 // Registers every setting on `app` (flags, and keys of the --config TOML/INI file).

@@ -87,5 +87,6 @@ std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* dep
 std::unique_ptr<grpc::Service> MakeLogService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeViewsService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakePoliciesService(ServiceDeps* deps);
+std::unique_ptr<grpc::Service> MakeHooksService(ServiceDeps* deps);
 
 }  // namespace perfledger::services

@@ -12,6 +12,7 @@ std::vector<std::unique_ptr<View>> AllViews() {
   out.push_back(MakePayrollView());
   out.push_back(MakeTrainingView());
   out.push_back(MakePipView());
+  out.push_back(MakeHooksView());
   return out;
 }
 

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <string>
+
+#include "perfledger/v1/common.pb.h"
 
 #include "projections/view.h"
 
@@ -15,5 +18,10 @@ std::unique_ptr<View> MakeGoalsView();
 std::unique_ptr<View> MakePayrollView();
 std::unique_ptr<View> MakeTrainingView();
 std::unique_ptr<View> MakePipView();
+std::unique_ptr<View> MakeHooksView();
+
+// "<index>/<kind>/": the prefix of one kind's entries in a hooks-view index ('t', 'o' or 'n';
+// see views/hooks.cc).
+std::string HookKindPrefix(char index, v1::ActionKind kind);
 
 }  // namespace perfledger::projections
