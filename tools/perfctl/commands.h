@@ -22,6 +22,7 @@ void AddPolicyCommands(CLI::App& app, Session& session);
 // ranking, distribution, timeline, checkins, goals tree, projections status|rebuild
 void AddViewCommands(CLI::App& app, Session& session);
 void AddScenarioCommands(CLI::App& app, Session& session);  // scenario load
+void AddHookCommands(CLI::App& app, Session& session);      // hooks tail|ack|reject
 
 }  // namespace perfctl
 

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   perfctl::AddPolicyCommands(app, session);  // after Reviews: adds `grade compute`
   perfctl::AddViewCommands(app, session);
   perfctl::AddScenarioCommands(app, session);
+  perfctl::AddHookCommands(app, session);
   AddGroupFooters(&app, "perfctl");
   // Set last: subcommands copy their parent's footer when created.
   app.footer(
