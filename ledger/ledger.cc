@@ -325,45 +325,89 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
 
   log_->Append(std::move(envelopes), [this, headers, events, promise, command_id, client_ids](
                                          absl::StatusOr<std::vector<LogPosition>> positions) {
-    Result result;
-    if (!positions.ok()) {
-      write_model_->DropPending();
-      result = positions.status();
-    } else {
-      std::vector<FoldInput> inputs;
-      inputs.reserve(headers->size());
-      v1::CommandResult answer;
-      for (size_t i = 0; i < headers->size(); i++) {
-        v1::Envelope& h = (*headers)[i];
-        h.mutable_position()->set_offset((*positions)[i].offset);
-        inputs.push_back({&h, &(*events)[i]});
-        auto* a = answer.add_events();
-        a->set_event_id(h.event_id());
-        a->set_stream(h.stream());
-        a->set_stream_version(h.stream_version());
-        *a->mutable_position() = h.position();
-      }
+    std::lock_guard<std::mutex> guard(fold_mu_);
+    fold_queue_.push_back(
+        Completed{headers, events, std::move(positions), promise, command_id, client_ids});
+    fold_cv_.notify_one();
+  });
+  lock.unlock();
+  return in_flight->result.get();
+}
+
+Ledger::Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {
+  folder_ = std::thread([this] { FoldLoop(); });
+}
+
+Ledger::~Ledger() {
+  {
+    std::lock_guard<std::mutex> guard(fold_mu_);
+    fold_stop_ = true;
+    fold_cv_.notify_one();
+  }
+  folder_.join();
+}
+
+void Ledger::FoldLoop() {
+  std::vector<Completed> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> guard(fold_mu_);
+      fold_cv_.wait(guard, [&] { return !fold_queue_.empty() || fold_stop_; });
+      if (fold_queue_.empty()) return;  // stopping, and everything was answered
+      batch.swap(fold_queue_);
+    }
+    // Consecutive successes fold together; a failure drops the overlay at its place in the
+    // order (the log refuses every later append, so nothing after it succeeds either).
+    std::vector<FoldInput> inputs;
+    std::vector<std::pair<Completed*, v1::CommandResult>> answers;
+    auto flush = [&] {
+      if (inputs.empty() && answers.empty()) return;
       absl::Status persisted = write_model_->ApplyCommitted(inputs);
       if (!persisted.ok()) {
         // The events are durable; only the write model's stored copy is behind (its memory
         // copy is current). Answer success: the next start refolds the log from the checkpoint.
         LogWarning(absl::StrCat("write model not persisted: ", persisted.ToString()));
       }
-      result = std::move(answer);
-    }
-    {
-      // After ApplyCommitted: a later duplicate now finds the id in the write model.
-      std::lock_guard<std::mutex> guard(in_flight_mu_);
-      if (!command_id.empty()) in_flight_.erase(command_id);
-      for (const auto& id : *client_ids) {
-        auto it = in_flight_event_ids_.find(id);
-        if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
+      for (auto& [c, answer] : answers) Answer(*c, std::move(answer));
+      inputs.clear();
+      answers.clear();
+    };
+    for (Completed& c : batch) {
+      if (!c.positions.ok()) {
+        flush();
+        write_model_->DropPending();
+        Answer(c, c.positions.status());
+        continue;
       }
+      v1::CommandResult answer;
+      for (size_t i = 0; i < c.headers->size(); i++) {
+        v1::Envelope& h = (*c.headers)[i];
+        h.mutable_position()->set_offset((*c.positions)[i].offset);
+        inputs.push_back({&h, &(*c.events)[i]});
+        auto* a = answer.add_events();
+        a->set_event_id(h.event_id());
+        a->set_stream(h.stream());
+        a->set_stream_version(h.stream_version());
+        *a->mutable_position() = h.position();
+      }
+      answers.emplace_back(&c, std::move(answer));
     }
-    promise->set_value(std::move(result));
-  });
-  lock.unlock();
-  return in_flight->result.get();
+    flush();
+    batch.clear();
+  }
+}
+
+void Ledger::Answer(Completed& c, Result result) {
+  {
+    // After ApplyCommitted: a later duplicate now finds the id in the write model.
+    std::lock_guard<std::mutex> guard(in_flight_mu_);
+    if (!c.command_id.empty()) in_flight_.erase(c.command_id);
+    for (const auto& id : *c.client_ids) {
+      auto it = in_flight_event_ids_.find(id);
+      if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
+    }
+  }
+  c.promise->set_value(std::move(result));
 }
 
 LedgerStats Ledger::stats() const {

@@ -12,11 +12,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
@@ -49,7 +52,12 @@ class Decision;
 class Ledger {
  public:
   // `log` and `write_model` must outlive the ledger. The write model must be caught up.
-  Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {}
+  Ledger(EventLog* log, WriteModel* write_model);
+  // Answers every command whose append completed (the log must have called back for every
+  // append, i.e. no Execute is still waiting).
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
 
   using Result = absl::StatusOr<v1::CommandResult>;
 
@@ -116,8 +124,30 @@ class Ledger {
                        const std::string& digest, const CommandContext& ctx,
                        const Decider& decide, std::unique_lock<std::mutex>& lock);
 
+  // An append the log has answered, waiting for the folder thread.
+  struct Completed {
+    std::shared_ptr<std::vector<v1::Envelope>> headers;
+    std::shared_ptr<std::vector<v1::Event>> events;
+    absl::StatusOr<std::vector<LogPosition>> positions;
+    std::shared_ptr<std::promise<Result>> promise;
+    std::string command_id;
+    std::shared_ptr<std::vector<std::string>> client_ids;
+  };
+  // The folder thread: folds completed appends into the write model and answers their commands.
+  // Off the log's commit thread (which goes on to the next group commit meanwhile) and batched:
+  // one write-model write for everything completed since the last pass instead of one per
+  // command. Order is the log's callback order, so folding stays in log order.
+  void FoldLoop();
+  void Answer(Completed& c, Result result);
+
   EventLog* log_;
   WriteModel* write_model_;
+
+  std::mutex fold_mu_;
+  std::condition_variable fold_cv_;
+  std::vector<Completed> fold_queue_;
+  bool fold_stop_ = false;
+  std::thread folder_;
 
   std::mutex mu_;  // serializes decisions
   // Guards in_flight_ only. Separate from mu_ because the log's completion callbacks erase
