@@ -80,6 +80,13 @@ class ReactorView final : public View {
   // Reactions decided by the batch being applied.
   std::vector<internal::Reaction>& pending() { return pending_; }
 
+  // Called before each batch: forgets what was cached from the view's rows (a rebuild may have
+  // dropped them), so the cache never outlives the rows it mirrors.
+  void StartBatch() {
+    pending_.clear();
+    current_policy_.reset();
+  }
+
   // Collect mode: every action derived, and every ActionTriggered seen in the log.
   std::map<std::string, v1::ActionTriggered> derived;
   std::map<std::string, v1::ActionTriggered> recorded;
@@ -110,11 +117,24 @@ class ReactorView final : public View {
     pending_.push_back(std::move(reaction));
   }
 
+  // "pol/current" (the version in force, 0 = none) as read or written in this batch: read on
+  // every metric, it changes only with a PolicyPublished.
+  absl::StatusOr<uint64_t> CurrentPolicy(ViewTxn& txn);
+
   Mode mode_;
   std::vector<internal::Reaction> pending_;
+  std::optional<uint64_t> current_policy_;
   std::mutex policies_mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<const policy::Policy>> policies_;
 };
+
+absl::StatusOr<uint64_t> ReactorView::CurrentPolicy(ViewTxn& txn) {
+  if (!current_policy_) {
+    ASSIGN_OR_RETURN(auto current, txn.Get("pol/current"));
+    current_policy_ = current ? GetBigEndian64(*current) : 0;
+  }
+  return *current_policy_;
+}
 
 absl::StatusOr<std::shared_ptr<const policy::Policy>> ReactorView::PolicyAt(
     ViewTxn* txn, const Projector::Reader* reader, uint64_t version) {
@@ -207,6 +227,7 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
       std::string version;
       PutBigEndian64(version, p.version());
       txn.Put("pol/current", version);
+      current_policy_ = p.version();
       return absl::OkStatus();
     }
     case v1::Event::kCycleOpened:
@@ -290,8 +311,7 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
       const auto& c = event.pip_closed();
       RETURN_IF_ERROR(RemoveDeadline(txn, absl::StrCat("pip/", c.pip_id())));
       ASSIGN_OR_RETURN(auto rec, Load<internal::PipRecord>(txn, Key({"pip", c.pip_id()})));
-      ASSIGN_OR_RETURN(auto current, txn.Get("pol/current"));
-      const uint64_t version = current ? GetBigEndian64(*current) : 0;
+      ASSIGN_OR_RETURN(const uint64_t version, CurrentPolicy(txn));
       ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, version));
       if (!pol || !rec) return absl::OkStatus();
       policy::ActionContext who{rec->employee_id(), rec->cycle_id(), rec->org_unit_id(),
@@ -496,9 +516,8 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
     txn.Put(key, a.SerializeAsString());
   }
 
-  ASSIGN_OR_RETURN(auto current, txn.Get("pol/current"));
-  if (!current) return absl::OkStatus();
-  const uint64_t version = GetBigEndian64(*current);
+  ASSIGN_OR_RETURN(const uint64_t version, CurrentPolicy(txn));
+  if (version == 0) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, version));
   if (!pol) return absl::OkStatus();
   for (const policy::AlertRule& rule : pol->alerts) {
@@ -574,7 +593,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
   ProjectorOptions options;
   options.name = "reactor";
   options.batch_events = 1024;
-  options.on_batch_start = [raw] { raw->pending().clear(); };
+  options.on_batch_start = [raw] { raw->StartBatch(); };
   options.before_commit = [raw, ledger]() -> absl::Status {
     CommandContext ctx;
     ctx.actor.set_principal("policy-reactor");
@@ -816,6 +835,7 @@ absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, const std::str
     views.push_back(std::move(view));
     ProjectorOptions popts;
     popts.name = "dryrun";
+    popts.on_batch_start = [raw] { raw->StartBatch(); };
     ASSIGN_OR_RETURN(auto projector, Projector::Start(log, store.get(), std::move(views), popts));
     RETURN_IF_ERROR(projector->WaitCaughtUp(deadline));
     out.set_events_replayed(projector->events_applied());
