@@ -49,6 +49,9 @@ inline constexpr size_t kKafkaTopicMessageBytesMax = 4 * 1024 * 1024;  // topic 
 inline constexpr size_t kKafkaReadLanesMax = 4;               // consumer handles serving reads
 inline constexpr size_t kKafkaPrefetchKbytes = 2 * 1024;      // prefetched bytes per read cursor
 
+// ---- memory of the folds
+inline constexpr size_t kWriteModelCacheEntriesMax = 262'144;  // cached entities, then dropped
+
 // ---- partitions
 inline constexpr uint32_t kDataPartitionsDefault = 8;
 inline constexpr uint32_t kDataPartitionsMax = 256;

@@ -301,6 +301,11 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
   };
 
   std::unique_lock<std::mutex> lock(mu_);
+  // Bounded memory: the cache only saves RocksDB reads (every entity is persisted), so when it
+  // outgrows its limit it starts over. Nothing holds a pointer into it between calls (Find
+  // returns copies), and the pending overlay is a separate map.
+  // After a failed persist the cache is the only current copy: keep it.
+  if (committed_.size() > limits::kWriteModelCacheEntriesMax && !store_behind_) committed_.clear();
   CommittedAccess access(this);
   rocksdb::ColumnFamilyHandle* cf = store_->family(kFamily);
   std::vector<bool> touched(checkpoint_.size(), false);
@@ -361,7 +366,9 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
   // refolded by CatchUp from the checkpoint that survived.
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  return FromRocks(store_->db()->Write(wo, &batch), "persist write model");
+  absl::Status persisted = FromRocks(store_->db()->Write(wo, &batch), "persist write model");
+  if (!persisted.ok()) store_behind_ = true;
+  return persisted;
 }
 
 absl::Status WriteModel::CatchUp(EventLog& log) {

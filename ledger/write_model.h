@@ -95,6 +95,9 @@ class WriteModel {
   };
   absl::node_hash_map<std::string, PendingEntry> pending_;
   LogEnds checkpoint_;
+  // A persist failed: the store lags the cache until a restart refolds (set by the only
+  // ApplyCommitted caller, read by the next call of the same thread).
+  bool store_behind_ = false;
 };
 
 }  // namespace perfledger
