@@ -347,7 +347,14 @@ TEST_CASE("roles: payroll takes payroll kinds, the LMS training, auditors none",
 TEST_CASE("bad subscriptions and acknowledgements name the field and write nothing", "[hooks]") {
   HooksServer s;
   s.Grade(fx::kEmployee, "A", "g1");
-  REQUIRE(s.WaitPayroll(1).items_size() == 1);  // the reactor appended the grade's actions
+  // The reactor appends the grade's actions (a raise and a course, one append each).
+  REQUIRE(s.WaitPayroll(1).items_size() == 1);
+  for (int i = 0; i < 200; i++) {
+    v1::ListTrainingRequest q;
+    auto training = s.server->Call(*s.views, &v1::Views::Stub::ListTraining, q);
+    if (training.ok() && training.response.records_size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   const uint64_t end = s.server->LogEnd();
 
   struct SubCase {
