@@ -191,7 +191,7 @@ def main(argv=None):
     try:
         code = consumer.run()
     except KeyboardInterrupt:
-        consumer.flush()
+        consumer.flush(wait=True)
         code = 0
     if args.summary:
         out = consumer.summary()

@@ -171,7 +171,7 @@ def main(argv=None):
     try:
         code = consumer.run()
     except KeyboardInterrupt:
-        consumer.flush()
+        consumer.flush(wait=True)
         code = 0
     if args.summary:
         print(json.dumps(consumer.summary(), sort_keys=True), flush=True)

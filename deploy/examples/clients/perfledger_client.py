@@ -237,63 +237,95 @@ class HookConsumer:
         self.last_ack_at = None
         self.owed_since = None  # when the oldest unsent acknowledgement was written
         self.unflushed = 0      # items applied since the last flush (each may owe an ack)
+        self.in_flight = None   # (outbox rows, future) of the Acknowledge call under way
 
     # ---------------------------------------------------------------- acknowledgements
 
-    def flush(self):
-        """Sends every owed acknowledgement. Returns False if the ledger was unreachable (the
-        rows stay in the outbox for the next try)."""
+    def flush(self, wait=False):
+        """Sends the owed acknowledgements. One Acknowledge call is kept in flight while the
+        loop applies the next items (the ledger's append and our apply overlap); `wait` also
+        waits for its answer. An outbox row is deleted only when the ledger answered. Returns
+        False if the ledger was unreachable (the rows stay owed for the next try)."""
+        if not self._settle():
+            return False
         if not self.app.before_ack():
             return False
         while True:
             rows = self.db.execute("SELECT action_id, cancellation, reference FROM outbox "
                                    "LIMIT ?", (MAX_ACK_ITEMS,)).fetchall()
+            self.unflushed = 0
             if not rows:
                 self.owed_since = None
-                self.unflushed = 0
                 return True
-            ok = self._acknowledge(rows)
-            if not ok:
+            self.owed_since = time.monotonic() if len(rows) == MAX_ACK_ITEMS else None
+            self.in_flight = (rows, self.hooks.Acknowledge.future(
+                self._request(rows), metadata=self.md, timeout=30))
+            if not wait:
+                return True
+            if not self._settle():
                 return False
 
-    def _acknowledge(self, rows):
+    def _request(self, rows):
         h = self.s.hooks
-        request = h.AcknowledgeRequest(consumer=self.args.consumer, items=[
+        return h.AcknowledgeRequest(consumer=self.args.consumer, items=[
             h.AcknowledgeItem(action_id=a, consumer_reference=r, cancellation=bool(c))
             for a, c, r in rows])
-        try:
-            response = self.hooks.Acknowledge(request, metadata=self.md, timeout=30)
-        except self.grpc.RpcError as e:
-            code = e.code()
-            if code in (self.grpc.StatusCode.UNAVAILABLE, self.grpc.StatusCode.DEADLINE_EXCEEDED,
-                        self.grpc.StatusCode.RESOURCE_EXHAUSTED, self.grpc.StatusCode.ABORTED,
-                        self.grpc.StatusCode.CANCELLED):
-                log(self.name, "acknowledge: %s (will retry)" % code.name)
-                return False
-            if len(rows) > 1:
-                # The batch is atomic: one bad item fails it all. Find it by sending one by one.
-                for row in rows:
-                    if not self._acknowledge([row]):
-                        return False
-                return True
-            a, c, r = rows[0]
-            msg = "%s: %s" % (code.name, e.details())
-            log(self.name, "acknowledge %s refused: %s" % (a, msg))
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("INSERT OR REPLACE INTO ack_failed VALUES(?,?,?,?)", (a, c, r, msg))
-            self.db.execute("DELETE FROM outbox WHERE action_id=? AND cancellation=?", (a, c))
-            self.db.execute("COMMIT")
-            self.stats["ack_failed"] += 1
+
+    def _settle(self):
+        """Waits for the Acknowledge call in flight, if any, and records its answer."""
+        if self.in_flight is None:
             return True
+        rows, future = self.in_flight
+        self.in_flight = None
+        try:
+            response = future.result()
+        except self.grpc.RpcError as e:
+            return self._refused(rows, e)
+        self._acknowledged(rows, response)
+        return True
+
+    def _acknowledge_now(self, rows):
+        try:
+            response = self.hooks.Acknowledge(self._request(rows), metadata=self.md, timeout=30)
+        except self.grpc.RpcError as e:
+            return self._refused(rows, e)
+        self._acknowledged(rows, response)
+        return True
+
+    def _acknowledged(self, rows, response):
+        h = self.s.hooks
         self.stats["ack_calls"] += 1
-        dup = sum(1 for o in response.outcomes if o == h.ACKNOWLEDGE_OUTCOME_DUPLICATE)
         self.stats["acked"] += len(rows)
-        self.stats["ack_duplicates"] += dup
+        self.stats["ack_duplicates"] += sum(
+            1 for o in response.outcomes if o == h.ACKNOWLEDGE_OUTCOME_DUPLICATE)
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("DELETE FROM outbox WHERE action_id=? AND cancellation=?",
                             [(a, c) for a, c, _ in rows])
         self.db.execute("COMMIT")
         self.last_ack_at = time.monotonic()
+
+    def _refused(self, rows, e):
+        code = e.code()
+        if code in (self.grpc.StatusCode.UNAVAILABLE, self.grpc.StatusCode.DEADLINE_EXCEEDED,
+                    self.grpc.StatusCode.RESOURCE_EXHAUSTED, self.grpc.StatusCode.ABORTED,
+                    self.grpc.StatusCode.CANCELLED):
+            log(self.name, "acknowledge: %s (will retry)" % code.name)
+            self.owed_since = self.owed_since or time.monotonic()
+            return False
+        if len(rows) > 1:
+            # The batch is atomic: one bad item fails it all. Find it by sending one by one.
+            for row in rows:
+                if not self._acknowledge_now([row]):
+                    return False
+            return True
+        a, c, r = rows[0]
+        msg = "%s: %s" % (code.name, e.details())
+        log(self.name, "acknowledge %s refused: %s" % (a, msg))
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("INSERT OR REPLACE INTO ack_failed VALUES(?,?,?,?)", (a, c, r, msg))
+        self.db.execute("DELETE FROM outbox WHERE action_id=? AND cancellation=?", (a, c))
+        self.db.execute("COMMIT")
+        self.stats["ack_failed"] += 1
         return True
 
     def owed(self):
@@ -377,7 +409,7 @@ class HookConsumer:
         while True:
             if self.owed_since is not None and acks_on:
                 before = self.stats["acked"]
-                if self.flush():
+                if self.flush(wait=True) and self.stats["subscribes"] == 0:
                     self.stats["recovered_acks"] += self.stats["acked"] - before
             call, q = self.subscribe()
             broken = None
@@ -428,10 +460,11 @@ class HookConsumer:
                     if not self.flush():
                         broken = ("error", None)
                 if (a.exit_when_idle > 0 and broken is None and
-                        time.monotonic() - last_activity >= a.exit_when_idle and
-                        (self.owed_since is None or not acks_on)):
-                    call.cancel()
-                    return 0
+                        time.monotonic() - last_activity >= a.exit_when_idle):
+                    if not acks_on or self.flush(wait=True):
+                        call.cancel()
+                        return 0
+                    broken = ("error", None)
             call.cancel()
             kind, err = broken
             if kind == "error" and err is not None:
