@@ -208,7 +208,7 @@ class ClientTest(unittest.TestCase):
 
     def test_payroll_crash_between_apply_and_ack_then_exactly_once(self):
         db = self.db("payroll.sqlite")
-        code, _, err = self.payroll(db, "--crash-after-apply", "2", "--exit-when-idle", "10")
+        code, _, err = self.payroll(db, "--crash-after-apply", "2", "--exit-when-idle", "60")
         self.assertEqual(code, pc.CRASH_EXIT, err)
         store = sqlite3.connect(db)
         self.assertEqual(store.execute("SELECT COUNT(*) FROM applied").fetchone()[0], 2)
@@ -219,7 +219,8 @@ class ClientTest(unittest.TestCase):
         states = {x.action_id: x.state for x in self.server.payroll_items()}
         self.assertTrue(all(states[a] != S.views.PAYROLL_STATE_APPLIED for a in crashed))
 
-        code, summary, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, summary, err = self.payroll(db, "--exit-after-applied", "2",
+                                          "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         self.assertGreaterEqual(summary["recovered_acks"], 2, summary)
         self.assertEqual(summary["applied"], 2, summary)
@@ -228,7 +229,7 @@ class ClientTest(unittest.TestCase):
 
         # A third run finds nothing open: no effect, no acknowledgement.
         end = self.server.log_end()
-        code, summary, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, summary, err = self.payroll(db, "--exit-when-idle", "2")
         self.assertEqual(code, 0, err)
         self.assertEqual((summary["applied"], summary["acked"]), (0, 0), summary)
         self.assertEqual(self.assert_payroll_store_exactly_once(db), refs)
@@ -236,7 +237,7 @@ class ClientTest(unittest.TestCase):
 
     def test_duplicate_acknowledgements_append_nothing(self):
         db = self.db("payroll.sqlite")
-        code, _, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, _, err = self.payroll(db, "--exit-after-applied", "4", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         refs = self.assert_payroll_store_exactly_once(db)
         self.assert_ledger_applied(refs)
@@ -296,13 +297,13 @@ class ClientTest(unittest.TestCase):
 
         # Deliveries nobody acknowledged lose nothing: the payroll client still gets all four.
         db = self.db("payroll.sqlite")
-        code, _, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, _, err = self.payroll(db, "--exit-after-applied", "4", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         self.assert_ledger_applied(self.assert_payroll_store_exactly_once(db))
 
     def test_cancellation_is_reversed_and_acknowledged(self):
         db = self.db("payroll.sqlite")
-        code, _, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, _, err = self.payroll(db, "--exit-after-applied", "4", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         refs = self.assert_payroll_store_exactly_once(db)
         self.assert_ledger_applied(refs)
@@ -313,7 +314,7 @@ class ClientTest(unittest.TestCase):
         self.server.wait_for("W12's bonus CANCELLED", lambda: [
             x for x in self.server.payroll_items()
             if x.employee_id == "W12" and x.state == S.views.PAYROLL_STATE_CANCELLED])
-        code, summary, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, summary, err = self.payroll(db, "--exit-after-applied", "1", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         self.assertEqual(summary["cancellations"], 1, summary)
         store = sqlite3.connect(db)
@@ -323,7 +324,7 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(store.execute("SELECT COUNT(*) FROM outbox").fetchone()[0], 0)
         store.close()
         # The notice was acknowledged: a new run gets nothing.
-        code, summary, err = self.payroll(db, "--exit-when-idle", "1.5")
+        code, summary, err = self.payroll(db, "--exit-when-idle", "2")
         self.assertEqual(code, 0, err)
         self.assertEqual((summary["items"], summary["acked"]), (0, 0), summary)
 
@@ -332,12 +333,12 @@ class ClientTest(unittest.TestCase):
     def test_lms_assigns_reports_enrolments_and_completions(self):
         db = self.db("lms.sqlite")
         code, _, err = run_client("lms_client.py", self.server, db, "--summary",
-                                  "--crash-after-apply", "1", "--exit-when-idle", "10",
+                                  "--crash-after-apply", "1", "--exit-when-idle", "60",
                                   token=LMS, consumer="lms-test")
         self.assertEqual(code, pc.CRASH_EXIT, err)
         code, summary, err = run_client("lms_client.py", self.server, db, "--summary",
-                                        "--exit-when-idle", "1.5", token=LMS,
-                                        consumer="lms-test")
+                                        "--exit-after-applied", "3", "--exit-when-idle", "60",
+                                        token=LMS, consumer="lms-test")
         self.assertEqual(code, 0, err)
         store = sqlite3.connect(db)
         rows = store.execute("SELECT action_id, employee_id, course_id, lms_reference, "

@@ -191,6 +191,9 @@ def add_consumer_flags(p, consumer, db, prefix):
     p.add_argument("--reference-prefix", default=prefix, help="prefix of our references")
     p.add_argument("--exit-when-idle", type=float, default=0, metavar="SECONDS",
                    help="exit 0 once nothing arrived for SECONDS and nothing is owed (tests)")
+    p.add_argument("--exit-after-applied", type=int, default=0, metavar="N",
+                   help="exit 0 once this run changed the store N times (new effects and "
+                        "reversals) and acknowledged them (tests)")
     p.add_argument("--crash-after-apply", type=int, default=0, metavar="N",
                    help="fault injection: exit hard (code %d) after applying N items, before "
                         "acknowledging them" % CRASH_EXIT)
@@ -206,6 +209,8 @@ def add_consumer_flags(p, consumer, db, prefix):
 def check_consumer_flags(p, args):
     if not 1 <= args.ack_batch <= MAX_ACK_ITEMS:
         p.error("--ack-batch must be 1..%d" % MAX_ACK_ITEMS)
+    if args.exit_after_applied < 0:
+        p.error("--exit-after-applied must be >= 0")
     if args.crash_after_apply < 0:
         p.error("--crash-after-apply must be >= 0")
 
@@ -451,6 +456,12 @@ class HookConsumer:
                             log(self.name, "fault injection: exiting after applying %d "
                                 "item(s), before acknowledging" % a.crash_after_apply)
                             os._exit(CRASH_EXIT)
+                    changed = self.stats["applied"] + self.stats["cancellations"]
+                    if a.exit_after_applied and changed >= a.exit_after_applied and acks_on:
+                        if self.flush(wait=True):
+                            call.cancel()
+                            return 0
+                        broken = ("error", None)
                 elif kind is not None:
                     broken = (kind, payload)
                 owed_due = (self.owed_since is not None and
