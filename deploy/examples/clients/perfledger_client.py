@@ -423,6 +423,8 @@ class HookConsumer:
                 waits = [0.5]
                 if self.owed_since is not None and acks_on:
                     waits.append(self.owed_since + a.ack_interval_ms / 1000.0 - now)
+                if self.in_flight is not None:
+                    waits.append(0.005)  # come back soon to record the answer
                 if a.exit_when_idle > 0:
                     waits.append(last_activity + a.exit_when_idle - now)
                 try:
@@ -464,6 +466,11 @@ class HookConsumer:
                         broken = ("error", None)
                 elif kind is not None:
                     broken = (kind, payload)
+                if self.in_flight is not None and (kind is None or self.in_flight[1].done()):
+                    # Nothing else to do, or the answer is there: record it now, so that the
+                    # outbox shrinks as soon as the ledger has the acknowledgements.
+                    if not self._settle():
+                        broken = ("error", None)
                 owed_due = (self.owed_since is not None and
                             (time.monotonic() - self.owed_since >= a.ack_interval_ms / 1000.0 or
                              self.unflushed >= a.ack_batch))
