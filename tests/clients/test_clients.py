@@ -175,6 +175,10 @@ class ClientTest(unittest.TestCase):
     def payroll(self, db, *args, **kw):
         return run_client("payroll_client.py", self.server, db, "--summary", *args, **kw)
 
+    def lms(self, db, *args):
+        return run_client("lms_client.py", self.server, db, "--summary", *args, token=LMS,
+                          consumer="lms-test")
+
     def lms_complete(self, db, *args):
         return run_client("lms_client.py", self.server, db, *args, token=LMS,
                           consumer="lms-test", subcommand="complete")
@@ -301,32 +305,56 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assert_ledger_applied(self.assert_payroll_store_exactly_once(db))
 
-    def test_cancellation_is_reversed_and_acknowledged(self):
-        db = self.db("payroll.sqlite")
+    def test_cancellations_are_reversed_and_acknowledged(self):
+        db, lms_db = self.db("payroll.sqlite"), self.db("lms.sqlite")
         code, _, err = self.payroll(db, "--exit-after-applied", "4", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
         refs = self.assert_payroll_store_exactly_once(db)
         self.assert_ledger_applied(refs)
-
-        # A superseding grade for W12 withdraws the bonus payroll already applied.
-        self.server.perfctl("grade", "finalize", "--employee", "W12", "--cycle", "2026H1",
-                            "--grade", "C", "--score-milli", "4000")
-        self.server.wait_for("W12's bonus CANCELLED", lambda: [
-            x for x in self.server.payroll_items()
-            if x.employee_id == "W12" and x.state == S.views.PAYROLL_STATE_CANCELLED])
-        code, summary, err = self.payroll(db, "--exit-after-applied", "1", "--exit-when-idle", "60")
+        code, _, err = self.lms(lms_db, "--exit-after-applied", "4", "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
-        self.assertEqual(summary["cancellations"], 1, summary)
+
+        # Superseding grades for W11 and W12 withdraw the raise, the bonus and both courses,
+        # all of them already applied by their consumers.
+        for employee in ("W11", "W12"):
+            self.server.perfctl("grade", "finalize", "--employee", employee, "--cycle",
+                                "2026H1", "--grade", "C", "--score-milli", "4000")
+        self.server.wait_for("W11's raise and W12's bonus CANCELLED", lambda: len([
+            x for x in self.server.payroll_items()
+            if x.state == S.views.PAYROLL_STATE_CANCELLED]) == 2)
+        code, summary, err = self.payroll(db, "--exit-after-applied", "2",
+                                          "--exit-when-idle", "60")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(summary["cancellations"], 2, summary)
         store = sqlite3.connect(db)
-        rows = store.execute("SELECT type, amount_minor FROM entries WHERE employee_id='W12' "
-                             "ORDER BY reference").fetchall()
-        self.assertEqual(rows, [("bonus", 60000), ("bonus-clawback", -60000)])
+        rows = store.execute("SELECT employee_id, type, amount_minor FROM entries "
+                             "WHERE employee_id IN ('W11', 'W12') ORDER BY reference").fetchall()
+        self.assertEqual(sorted(rows), [
+            ("W11", "raise", 630000), ("W11", "raise-reversal", -630000),
+            ("W12", "bonus", 60000), ("W12", "bonus-clawback", -60000)])
+        salary = store.execute("SELECT annual_minor FROM salaries WHERE employee_id='W11'")
+        self.assertEqual(salary.fetchone()[0], 4200000)
         self.assertEqual(store.execute("SELECT COUNT(*) FROM outbox").fetchone()[0], 0)
         store.close()
-        # The notice was acknowledged: a new run gets nothing.
-        code, summary, err = self.payroll(db, "--exit-when-idle", "2")
+
+        code, summary, err = self.lms(lms_db, "--exit-after-applied", "2",
+                                      "--exit-when-idle", "60")
         self.assertEqual(code, 0, err)
-        self.assertEqual((summary["items"], summary["acked"]), (0, 0), summary)
+        self.assertEqual(summary["cancellations"], 2, summary)
+        store = sqlite3.connect(lms_db)
+        states = dict(store.execute("SELECT employee_id, state FROM assignments").fetchall())
+        self.assertEqual(states, {"W11": "withdrawn", "W12": "withdrawn", "W22": "assigned",
+                                  "W23": "assigned"})
+        store.close()
+        records = {r.employee_id: r for r in self.server.training() if r.action_id}
+        self.assertTrue(records["W11"].cancelled and records["W12"].cancelled)
+
+        # The notices were acknowledged: new runs get nothing and append nothing.
+        end = self.server.log_end()
+        for summary in (self.payroll(db, "--exit-when-idle", "2")[1],
+                        self.lms(lms_db, "--exit-when-idle", "2")[1]):
+            self.assertEqual((summary["items"], summary["acked"]), (0, 0), summary)
+        self.assertEqual(self.server.log_end(), end)
 
     # ------------------------------------------------------------------ LMS
 
