@@ -360,6 +360,11 @@ class ClientTest(unittest.TestCase):
 
     def test_lms_assigns_reports_enrolments_and_completions(self):
         db = self.db("lms.sqlite")
+        # A payroll principal may not take training actions: refused, not retried.
+        code, _, err = run_client("lms_client.py", self.server, self.db("wrong.sqlite"),
+                                  "--exit-when-idle", "60", token=PAYROLL, consumer="lms-test")
+        self.assertEqual(code, 1, err)
+        self.assertIn("PERMISSION_DENIED", err)
         code, _, err = run_client("lms_client.py", self.server, db, "--summary",
                                   "--crash-after-apply", "1", "--exit-when-idle", "60",
                                   token=LMS, consumer="lms-test")
