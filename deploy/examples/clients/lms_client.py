@@ -187,6 +187,7 @@ def main(argv=None):
         ok = lms.report()
         print(json.dumps({"completed": n, "reported": lms.reported}), flush=True)
         return 0 if ok else 3
+    pc.stop_on_sigterm()
     consumer = pc.HookConsumer(args, lms, stubs, db)
     try:
         code = consumer.run()

@@ -167,6 +167,7 @@ def main(argv=None):
     args = parse_args(argv)
     stubs = pc.load_stubs()
     db = pc.open_store(args.db, SCHEMA)
+    pc.stop_on_sigterm()
     consumer = pc.HookConsumer(args, Payroll(db, stubs, args.reference_prefix), stubs, db)
     try:
         code = consumer.run()

@@ -94,6 +94,16 @@ def metadata(token):
     return [("authorization", "Bearer " + token)] if token else []
 
 
+def stop_on_sigterm():
+    """SIGTERM stops a client like Ctrl-C: the transaction under way rolls back and what is
+    owed is acknowledged before exit (a SIGKILL instead leaves it owed until the next start)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def log(name, msg):
     print("%s: %s" % (name, msg), file=sys.stderr, flush=True)
 
