@@ -63,6 +63,19 @@ def start_server(perfledgerd, root, tokens):
         time.sleep(0.02)
 
 
+def cpu_seconds(pid):
+    """User + system CPU of a process, from /proc (Linux)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    import resource
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def run_all(calls):
     """Runs (stub method, request) pairs with IN_FLIGHT outstanding; fails on the first error."""
     pending = []
@@ -83,7 +96,7 @@ def main():
                                                      "perfctl"))
     p.add_argument("--ack-batch", default="100")
     p.add_argument("--ack-interval-ms", default="50")
-    p.add_argument("--max-in-flight", default="1000")
+    p.add_argument("--max-in-flight", default="5000")
     p.add_argument("--keep", action="store_true", help="keep the scratch dir")
     a = p.parse_args()
     if not 1 <= a.count <= MAX_COUNT:
@@ -153,8 +166,12 @@ def main():
                "--exit-when-idle", "2", "--summary", "--ack-batch", a.ack_batch,
                "--ack-interval-ms", a.ack_interval_ms, "--max-in-flight", a.max_in_flight]
         t1 = time.monotonic()
+        server_cpu0 = cpu_seconds(proc.pid)
+        child_cpu0 = children_cpu_seconds()
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=WAIT_SECONDS)
         wall = time.monotonic() - t1
+        server_cpu = cpu_seconds(proc.pid) - server_cpu0
+        client_cpu = children_cpu_seconds() - child_cpu0
         if r.returncode != 0:
             sys.exit("payroll client failed (%d):\n%s" % (r.returncode, r.stderr))
         summary = json.loads(r.stdout.strip().splitlines()[-1])
@@ -182,6 +199,11 @@ def main():
             "drain_seconds_first_item_to_last_ack": summary.get("first_item_to_last_ack_seconds"),
             "actions_per_second_with_acks": summary.get("items_per_second"),
             "ack_calls": summary["ack_calls"],
+            # CPU seconds over the client's run (start, drain, idle exit): on 2 cores, which
+            # side is the bottleneck.
+            "client_cpu_seconds": round(client_cpu, 2),
+            "server_cpu_seconds": round(server_cpu, 2),
+            "load_average_1min": os.getloadavg()[0],
             "applied_in_store": n_applied,
             "distinct_in_store": n_distinct,
             "applied_in_ledger_with_our_reference": ok_ledger,

@@ -209,7 +209,7 @@ def add_consumer_flags(p, consumer, db, prefix):
                         "acknowledging them" % CRASH_EXIT)
     p.add_argument("--ack-batch", type=int, default=100, help="acknowledge every N items ...")
     p.add_argument("--ack-interval-ms", type=int, default=50, help="... or after this long")
-    p.add_argument("--max-in-flight", type=int, default=1000,
+    p.add_argument("--max-in-flight", type=int, default=5000,
                    help="SubscribeRequest.max_in_flight (0 = the server's 256)")
     p.add_argument("--redeliver-after-seconds", type=int, default=0,
                    help="SubscribeRequest.redeliver_after_seconds (0 = the server's default)")
