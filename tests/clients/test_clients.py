@@ -55,14 +55,15 @@ class Server:
             f.write("%s ops admin\n%s payroll-sys payroll\n%s lms-sys lms\n" %
                     (ADMIN, PAYROLL, LMS))
         self.err_path = os.path.join(root, "server.err")
-        self.proc = subprocess.Popen(
-            [PERFLEDGERD, "--data-dir", self.data, "--listen", "127.0.0.1:0",
-             "--tokens-file", tokens, "--deadline-check-seconds", "0"],
-            stdout=subprocess.DEVNULL, stderr=open(self.err_path, "w"))
+        with open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen(
+                [PERFLEDGERD, "--data-dir", self.data, "--listen", "127.0.0.1:0",
+                 "--tokens-file", tokens, "--deadline-check-seconds", "0"],
+                stdout=subprocess.DEVNULL, stderr=err)
         deadline = time.monotonic() + START_TIMEOUT
         port = None
         while port is None:
-            m = re.search(r"serving on port ([0-9]+)", open(self.err_path).read())
+            m = re.search(r"serving on port ([0-9]+)", self.tail())
             if m:
                 port = int(m.group(1))
             elif self.proc.poll() is not None:
@@ -80,7 +81,8 @@ class Server:
         self.hooks = S.hooks_grpc.HooksStub(self.channel)
 
     def tail(self):
-        return open(self.err_path).read()[-3000:]
+        with open(self.err_path) as f:
+            return f.read()[-3000:]
 
     def stop(self):
         self.channel.close()

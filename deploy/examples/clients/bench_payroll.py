@@ -48,18 +48,21 @@ actions:
 
 def start_server(perfledgerd, root, tokens):
     err_path = os.path.join(root, "server.err")
-    proc = subprocess.Popen([perfledgerd, "--data-dir", os.path.join(root, "data"),
-                             "--listen", "127.0.0.1:0", "--tokens-file", tokens,
-                             "--deadline-check-seconds", "0"],
-                            stdout=subprocess.DEVNULL, stderr=open(err_path, "w"))
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([perfledgerd, "--data-dir", os.path.join(root, "data"),
+                                 "--listen", "127.0.0.1:0", "--tokens-file", tokens,
+                                 "--deadline-check-seconds", "0"],
+                                stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 60
     while True:
-        m = re.search(r"serving on port ([0-9]+)", open(err_path).read())
+        with open(err_path) as f:
+            text = f.read()
+        m = re.search(r"serving on port ([0-9]+)", text)
         if m:
             return proc, "127.0.0.1:" + m.group(1)
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            sys.exit("perfledgerd did not start:\n" + open(err_path).read()[-2000:])
+            sys.exit("perfledgerd did not start:\n" + text[-2000:])
         time.sleep(0.02)
 
 
