@@ -4,8 +4,8 @@
 It applies merit raises and bonuses to its own small store (sqlite) exactly once, although the
 ledger delivers at least once:
 
-  - the action id is the idempotency key: `applied` has it as primary key and every apply is an
-    INSERT OR IGNORE, so a redelivered or re-sent item changes nothing;
+  - the action id is the idempotency key: `applied` has it as primary key, and an item whose
+    action is already there changes nothing (it only owes the same acknowledgement again);
   - the effect, our reference for it, the acknowledgement still owed (`outbox`) and the cursor are
     written in ONE sqlite transaction (synchronous=FULL), so a crash leaves either all or nothing;
   - acknowledgements are sent only after that commit, in batches (--ack-batch items or
@@ -18,7 +18,8 @@ Several items that arrive together are applied in one transaction (group commit)
 effect still lands with the cursor that follows it, and one fsync serves the whole group, which
 is what lets one consumer keep up with thousands of actions per second.
 
-Exit codes: 0 idle exit (--exit-when-idle), 1 a non-retryable error (e.g. PERMISSION_DENIED),
+Exit codes: 0 done (--exit-when-idle, --exit-after-applied, SIGTERM, Ctrl-C), 1 a refusal that
+retrying cannot fix (e.g. PERMISSION_DENIED),
 2 usage, 86 the fault injected by --crash-after-apply.
 """
 

@@ -231,10 +231,11 @@ class HookConsumer:
     """The subscribe / apply / acknowledge loop, single-threaded except for the stream reader."""
 
     def __init__(self, args, app, stubs, db):
-        """`app` applies items: kinds() -> [ActionKind], apply_action(item) and
-        apply_cancellation(item) -> True if the store changed (both run inside the caller's
-        transaction on `db`), and before_ack() -> False if the ledger was unreachable (work the
-        app must report before acknowledging, e.g. the LMS's enrolments)."""
+        """`app` applies items: `name`, `refs` (its References), kinds() -> [ActionKind],
+        apply_action(item) and apply_cancellation(item) -> True if the store changed (both run
+        inside the consumer's transaction on `db` and must owe_ack() the item, a repeat too),
+        and before_ack() -> False if the ledger was unreachable (what the app must report before
+        acknowledging, e.g. the LMS's enrolments)."""
         self.args = args
         self.app = app
         self.s = stubs
