@@ -19,8 +19,8 @@ effect still lands with the cursor that follows it, and one fsync serves the who
 is what lets one consumer keep up with thousands of actions per second.
 
 Exit codes: 0 done (--exit-when-idle, --exit-after-applied, SIGTERM, Ctrl-C), 1 a refusal that
-retrying cannot fix (e.g. PERMISSION_DENIED),
-2 usage, 86 the fault injected by --crash-after-apply.
+retrying cannot fix (e.g. PERMISSION_DENIED), 2 usage, 86 the fault injected by
+--crash-after-apply.
 """
 
 import argparse
