@@ -9,6 +9,7 @@ PACKAGES=(
   librdkafka-dev librocksdb-dev rocksdb-tools libabsl-dev catch2 libssl-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
   kcat python3-grpcio python3-protobuf
+  python3  # deploy/examples/clients: /usr/bin/python3 + the two above + grpc_python_plugin
   default-jre-headless maven curl procps
 )
 
