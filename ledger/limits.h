@@ -42,6 +42,7 @@ inline constexpr uint32_t kPolicyStreakCyclesMax = 16;        // promotion: cons
 inline constexpr uint32_t kPolicyBonusBpMax = 240'000;        // bonus: 24 months of pay
 inline constexpr uint32_t kPolicyCompaRatioBpMax = 100'000;   // merit matrix: compa-ratio 10x
 inline constexpr size_t kRollingWindowSamplesMax = 8'192;     // samples kept per alert window
+inline constexpr size_t kReactorAppendersMax = 32;            // reactions appended at once
 
 // ---- the Kafka log (kafka_log.h)
 inline constexpr size_t kKafkaRecordBytesMax = 1024 * 1024;   // one event as a Kafka record

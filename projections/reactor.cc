@@ -1,7 +1,9 @@
 #include "projections/reactor.h"
 
+#include <atomic>
 #include <filesystem>
 #include <map>
+#include <thread>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
@@ -598,16 +600,47 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
     CommandContext ctx;
     ctx.actor.set_principal("policy-reactor");
     ctx.actor.set_role(v1::ROLE_SYSTEM);
-    for (const internal::Reaction& r : raw->pending()) {
-      auto result = ledger->React(r, ctx);
-      if (!result.ok()) {
-        if (absl::IsUnavailable(result.status())) return result.status();
-        // A decision the ledger refuses (e.g. its employee departed) is logged and dropped:
-        // retrying would never succeed and would stall every later decision.
-        LogWarning(absl::StrCat("reactor: ", r.command_id(), " refused: ",
-                                result.status().ToString()));
+    // Reactions about one subject stay in decision order (a cancellation must follow the action
+    // it cancels in that subject's partition); different subjects' reactions are appended
+    // concurrently so that they share group commits instead of paying one sync each.
+    std::vector<std::vector<const internal::Reaction*>> groups;
+    {
+      absl::flat_hash_map<std::string, size_t> index;
+      for (const internal::Reaction& r : raw->pending()) {
+        const std::string key = r.events().empty() ? "" : r.events(0).partition_key();
+        auto [it, added] = index.try_emplace(key, groups.size());
+        if (added) groups.emplace_back();
+        groups[it->second].push_back(&r);
       }
     }
+    std::atomic<size_t> next{0};
+    std::mutex failed_mu;
+    absl::Status failed;
+    auto work = [&] {
+      for (size_t g = next++; g < groups.size(); g = next++) {
+        for (const internal::Reaction* r : groups[g]) {
+          CommandContext mine = ctx;
+          mine.now = absl::Now();
+          auto result = ledger->React(*r, mine);
+          if (result.ok()) continue;
+          if (absl::IsUnavailable(result.status())) {
+            std::lock_guard<std::mutex> lock(failed_mu);
+            if (failed.ok()) failed = result.status();
+            break;  // the rest of this subject waits for the retry, in order
+          }
+          // A decision the ledger refuses (e.g. its employee departed) is logged and dropped:
+          // retrying would never succeed and would stall every later decision.
+          LogWarning(absl::StrCat("reactor: ", r->command_id(), " refused: ",
+                                  result.status().ToString()));
+        }
+      }
+    };
+    const size_t workers = std::min(groups.size(), limits::kReactorAppendersMax);
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < workers; i++) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
+    if (!failed.ok()) return failed;
     raw->pending().clear();
     return absl::OkStatus();
   };
