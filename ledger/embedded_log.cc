@@ -1,5 +1,6 @@
 #include "ledger/embedded_log.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -238,11 +239,18 @@ void EmbeddedLog::CommitLoop() {
       space_cv_.notify_all();
     }
 
-    rocksdb::WriteBatch batch;
+    // Keys in order: the memtable's skiplist insert resumes from the previous key's place, so
+    // sorted (partition, offset) keys skip most of the search that a group's interleaved
+    // partitions would pay from the top. Same keys and values, still one atomic write.
+    std::vector<std::pair<const std::string*, const std::string*>> rows;
     for (const Pending& p : group) {
-      for (size_t i = 0; i < p.keys.size(); i++) {
-        batch.Put(events_cf_, p.keys[i], p.values[i]).PermitUncheckedError();
-      }
+      for (size_t i = 0; i < p.keys.size(); i++) rows.emplace_back(&p.keys[i], &p.values[i]);
+    }
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return *a.first < *b.first; });
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : rows) {
+      batch.Put(events_cf_, *key, *value).PermitUncheckedError();
     }
     rocksdb::WriteOptions wo;
     wo.sync = sync_;
