@@ -81,6 +81,28 @@ void SealEnvelope(v1::Envelope& e, const std::string& prev_hash, uint64_t sequen
   e.mutable_position()->Swap(&position);
 }
 
+std::string ComputeHashInPlace(v1::Envelope& e) {
+  std::string payload;
+  payload.swap(*e.mutable_payload());
+  std::string hash;
+  hash.swap(*e.mutable_hash());
+  const bool had_position = e.has_position();
+  v1::Position position;
+  if (had_position) position.Swap(e.mutable_position());
+  e.clear_position();
+  std::string canonical = e.prev_hash();
+  {
+    google::protobuf::io::StringOutputStream stream(&canonical);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    e.SerializeToCodedStream(&coded);
+  }
+  e.mutable_payload()->swap(payload);
+  e.mutable_hash()->swap(hash);
+  if (had_position) e.mutable_position()->Swap(&position);
+  return Sha256(canonical);
+}
+
 absl::Status VerifyLink(const v1::Envelope& e, const std::string& expected_prev,
                         uint64_t expected_sequence) {
   auto where = [&] {

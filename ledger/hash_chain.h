@@ -32,6 +32,11 @@ void SealEnvelope(v1::Envelope& e, const std::string& prev_hash, uint64_t sequen
 // The hash an envelope should carry given its own fields (prev_hash included).
 std::string ComputeHash(const v1::Envelope& e);
 
+// ComputeHash for a hot loop: moves the payload, position and hash aside instead of copying the
+// envelope, and puts them back (`e` is unchanged on return). Used by the chain verifier, which
+// checks a million events in seconds only if it does not copy each one.
+std::string ComputeHashInPlace(v1::Envelope& e);
+
 // Checks one link: payload digest matches (unless the payload was shredded, i.e. empty),
 // prev_hash equals `expected_prev` and hash equals ComputeHash. DATA_LOSS naming the field
 // that disagrees otherwise.

@@ -74,6 +74,13 @@ inline constexpr size_t kAckItemsMax = 1'000;                 // items in one Ac
 inline constexpr size_t kConsumerReferenceBytesMax = 128;     // a consumer's id for an effect
 inline constexpr size_t kHookCursorBytesMax = 8 * 1024;
 
+// ---- audit (chain_audit.h, projections/audit.h)
+inline constexpr size_t kAuditReadBatchEvents = 4'096;        // events per read of the verifier
+inline constexpr uint64_t kAuditProgressEveryDefault = 100'000;
+inline constexpr uint64_t kAuditProgressEveryMax = 10'000'000;
+inline constexpr size_t kExplainStepsMax = 256;               // events in one explanation
+inline constexpr uint32_t kExplainDepthMax = 4;               // cause hops followed from an action
+
 // ---- server
 inline constexpr size_t kGrpcMessageBytesMax = 16 * 1024 * 1024;
 inline constexpr int kShutdownGraceSeconds = 10;

@@ -36,6 +36,7 @@ const char* OperationName(Operation op) {
     case Operation::kReadViews: return "read views";
     case Operation::kReadStatus: return "read status";
     case Operation::kConsumeHooks: return "consume hooks";
+    case Operation::kAudit: return "audit the log";
     case Operation::kAdmin: return "administer the server";
   }
   return "unknown";
@@ -97,7 +98,7 @@ absl::Status Authorize(const Principal& principal, Operation op) {
       allowed = true;
       break;
     case v1::ROLE_HR:
-      allowed = op != Operation::kAdmin;
+      allowed = op != Operation::kAdmin && op != Operation::kAudit;
       break;
     case v1::ROLE_MANAGER:
     case v1::ROLE_EMPLOYEE:
@@ -117,7 +118,7 @@ absl::Status Authorize(const Principal& principal, Operation op) {
       break;
     case v1::ROLE_AUDITOR:
       allowed = op == Operation::kReadLog || op == Operation::kReadViews ||
-                op == Operation::kReadStatus;
+                op == Operation::kReadStatus || op == Operation::kAudit;
       break;
     default:
       allowed = false;

@@ -39,6 +39,7 @@ enum class Operation {
   kReadViews,
   kReadStatus,
   kConsumeHooks,
+  kAudit,  // the Audit service: auditor and admin only
   kAdmin,
 };
 

@@ -106,6 +106,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->services_.push_back(MakeLogService(server->deps_.get()));
   server->services_.push_back(MakeViewsService(server->deps_.get()));
   server->services_.push_back(MakeHooksService(server->deps_.get()));
+  server->services_.push_back(MakeAuditService(server->deps_.get()));
   if (server->reactor_ != nullptr) {
     server->services_.push_back(MakePoliciesService(server->deps_.get()));
   }

@@ -88,5 +88,6 @@ std::unique_ptr<grpc::Service> MakeLogService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeViewsService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakePoliciesService(ServiceDeps* deps);
 std::unique_ptr<grpc::Service> MakeHooksService(ServiceDeps* deps);
+std::unique_ptr<grpc::Service> MakeAuditService(ServiceDeps* deps);
 
 }  // namespace perfledger::services

@@ -23,5 +23,7 @@ std::unique_ptr<View> MakeHooksView();
 // "<index>/<kind>/": the prefix of one kind's entries in a hooks-view index ('t', 'o' or 'n';
 // see views/hooks.cc).
 std::string HookKindPrefix(char index, v1::ActionKind kind);
+inline constexpr char kEventIndexView[] = "event_index";
+std::unique_ptr<View> MakeEventIndexView();
 
 }  // namespace perfledger::projections

@@ -1,0 +1,153 @@
+// The Audit service (proto/perfledger/v1/audit.proto). Thin: authorize (auditor, admin),
+// validate the stream settings, call the domain (ledger/chain_audit.h, projections/audit.h),
+// stream progress and the result.
+#include <atomic>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ledger/chain_audit.h"
+#include "ledger/limits.h"
+#include "perfledger/v1/audit.grpc.pb.h"
+#include "projections/audit.h"
+#include "services/server.h"
+#include "services/status_map.h"
+
+namespace perfledger::services {
+namespace {
+
+// An action appended a moment ago may not be indexed yet: wait this long for the projector.
+constexpr absl::Duration kIndexWaitMax = absl::Seconds(10);
+
+absl::StatusOr<uint64_t> ProgressEvery(uint64_t requested) {
+  if (requested > limits::kAuditProgressEveryMax) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("progress_every: at most %d", limits::kAuditProgressEveryMax));
+  }
+  return requested == 0 ? limits::kAuditProgressEveryDefault : requested;
+}
+
+class AuditService final : public v1::Audit::Service {
+ public:
+  explicit AuditService(ServiceDeps* deps) : deps_(deps) {}
+
+  grpc::Status VerifyChain(grpc::ServerContext* c, const v1::VerifyChainRequest* q,
+                           grpc::ServerWriter<v1::ChainCheckResponse>* w) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto every = ProgressEvery(q->progress_every());
+    if (!every.ok()) return ToGrpc(every.status());
+    return Stream(c, w, perfledger::VerifyChain(*deps_->log, Options(c, w, *every)));
+  }
+
+  grpc::Status GetDigest(grpc::ServerContext* c, const v1::GetDigestRequest*,
+                         v1::LogDigest* out) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto digest = TakeDigest(*deps_->log);
+    if (!digest.ok()) return ToGrpc(digest.status());
+    *out = std::move(*digest);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ProveDigest(grpc::ServerContext* c, const v1::ProveDigestRequest* q,
+                           grpc::ServerWriter<v1::ChainCheckResponse>* w) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto every = ProgressEvery(q->progress_every());
+    if (!every.ok()) return ToGrpc(every.status());
+    return Stream(c, w, perfledger::ProveDigest(*deps_->log, q->digest(), Options(c, w, *every)));
+  }
+
+  grpc::Status AsOf(grpc::ServerContext* c, const v1::AsOfRequest* q,
+                    grpc::ServerWriter<v1::AsOfResponse>* w) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto every = ProgressEvery(q->progress_every());
+    if (!every.ok()) return ToGrpc(every.status());
+    projections::AsOfOptions options;
+    // A fresh directory per call under the data dir; AsOf deletes it whatever happens.
+    options.scratch_dir =
+        (std::filesystem::path(deps_->config->data_dir) / "scratch" /
+         absl::StrCat("asof-", absl::ToUnixNanos(absl::Now()), "-", next_scratch_.fetch_add(1)))
+            .string();
+    uint64_t next_report = *every;
+    options.progress = [&](uint64_t done, uint64_t total) {
+      if (c->IsCancelled() || deps_->stopping.load()) return false;
+      if (done < next_report) return true;
+      next_report = (done / *every + 1) * *every;
+      v1::AsOfResponse r;
+      r.mutable_progress()->set_events_done(done);
+      r.mutable_progress()->set_events_total(total);
+      return w->Write(r);
+    };
+    auto answer = projections::AsOf(*deps_->log, *q, options);
+    if (!answer.ok()) return ToGrpc(answer.status());
+    v1::AsOfResponse r;
+    *r.mutable_answer() = std::move(*answer);
+    if (!w->Write(r)) return grpc::Status::CANCELLED;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Explain(grpc::ServerContext* c, const v1::ExplainRequest* q,
+                       v1::ExplainResponse* out) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    projections::Projector& p = *deps_->projector;
+    auto explained = projections::Explain(*deps_->log, p, q->action_id());
+    if (explained.status().code() == absl::StatusCode::kNotFound) {
+      const absl::Time deadline =
+          std::min(absl::FromChrono(c->deadline()), absl::Now() + kIndexWaitMax);
+      if (p.WaitCaughtUp(deadline).ok()) {
+        explained = projections::Explain(*deps_->log, p, q->action_id());
+      }
+    }
+    if (!explained.ok()) return ToGrpc(explained.status());
+    *out = std::move(*explained);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Export(grpc::ServerContext* c, const v1::ExportRequest* q,
+                      grpc::ServerWriter<v1::RecordedEvent>* w) override {
+    if (grpc::Status s = Check(c); !s.ok()) return s;
+    return ToGrpc(projections::Export(*deps_->log, *q, [&](const v1::RecordedEvent& e) {
+      return !c->IsCancelled() && !deps_->stopping.load() && w->Write(e);
+    }));
+  }
+
+ private:
+  grpc::Status Check(grpc::ServerContext* c) {
+    auto principal = deps_->auth->Authenticate(*c);
+    if (!principal.ok()) return ToGrpc(principal.status());
+    return ToGrpc(Authorize(*principal, Operation::kAudit));
+  }
+
+  ChainCheckOptions Options(grpc::ServerContext* c,
+                            grpc::ServerWriter<v1::ChainCheckResponse>* w, uint64_t every) {
+    ChainCheckOptions options;
+    options.progress_every = every;
+    options.progress = [this, c, w](uint64_t done, uint64_t total) {
+      if (c->IsCancelled() || deps_->stopping.load()) return false;
+      v1::ChainCheckResponse r;
+      r.mutable_progress()->set_events_done(done);
+      r.mutable_progress()->set_events_total(total);
+      return w->Write(r);
+    };
+    return options;
+  }
+
+  grpc::Status Stream(grpc::ServerContext*, grpc::ServerWriter<v1::ChainCheckResponse>* w,
+                      absl::StatusOr<v1::ChainVerdict> verdict) {
+    if (!verdict.ok()) return ToGrpc(verdict.status());
+    v1::ChainCheckResponse r;
+    *r.mutable_verdict() = std::move(*verdict);
+    if (!w->Write(r)) return grpc::Status::CANCELLED;
+    return grpc::Status::OK;
+  }
+
+  ServiceDeps* deps_;
+  std::atomic<uint64_t> next_scratch_{0};
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeAuditService(ServiceDeps* deps) {
+  return std::make_unique<AuditService>(deps);
+}
+
+}  // namespace perfledger::services
