@@ -21,6 +21,8 @@ void AddReviewCommands(CLI::App& app, Session& session);    // score, grade, cal
 void AddPolicyCommands(CLI::App& app, Session& session);
 // ranking, distribution, timeline, checkins, goals tree, projections status|rebuild
 void AddViewCommands(CLI::App& app, Session& session);
+// audit verify|digest|prove|as-of|export, explain. After AddPolicyCommands (joins `audit`).
+void AddAuditCommands(CLI::App& app, Session& session);
 void AddScenarioCommands(CLI::App& app, Session& session);  // scenario load
 void AddHookCommands(CLI::App& app, Session& session);      // hooks tail|ack|reject
 

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   perfctl::AddReviewCommands(app, session);
   perfctl::AddPolicyCommands(app, session);  // after Reviews: adds `grade compute`
   perfctl::AddViewCommands(app, session);
+  perfctl::AddAuditCommands(app, session);  // after Policy: joins its `audit` group
   perfctl::AddScenarioCommands(app, session);
   perfctl::AddHookCommands(app, session);
   AddGroupFooters(&app, "perfctl");

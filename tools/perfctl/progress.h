@@ -14,7 +14,8 @@ namespace perfctl {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, uint64_t total_bytes);
+  // `verb` completes "N events <verb>" ("sent" for imports, "checked" for a verification).
+  ProgressBar(std::string label, uint64_t total_bytes, std::string verb = "sent");
   ~ProgressBar() { Clear(); }
   ProgressBar(const ProgressBar&) = delete;
   ProgressBar& operator=(const ProgressBar&) = delete;
@@ -27,6 +28,7 @@ class ProgressBar {
  private:
   std::string label_;
   uint64_t total_bytes_;
+  std::string verb_;
   bool enabled_;
   bool drawn_ = false;
   absl::Time started_;
