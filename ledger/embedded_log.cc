@@ -328,6 +328,36 @@ absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
   return out;
 }
 
+absl::Status EmbeddedLog::ScanStored(
+    uint32_t partition, uint64_t from_offset, size_t max_events,
+    const std::function<bool(uint64_t, std::string_view)>& visit) {
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (partition >= durable_ends_.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("partition: %d is not a partition of this log (0..%d)", partition,
+                          durable_ends_.size() - 1));
+    }
+    end = durable_ends_[partition];
+  }
+  if (from_offset >= end || max_events == 0) return absl::OkStatus();
+  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
+  rocksdb::ReadOptions ro;
+  // A one-pass scan: keep the block cache for the readers that come back, read ahead.
+  ro.fill_cache = false;
+  ro.readahead_size = 2 * 1024 * 1024;
+  const std::string upper = EventKey(partition, stop);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
+  for (it->Seek(EventKey(partition, from_offset)); it->Valid(); it->Next()) {
+    const uint64_t offset = GetBigEndian64(std::string_view(it->key().data() + 4, 8));
+    if (!visit(offset, std::string_view(it->value().data(), it->value().size()))) break;
+  }
+  return FromRocks(it->status(), "read the log");
+}
+
 LogEnds EmbeddedLog::Ends() {
   std::lock_guard<std::mutex> lock(mu_);
   return durable_ends_;

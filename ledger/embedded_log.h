@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -57,6 +58,14 @@ class EmbeddedLog final : public EventLog {
   void Close() override;
 
   EmbeddedLogStats stats();
+
+  // Calls `visit(offset, bytes)` with the stored bytes of each durable event of `partition` from
+  // `from_offset` on, at most `max_events`, in offset order, without parsing them (the chain
+  // verifier hashes the bytes as stored; `bytes` is valid during the call only). `visit`
+  // returning false stops the scan. Errors: INVALID_ARGUMENT for a partition out of range,
+  // otherwise the store's.
+  absl::Status ScanStored(uint32_t partition, uint64_t from_offset, size_t max_events,
+                          const std::function<bool(uint64_t, std::string_view)>& visit);
 
   // Test hook: rewrites the stored bytes of one event in place, bypassing the chain. Used by the
   // audit tests to prove tampering is detected. Never called by the product.
