@@ -6,6 +6,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 
+#include "ledger/chain_audit.h"
 #include "ledger/embedded_log.h"
 #include "ledger/hash_chain.h"
 #include "perfledger/v1/audit.grpc.pb.h"
@@ -217,6 +218,52 @@ TEST_CASE("audit verify: a corrupted stored event is caught at its partition and
   CHECK(v.broken().expected_hash() != v.broken().found_hash());
   // The partition verified up to the broken link, the others completely.
   CHECK(v.partitions(static_cast<int>(partition)).next_offset() == offset);
+}
+
+// Any EventLog that is not the embedded one (Kafka): the verifier parses each envelope.
+class ForwardingLog final : public EventLog {
+ public:
+  explicit ForwardingLog(EventLog* base) : base_(base) {}
+  std::string_view backend() const override { return "forwarding"; }
+  uint32_t data_partitions() const override { return base_->data_partitions(); }
+  void Append(std::vector<v1::Envelope> events, AppendDone done) override {
+    base_->Append(std::move(events), std::move(done));
+  }
+  absl::StatusOr<std::vector<v1::Envelope>> Read(uint32_t p, uint64_t from, size_t max) override {
+    return base_->Read(p, from, max);
+  }
+  LogEnds Ends() override { return base_->Ends(); }
+  LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override {
+    return base_->WaitForAppend(seen, deadline);
+  }
+  std::vector<std::string> ChainTips() override { return base_->ChainTips(); }
+  void Close() override {}
+
+ private:
+  EventLog* base_;
+};
+
+TEST_CASE("audit verify: the parsed path (any log) and the stored-bytes path agree", "[audit]") {
+  TestServer server;
+  SeedFixture(server);
+  AddMetrics(server, 30);
+  ForwardingLog parsed(&server.server().log());
+  auto healthy = VerifyChain(parsed, ChainCheckOptions());
+  REQUIRE(healthy.ok());
+  CHECK(healthy->ok());
+  CHECK(healthy->events_checked() == server.LogEnd());
+  const v1::Envelope original = StoredEvent(server, RegistrationOf(server, fx::kEmployee));
+  REQUIRE(Embedded(server)
+              .TamperForTest({original.position().partition(), original.position().offset()},
+                             Forged(original))
+              .ok());
+  auto from_parsed = VerifyChain(parsed, ChainCheckOptions());
+  auto from_stored = VerifyChain(server.server().log(), ChainCheckOptions());
+  REQUIRE(from_parsed.ok());
+  REQUIRE(from_stored.ok());
+  CHECK_FALSE(from_parsed->ok());
+  CHECK(MessageDifferencer::Equals(from_parsed->broken(), from_stored->broken()));
+  CHECK(from_parsed->broken().offset() == original.position().offset());
 }
 
 // Rewrites partition `partition` from `offset` on with a forged event and a recomputed chain,
