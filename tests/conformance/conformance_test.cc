@@ -204,7 +204,7 @@ CONFORMANCE_CASE("append, read back with positions, follow with WaitForAppend") 
   CHECK(log.WaitForAppend(now, absl::Now() + absl::Milliseconds(50)) == now);
 }
 
-CONFORMANCE_CASE("a batch across partitions is atomic; a refused batch writes nothing") {
+CONFORMANCE_CASE("a batch across partitions is atomic and a refused batch writes nothing") {
   FreshLog f;
   EventLog& log = *f.log;
   AppendOk(log, {Event(1, "first", "K1")});
