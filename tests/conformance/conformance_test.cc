@@ -43,6 +43,7 @@
 namespace perfledger::testing {
 namespace {
 
+#if PERFLEDGER_CONFORMANCE_KAFKA
 std::string Brokers() {
   const char* b = std::getenv("PERFLEDGER_KAFKA_BROKERS");
   if (b == nullptr || *b == '\0' || std::string(b) == "unavailable") {
@@ -51,6 +52,7 @@ std::string Brokers() {
   }
   return b;
 }
+#endif
 
 std::string UniquePrefix() {
   static std::atomic<int> counter{0};
