@@ -394,7 +394,8 @@ TEST_CASE("kafka_fault: broker stopped 10 s under load, restarted: nothing lost 
   CHECK(stopped->exited);
 }
 
-TEST_CASE("kafka_fault: SIGKILL of perfledgerd under load, then a read replica and the auditor replay agree",
+TEST_CASE("kafka_fault: SIGKILL of perfledgerd under load, then a read replica and the auditor "
+          "replay agree",
           "[e2e][kafka]") {
   RequireBroker();
   TempDir dir("kafka-kill");

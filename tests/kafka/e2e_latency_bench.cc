@@ -117,8 +117,8 @@ int main(int argc, char** argv) {
                      std::chrono::duration<double>(static_cast<double>(i) / request_rate));
         std::this_thread::sleep_until(due);
         v1::ObserveMetricsRequest request;
-        request.mutable_meta()->set_idempotency_key("lat-" + std::to_string(t0.time_since_epoch().count()) +
-                                                    "-" + std::to_string(i));
+        request.mutable_meta()->set_idempotency_key(
+            "lat-" + std::to_string(t0.time_since_epoch().count()) + "-" + std::to_string(i));
         for (int k = 0; k < batch; k++) {
           v1::Observation* o = request.add_observations();
           o->set_subject_id("bench-emp-" + std::to_string((i * batch + k) % subjects));
