@@ -57,6 +57,14 @@ class EventLog {
   // The hash of the last event of each partition (GenesisHash() when empty).
   virtual std::vector<std::string> ChainTips() = 0;
 
+  // After a failed write the log refuses writes. A backend that can recover on its own (Kafka:
+  // a new producer, chain tips re-read from the broker) then holds writes instead: appends still
+  // fail with UNAVAILABLE until the owner has refolded its write-side state from the log (a
+  // failed group's outcome may be unknown, so the log, not memory, says what was written) and
+  // calls ResumeWrites(). The embedded log never recovers on its own (it is reopened).
+  virtual bool WritesHeld() { return false; }
+  virtual void ResumeWrites() {}
+
   // Stops the log: appends already queued still complete, later ones fail with UNAVAILABLE;
   // every waiter wakes. Idempotent.
   virtual void Close() = 0;

@@ -421,7 +421,7 @@ absl::Status KafkaLog::Start() {
   durable_ends_.assign(partitions, 0);
   durable_tips_.assign(partitions, GenesisHash());
   for (uint32_t p = 0; p < partitions; p++) {
-    ASSIGN_OR_RETURN(Tail tail, ScanTail(p, deadline));
+    ASSIGN_OR_RETURN(Tail tail, ScanTail(*lanes_[0], p, deadline));
     next_sequence_[p] = tail.next_sequence;
     tip_[p] = tail.tip;
     durable_tips_[p] = tail.tip;
@@ -676,8 +676,8 @@ absl::Status KafkaLog::StartProducer(absl::Time deadline) {
   }
 }
 
-absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(uint32_t partition, absl::Time deadline) {
-  Client& lane = *lanes_[0];
+absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(Client& lane, uint32_t partition,
+                                                  absl::Time deadline) {
   rd_kafka_topic_t* rkt = lane.topics[TopicIndex(partition)];
   const int32_t kp = KafkaPartition(partition);
   const std::string where = absl::StrFormat("log partition %d (%s [%d])", partition,
@@ -834,18 +834,21 @@ void KafkaLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
 
   std::unique_lock<std::mutex> lock(mu_);
   space_cv_.wait(lock, [&] {
-    return closed_ || !failed_.ok() || queue_.size() < limits::kAppendQueueDepthMax;
+    return closed_ || !failed_.ok() || held_ || queue_.size() < limits::kAppendQueueDepthMax;
   });
-  if (closed_ || !failed_.ok()) {
+  if (closed_ || !failed_.ok() || held_) {
     absl::Status error;
     if (closed_) {
       error = absl::UnavailableError("the log is closed");
     } else if (failed_.code() == absl::StatusCode::kFailedPrecondition) {
       error = absl::FailedPreconditionError(
           absl::StrCat("the log refuses writes: ", failed_.message()));
+    } else if (held_) {
+      error = absl::UnavailableError(
+          "the log recovered from a failed write; writes resume once the writer has caught up");
     } else {
       error = absl::UnavailableError(absl::StrCat(
-          "the log refuses writes after a failed write (reopen it): ", failed_.message()));
+          "the log refuses writes after a failed write (recovering): ", failed_.message()));
     }
     lock.unlock();
     done(error);
@@ -1000,18 +1003,67 @@ absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) 
   return absl::OkStatus();
 }
 
-void KafkaLog::AbortQuietly() {
-  rd_kafka_t* rk = producer_->rk;
-  char fatal[512];
-  if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal)) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  // Prompt abort matters to readers: an open transaction holds back the last stable offset of
-  // its partitions (read_committed consumers stall) until the coordinator times it out.
-  absl::Status s = FromKafkaError(
-      rd_kafka_abort_transaction(rk, Ms(options_.append_timeout)), "abort transaction");
-  if (!s.ok()) {
-    LogWarning(absl::StrCat("kafka log: ", s.message(),
-                            " (the coordinator aborts it after transaction.timeout.ms)"));
+void KafkaLog::Recover() {
+  // One attempt is bounded by append_timeout so that Close (the destructor joins this thread)
+  // waits at most that long while the broker is away.
+  auto attempt = [this]() -> absl::Status {
+    const absl::Time deadline = absl::Now() + options_.append_timeout;
+    if (producer_ != nullptr) {
+      // Nothing of the failed group may still go out; the old producer's open transaction is
+      // completed or aborted by the new producer's init_transactions (same transactional.id).
+      rd_kafka_purge(producer_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      producer_.reset();
+    }
+    RETURN_IF_ERROR(StartProducer(deadline));
+    // The tips after init_transactions are final: re-read them, since a group whose outcome was
+    // unknown may have committed. A consumer of its own: lane 0 may be serving readers.
+    ASSIGN_OR_RETURN(std::unique_ptr<Client> scanner, NewConsumer("recover", 50));
+    std::vector<Tail> tails;
+    for (uint32_t p = 0; p < data_partitions_ + 1; p++) {
+      ASSIGN_OR_RETURN(Tail tail, ScanTail(*scanner, p, deadline));
+      tails.push_back(std::move(tail));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (uint32_t p = 0; p < tails.size(); p++) {
+      next_sequence_[p] = tails[p].next_sequence;
+      tip_[p] = tails[p].tip;
+      durable_tips_[p] = tails[p].tip;
+      durable_ends_[p] = std::max(durable_ends_[p], tails[p].end);
+    }
+    failed_ = absl::OkStatus();
+    held_ = true;
+    stats_.recoveries++;
+    appended_cv_.notify_all();
+    space_cv_.notify_all();
+    return absl::OkStatus();
+  };
+  for (int tries = 1;; tries++) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+    }
+    absl::Status s = attempt();
+    if (s.ok()) {
+      LogInfo(absl::StrFormat("kafka log: recovered after a failed write (attempt %d); writes "
+                              "resume once the writer has caught up",
+                              tries));
+      return;
+    }
+    LogWarning(absl::StrFormat("kafka log: recovery attempt %d: %s", tries, s.message()));
+    std::unique_lock<std::mutex> lock(mu_);
+    queue_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return closed_; });
   }
+}
+
+bool KafkaLog::WritesHeld() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_;
+}
+
+void KafkaLog::ResumeWrites() {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_ = false;
+  space_cv_.notify_all();
 }
 
 void KafkaLog::CommitLoop() {
@@ -1060,6 +1112,7 @@ void KafkaLog::CommitLoop() {
 
     absl::Status group_error, queued_error;
     std::vector<Pending> failed_queue;
+    bool fenced = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (status.ok()) {
@@ -1082,7 +1135,7 @@ void KafkaLog::CommitLoop() {
         char reason[512] = {0};
         const rd_kafka_resp_err_t fatal_err =
             rd_kafka_fatal_error(producer_->rk, reason, sizeof(reason));
-        const bool fenced = fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR;
+        fenced = fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR;
         if (fenced) {
           absl::Status cause = FromKafka(fatal_err, "the producer failed fatally", reason);
           status = cause.code() == absl::StatusCode::kFailedPrecondition
@@ -1116,7 +1169,7 @@ void KafkaLog::CommitLoop() {
     }
     if (!status.ok()) {
       LogError(absl::StrCat("kafka log: ", group_error.message(), "; ", failed_queue.size(),
-                            " queued appends failed; the log refuses writes until reopened"));
+                            " queued appends failed; the log refuses writes until it recovers"));
     }
     for (Pending& p : group) {
       if (status.ok()) {
@@ -1127,9 +1180,9 @@ void KafkaLog::CommitLoop() {
     }
     for (Pending& p : failed_queue) p.done(queued_error);
     group.clear();
-    // After the callbacks, so a dead broker does not hold them up: end the failed transaction
-    // (no-op when the producer is fatally failed, e.g. fenced).
-    if (!status.ok() && !in_doubt) AbortQuietly();
+    // After the callbacks, so a dead broker does not hold them up. A fatally failed producer
+    // (fenced, most likely) never writes again: reopening would fence the newer writer.
+    if (!status.ok() && !fenced) Recover();
   }
 }
 

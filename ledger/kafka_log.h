@@ -47,9 +47,13 @@
 //   - FAILED_PRECONDITION: fenced by a newer writer with the same transactional_id, or another
 //     fatal producer error. Reopening would fence the newer writer in turn, so that is left to
 //     the operator.
-// A log that refuses writes recovers by being reopened (Close, destroy, Open): nothing is lost,
-// Open recovers the tips from Kafka. The owner must rebuild its write-side state (the ledger's
-// WriteModel::CatchUp) after a reopen.
+// After an UNAVAILABLE failure (not after FAILED_PRECONDITION) the writer recovers on its own:
+// the committer replaces the producer (its init_transactions completes or aborts the failed
+// transaction, so an unknown outcome becomes known) and re-reads every chain tip from Kafka,
+// retrying until the broker answers; appends meanwhile fail at once with UNAVAILABLE. Then the
+// log holds writes (WritesHeld) until the owner has refolded its write-side state from the log
+// (the ledger's WriteModel::CatchUp) and calls ResumeWrites. A log can also be reopened (Close,
+// destroy, Open): nothing is lost, Open recovers the tips from Kafka.
 //
 // Reading (both roles). read_committed consumers, no group, no offset commits (consumer offsets
 // live with the views in RocksDB). Reads are served by a small pool of consumer handles
@@ -140,6 +144,7 @@ struct KafkaLogStats {
   uint64_t events = 0;          // committed events
   uint64_t cursor_hits = 0;     // reads continued on a positioned cursor
   uint64_t cursor_seeks = 0;    // reads that had to (re)position a cursor
+  uint64_t recoveries = 0;      // failed writes recovered from (new producer, tips re-read)
 };
 
 class KafkaLog final : public EventLog {
@@ -170,6 +175,9 @@ class KafkaLog final : public EventLog {
   LogEnds Ends() override;
   LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override;
   std::vector<std::string> ChainTips() override;
+  // See "Failure handling".
+  bool WritesHeld() override;
+  void ResumeWrites() override;
   // As event_log.h; queued appends still get up to append_timeout each to commit.
   void Close() override;
 
@@ -215,7 +223,9 @@ class KafkaLog final : public EventLog {
   absl::Status EnsureTopics(absl::Time deadline);
   absl::Status CheckTopicConfigs(absl::Time deadline);
   absl::Status StartProducer(absl::Time deadline);
-  absl::StatusOr<Tail> ScanTail(uint32_t partition, absl::Time deadline);
+  // Reads the tail with `lane`'s consumer (lane 0 at Open; a fresh one when recovering, as
+  // lane 0 may be serving readers then).
+  absl::StatusOr<Tail> ScanTail(Client& lane, uint32_t partition, absl::Time deadline);
   absl::Status StartFollower();
 
   // Client creation: a consumer (read lane, follower) or the transactional producer.
@@ -226,7 +236,9 @@ class KafkaLog final : public EventLog {
   // Writes `group` as one transaction; fills the positions. On error sets *in_doubt when the
   // commit's outcome is unknown.
   absl::Status CommitGroup(std::vector<Pending>& group, bool* in_doubt);
-  void AbortQuietly();
+  // After a failed group: a new producer and the tips from Kafka, retried until it works or
+  // the log closes; then writes are held (held_) until ResumeWrites.
+  void Recover();
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   // Replica side.
@@ -268,7 +280,8 @@ class KafkaLog final : public EventLog {
   std::vector<std::string> tip_;         // writer: hash of the last assigned event
   LogEnds durable_ends_;                 // committed, visible to readers
   std::vector<std::string> durable_tips_;  // writer: hash of the last committed event
-  absl::Status failed_;                  // first write error; sticky
+  absl::Status failed_;                  // first write error; sticky until Recover succeeds
+  bool held_ = false;                    // recovered; writes wait for ResumeWrites
   bool closed_ = false;
   KafkaLogStats stats_;
   std::thread committer_;

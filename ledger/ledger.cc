@@ -167,6 +167,17 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
   const std::string digest = command_id.empty() ? std::string() : Digest(request);
 
   std::unique_lock<std::mutex> lock(mu_);
+  if (log_->WritesHeld()) {
+    // The log recovered from a failed write on its own. That write's outcome may be unknown
+    // (Kafka may have committed it), so refold the write model from the log before deciding
+    // anything or answering a retry; only then may appends go on.
+    if (absl::Status s = write_model_->CatchUp(*log_); !s.ok()) {
+      rejected_++;
+      return absl::UnavailableError(
+          absl::StrCat("the log is recovering from a failed write: ", s.message()));
+    }
+    log_->ResumeWrites();
+  }
   if (!command_id.empty()) {
     // A retry of a command still in flight waits for the first one's answer.
     std::shared_ptr<InFlight> first;

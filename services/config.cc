@@ -54,6 +54,9 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-threads", c.max_threads, "Upper bound on gRPC server threads")
       ->check(CLI::Range(4u, 4096u))
       ->capture_default_str();
+  app.add_option("--replay-to", c.replay_to,
+                 "Auditor replay: fold the log from offset 0 into a new state store in this "
+                 "directory, print each view's digest and exit (kafka is only read)");
 }
 
 bool IsLoopback(const std::string& listen) {

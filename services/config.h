@@ -33,6 +33,7 @@ struct ServerConfig {
   uint32_t deadline_check_seconds = 60;  // 0 = no live scheduler
   // Hooks: an item not acknowledged within this time is sent again (per-subscription override).
   uint32_t hook_redelivery_seconds = limits::kHookRedeliverSecondsDefault;
+  std::string replay_to;  // set: replay the log into this scratch dir, print digests, exit
 };
 
 // Registers every setting on `app` (flags, and keys of the --config TOML/INI file).

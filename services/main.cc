@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "ledger/logging.h"
 #include "services/config.h"
+#include "services/replay.h"
 #include "services/server.h"
 
 namespace {
@@ -25,6 +26,24 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", PERFLEDGER_VERSION);
   perfledger::services::BindConfig(app, config);
   CLI11_PARSE(app, argc, argv);
+
+  if (!config.replay_to.empty()) {
+    // The auditor's replay: one line per view on stdout, nothing served.
+    auto replay = perfledger::services::ReplayToScratch(config, config.replay_to,
+                                                        absl::Minutes(30));
+    if (!replay.ok()) {
+      std::fprintf(stderr, "perfledgerd: %s\n", std::string(replay.status().message()).c_str());
+      return 1;
+    }
+    for (const auto& d : replay->digests) {
+      std::printf("%s %s %llu\n", d.view.c_str(), d.digest_hex.c_str(),
+                  static_cast<unsigned long long>(d.rows));
+    }
+    std::fprintf(stderr, "perfledgerd: replayed %llu events into %s in %.1f s\n",
+                 static_cast<unsigned long long>(replay->events), config.replay_to.c_str(),
+                 replay->seconds);
+    return 0;
+  }
 
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);

@@ -1,6 +1,10 @@
 // Append throughput of KafkaLog next to raw librdkafka on the same broker, in one run.
 //
-//   kafka_log_bench [brokers] [seconds]      (brokers default: $PERFLEDGER_KAFKA_BROKERS)
+//   kafka_log_bench [brokers] [seconds] [value_bytes] [raw]
+//                                 (brokers default: $PERFLEDGER_KAFKA_BROKERS; value_bytes 300)
+//
+// With "raw" only step 2 runs: the librdkafka ceiling for perfledgerd's own ingest, with
+// value_bytes = the size of perfledgerd's records (tests/kafka/ingest_ratio.sh).
 //
 // 1. KafkaLog: 8 appenders, each appending batches of 100 events (~300-byte Kafka values)
 //    and waiting for each, for `seconds`.
@@ -30,6 +34,8 @@ namespace {
 constexpr int kAppenders = 8;
 constexpr int kBatch = 100;
 constexpr size_t kValueBytes = 300;
+// The raw producers' value size (argument 3).
+size_t g_raw_value_bytes = kValueBytes;
 
 v1::Envelope MakeEvent(uint32_t partition, int thread, uint64_t n, size_t payload_bytes) {
   v1::Envelope e;
@@ -170,7 +176,7 @@ void BenchRaw(const std::string& brokers, int seconds) {
                                          absl::ToUnixMillis(absl::Now()));
   rd_kafka_t* rk = NewProducer(brokers, false, "");
   CreateTopic(rk, topic, 8);
-  const std::string value(kValueBytes, 'v');
+  const std::string value(g_raw_value_bytes, 'v');
   uint64_t sent = 0;
   const absl::Time t0 = absl::Now();
   const absl::Time stop = t0 + absl::Seconds(seconds);
@@ -189,7 +195,7 @@ void BenchRaw(const std::string& brokers, int seconds) {
   rd_kafka_flush(rk, 60000);
   const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
   std::printf("librdkafka idempotent acks=all, %zu-byte values: %.0f msgs/s (%.1f MB/s)\n",
-              kValueBytes, sent / secs, sent * kValueBytes / secs / 1e6);
+              g_raw_value_bytes, sent / secs, sent * g_raw_value_bytes / secs / 1e6);
   rd_kafka_destroy(rk);
 }
 
@@ -236,10 +242,16 @@ int main(int argc, char** argv) {
   const char* env = std::getenv("PERFLEDGER_KAFKA_BROKERS");
   const std::string brokers = argc > 1 ? argv[1] : (env != nullptr ? env : "");
   const int seconds = argc > 2 ? std::atoi(argv[2]) : 10;
+  if (argc > 3) perfledger::g_raw_value_bytes = static_cast<size_t>(std::atol(argv[3]));
+  const bool raw_only = argc > 4 && std::string(argv[4]) == "raw";
   if (brokers.empty()) {
     std::fprintf(stderr, "usage: %s BROKERS [SECONDS] (or set PERFLEDGER_KAFKA_BROKERS)\n",
                  argv[0]);
     return 2;
+  }
+  if (raw_only) {
+    perfledger::BenchRaw(brokers, seconds);
+    return 0;
   }
   perfledger::BenchKafkaLog(brokers, seconds);
   perfledger::BenchRaw(brokers, seconds);

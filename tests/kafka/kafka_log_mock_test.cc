@@ -2,7 +2,8 @@
 // needed. The mock has no transaction markers or read_committed filtering, so what a reader
 // would see after an abort is checked on the real broker, not here; here we check that failed
 // produce requests fail the append with UNAVAILABLE within a bounded time, that nothing of the
-// failed group reached a partition, and that the log refuses writes until reopened.
+// failed group reached a partition, that the log refuses writes until it has recovered (or is
+// reopened), and that it recovers on its own, holding writes until the owner resumes them.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -137,7 +138,7 @@ TEST_CASE("kafka mock: produce errors fail the append and poison the log until r
   // Sticky: later appends fail at once.
   auto refused = AppendAndWait(*log, {Event(1, "later")});
   REQUIRE(refused.status().code() == absl::StatusCode::kUnavailable);
-  REQUIRE(refused.status().message().find("reopen") != std::string::npos);
+  REQUIRE(refused.status().message().find("failed write") != std::string::npos);
 
   // A reopened log continues the chain from what is really in the log.
   rd_kafka_mock_clear_request_errors(cluster.mock(), kProduceApiKey);
@@ -185,6 +186,44 @@ TEST_CASE("kafka mock: with the broker down an append fails within append_timeou
   auto after = AppendAndWait(**reopened, {Event(1, "after")});
   INFO(after.status().ToString());
   REQUIRE(after.ok());
+}
+
+TEST_CASE("kafka mock: after a failed write the log recovers on its own and holds writes until "
+          "resumed",
+          "[kafka][mock]") {
+  MockCluster cluster("mock3", 2);
+  auto opened = KafkaLog::Open(MockOptions("mock3", cluster.bootstraps()));
+  INFO(opened.status().ToString());
+  REQUIRE(opened.ok());
+  std::unique_ptr<KafkaLog> log = std::move(*opened);
+  REQUIRE(AppendAndWait(*log, {Event(1, "before")}).ok());
+  const std::vector<std::string> tips = log->ChainTips();
+
+  REQUIRE(rd_kafka_mock_broker_set_down(cluster.mock(), 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto failed = AppendAndWait(*log, {Event(1, "during")});
+  REQUIRE(failed.status().code() == absl::StatusCode::kUnavailable);
+  REQUIRE(rd_kafka_mock_broker_set_up(cluster.mock(), 1) == RD_KAFKA_RESP_ERR_NO_ERROR);
+
+  // The committer replaces its producer and re-reads the tips; then writes are held (still
+  // UNAVAILABLE) until the owner has caught up and resumes them.
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (!log->WritesHeld() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  REQUIRE(log->WritesHeld());
+  REQUIRE(log->stats().recoveries == 1);
+  REQUIRE(log->ChainTips() == tips);
+  auto held = AppendAndWait(*log, {Event(1, "held")});
+  REQUIRE(held.status().code() == absl::StatusCode::kUnavailable);
+  log->ResumeWrites();
+  REQUIRE_FALSE(log->WritesHeld());
+  auto after = AppendAndWait(*log, {Event(1, "after")});
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  // The chain continues from the last committed event: nothing of the failed or held appends.
+  auto events = log->Read(1, 0, 10);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  REQUIRE(events->back().event_id() == "after");
+  REQUIRE(VerifyLink(events->back(), tips[1], 1).ok());
 }
 
 }  // namespace

@@ -186,18 +186,48 @@ std::string ReadFile(const std::string& path) {
 
 // ---------------------------------------------------------------- server
 
-Server::Server(const TempDir& dir) : dir_(dir) {}
+Backend DefaultBackend() {
+#if defined(PERFLEDGER_SCENARIO_KAFKA) && PERFLEDGER_SCENARIO_KAFKA
+  return Backend::kKafka;
+#else
+  return Backend::kEmbedded;
+#endif
+}
+
+Server::Server(const TempDir& dir, Backend backend, const std::string& data_name)
+    : dir_(dir), backend_(backend), data_name_(data_name) {
+  if (backend_ == Backend::kKafka) {
+    static int counter = 0;
+    topic_prefix_ = "scenario-" + std::to_string(::getpid()) + "-" +
+                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()) +
+                    "-" + std::to_string(counter++);
+  }
+}
 
 Server::~Server() {
   if (process_ != nullptr) process_->Kill();
 }
 
 void Server::Start() {
-  stderr_path_ = dir_.Sub("server.err");
-  process_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{PERFLEDGERD_PATH, "--data-dir", dir_.Sub("data"), "--listen",
-                               "127.0.0.1:0", "--deadline-check-seconds", "0"},
-      dir_.Sub("server.out"), stderr_path_);
+  stderr_path_ = dir_.Sub(data_name_ + "-server.err");
+  std::vector<std::string> argv = {PERFLEDGERD_PATH, "--data-dir", dir_.Sub(data_name_),
+                                   "--listen", "127.0.0.1:0", "--deadline-check-seconds", "0"};
+  if (backend_ == Backend::kKafka) {
+    const char* brokers = std::getenv("PERFLEDGER_KAFKA_BROKERS");
+    if (brokers == nullptr || *brokers == '\0' || std::string(brokers) == "unavailable") {
+      throw std::runtime_error(
+          "PERFLEDGER_KAFKA_BROKERS names no broker: the Kafka scenario needs the one "
+          "deploy/test.sh starts (it never skips)");
+    }
+    for (const char* flag : {"--log-backend", "kafka", "--kafka-brokers"}) argv.push_back(flag);
+    argv.push_back(brokers);
+    argv.push_back("--kafka-topic-prefix");
+    argv.push_back(topic_prefix_);
+  }
+  process_ = std::make_unique<ChildProcess>(argv, dir_.Sub(data_name_ + "-server.out"),
+                                            stderr_path_);
   const auto deadline = Clock::now() + kReadyTimeout;
   auto fail = [&](const std::string& why) {
     const std::string tail = Tail(stderr_path_);

@@ -83,11 +83,19 @@ class ChildProcess {
 
 std::string ReadFile(const std::string& path);
 
-// perfledgerd --data-dir DIR/data --listen 127.0.0.1:0 --deadline-check-seconds 0; Start()
-// waits for "serving on port N" and a Log.Status answer. Killed by the destructor.
+// The log backend of a Server: the embedded log, or Kafka (topics under a prefix of their own
+// per Server, on the broker of PERFLEDGER_KAFKA_BROKERS). The default is Kafka in the binary
+// compiled with PERFLEDGER_SCENARIO_KAFKA=1 (the scenario's conformance run), else embedded.
+enum class Backend { kEmbedded, kKafka };
+Backend DefaultBackend();
+
+// perfledgerd --data-dir DIR/data --listen 127.0.0.1:0 --deadline-check-seconds 0 (plus the
+// Kafka flags for that backend); Start() waits for "serving on port N" and a Log.Status answer.
+// Killed by the destructor.
 class Server {
  public:
-  explicit Server(const TempDir& dir);
+  explicit Server(const TempDir& dir, Backend backend = DefaultBackend(),
+                  const std::string& data_name = "data");
   ~Server();
   void Start();
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -96,6 +104,9 @@ class Server {
 
  private:
   const TempDir& dir_;
+  Backend backend_;
+  std::string data_name_;
+  std::string topic_prefix_;  // kafka: the same topics across restarts
   std::unique_ptr<ChildProcess> process_;
   std::string stderr_path_;
   int port_ = 0;

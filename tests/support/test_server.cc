@@ -26,6 +26,9 @@ void TestServer::StartServer() {
   config.data_dir = data_dir_.path();
   config.data_partitions = options_.data_partitions;
   config.tokens_file = options_.tokens_file;
+  config.log_backend = options_.log_backend;
+  if (!options_.kafka_brokers.empty()) config.kafka_brokers = options_.kafka_brokers;
+  if (!options_.kafka_topic_prefix.empty()) config.kafka_topic_prefix = options_.kafka_topic_prefix;
   config.max_threads = 256;
   auto started = services::Server::Start(config);
   if (!started.ok()) {

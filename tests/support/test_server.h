@@ -31,6 +31,11 @@ struct TestServerOptions {
   // The bearer token the helpers send when a call names none; empty = send none.
   std::string default_token;
   uint32_t data_partitions = 4;
+  // "embedded" (a RocksDB log in the data directory) or "kafka" (topics <kafka_topic_prefix>.*
+  // on kafka_brokers; a Restart reopens the same topics).
+  std::string log_backend = "embedded";
+  std::string kafka_brokers;
+  std::string kafka_topic_prefix;
 };
 
 // The answer of a unary call: its status and response.
