@@ -170,7 +170,9 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
   if (log_->WritesHeld()) {
     // The log recovered from a failed write on its own. That write's outcome may be unknown
     // (Kafka may have committed it), so refold the write model from the log before deciding
-    // anything or answering a retry; only then may appends go on.
+    // anything or answering a retry; only then may appends go on. Appends answered before the
+    // failure are folded first: the write model is folded in log order by one caller at a time.
+    WaitFolded();
     if (absl::Status s = write_model_->CatchUp(*log_); !s.ok()) {
       rejected_++;
       return absl::UnavailableError(
@@ -366,6 +368,7 @@ void Ledger::FoldLoop() {
       fold_cv_.wait(guard, [&] { return !fold_queue_.empty() || fold_stop_; });
       if (fold_queue_.empty()) return;  // stopping, and everything was answered
       batch.swap(fold_queue_);
+      folding_ = true;
     }
     // Consecutive successes fold together; a failure drops the overlay at its place in the
     // order (the log refuses every later append, so nothing after it succeeds either).
@@ -405,7 +408,17 @@ void Ledger::FoldLoop() {
     }
     flush();
     batch.clear();
+    {
+      std::lock_guard<std::mutex> guard(fold_mu_);
+      folding_ = false;
+      fold_idle_cv_.notify_all();
+    }
   }
+}
+
+void Ledger::WaitFolded() {
+  std::unique_lock<std::mutex> guard(fold_mu_);
+  fold_idle_cv_.wait(guard, [&] { return fold_queue_.empty() && !folding_; });
 }
 
 void Ledger::Answer(Completed& c, Result result) {

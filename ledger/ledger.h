@@ -138,6 +138,8 @@ class Ledger {
   // one write-model write for everything completed since the last pass instead of one per
   // command. Order is the log's callback order, so folding stays in log order.
   void FoldLoop();
+  // Returns once every completed append has been folded and answered.
+  void WaitFolded();
   void Answer(Completed& c, Result result);
 
   EventLog* log_;
@@ -147,6 +149,8 @@ class Ledger {
   std::condition_variable fold_cv_;
   std::vector<Completed> fold_queue_;
   bool fold_stop_ = false;
+  bool folding_ = false;  // the folder is working on a swapped-out batch
+  std::condition_variable fold_idle_cv_;
   std::thread folder_;
 
   std::mutex mu_;  // serializes decisions
