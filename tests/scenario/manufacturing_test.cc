@@ -610,10 +610,11 @@ TEST_CASE("regression: checkins with a manager filter report that pair's last ch
 
 #if defined(PERFLEDGER_SCENARIO_KAFKA) && PERFLEDGER_SCENARIO_KAFKA
 // The conformance run's cross-check: the same scenario loaded on the embedded log and on Kafka.
-// Views whose rows hold only business facts have equal digests. Five views also hold what
+// Views whose rows hold only business facts have equal digests. Six views also hold what
 // differs between ANY two loads, whatever the backend: timeline stores each event's envelope
 // (recorded_at, hashes, log position); pip, training and hooks key rows by log positions;
-// payroll and training rows carry generated (random) event ids. Their row counts must agree.
+// payroll and training rows carry generated (random) event ids; event_index maps event ids
+// (generated ones included) to positions. Their row counts must agree.
 std::map<std::string, std::pair<std::string, uint64_t>> ViewDigests(
     const std::shared_ptr<grpc::Channel>& channel) {
   auto views = v1::Views::NewStub(channel);
@@ -639,7 +640,8 @@ TEST_CASE("manufacturing: the embedded log and Kafka fold the scenario into equa
     WaitQuiescent(server.channel());
     digests[i++] = ViewDigests(server.channel());
   }
-  const std::set<std::string> per_load = {"timeline", "pip", "payroll", "training", "hooks"};
+  const std::set<std::string> per_load = {"timeline", "pip",   "payroll",
+                                          "training", "hooks", "event_index"};
   REQUIRE(digests[0].size() >= 8);
   REQUIRE(digests[1].size() == digests[0].size());
   for (const auto& [view, embedded] : digests[0]) {
