@@ -151,19 +151,9 @@ void EmbeddedLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
     done(std::vector<LogPosition>{});
     return;
   }
-  if (events.size() > limits::kBatchEventsMax) {
-    done(absl::ResourceExhaustedError(absl::StrFormat(
-        "batch: %d events, at most %d in one append", events.size(), limits::kBatchEventsMax)));
+  if (absl::Status s = CheckAppendBatch(events, data_partitions_ + 1); !s.ok()) {
+    done(std::move(s));
     return;
-  }
-  const uint32_t partitions = data_partitions_ + 1;
-  for (const auto& e : events) {
-    if (e.position().partition() >= partitions) {
-      done(absl::InvalidArgumentError(
-          absl::StrFormat("position.partition: %d is not a partition of this log",
-                          e.position().partition())));
-      return;
-    }
   }
 
   std::unique_lock<std::mutex> lock(mu_);

@@ -21,6 +21,11 @@ namespace perfledger {
 // given) once they are durable, or with the error that kept all of them out of the log.
 using AppendDone = std::function<void(absl::StatusOr<std::vector<LogPosition>>)>;
 
+// What every backend refuses before queueing an append: more than limits::kBatchEventsMax
+// events (RESOURCE_EXHAUSTED) or an event routed to a partition the log does not have
+// (INVALID_ARGUMENT naming position.partition). `partitions` counts the control partition.
+absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t partitions);
+
 class EventLog {
  public:
   virtual ~EventLog() = default;

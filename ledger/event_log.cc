@@ -1,0 +1,23 @@
+#include "ledger/event_log.h"
+
+#include "absl/strings/str_format.h"
+#include "ledger/limits.h"
+
+namespace perfledger {
+
+absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t partitions) {
+  if (events.size() > limits::kBatchEventsMax) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "batch: %d events, at most %d in one append", events.size(), limits::kBatchEventsMax));
+  }
+  for (const auto& e : events) {
+    if (e.position().partition() >= partitions) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("position.partition: %d is not a partition of this log",
+                          e.position().partition()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace perfledger
