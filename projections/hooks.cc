@@ -26,11 +26,7 @@ absl::Status CursorError(const std::string& why) {
   return FieldError("cursor", why);
 }
 
-bool Resolved(const internal::HookRecord& r) {
-  const bool open = !r.acknowledged() && !r.rejected() && !r.cancelled();
-  const bool notice_open = r.cancelled() && r.acknowledged() && !r.cancellation_acknowledged();
-  return !open && !notice_open;
-}
+bool Resolved(const internal::HookRecord& r) { return !HookOpen(r) && !HookNoticeOpen(r); }
 
 }  // namespace
 

@@ -36,6 +36,14 @@ std::string HookKindPrefix(char index, v1::ActionKind kind) {
   return absl::StrFormat("%c/%02d/", index, static_cast<int>(kind));
 }
 
+bool HookOpen(const internal::HookRecord& r) {
+  return !r.acknowledged() && !r.rejected() && !r.cancelled();
+}
+
+bool HookNoticeOpen(const internal::HookRecord& r) {
+  return r.cancelled() && r.acknowledged() && !r.cancellation_acknowledged();
+}
+
 namespace {
 
 std::string RecordKey(const std::string& employee, const std::string& action) {
@@ -93,13 +101,6 @@ class HooksView final : public View {
   }
 
  private:
-  static bool Open(const internal::HookRecord& r) {
-    return !r.acknowledged() && !r.rejected() && !r.cancelled();
-  }
-  static bool NoticeOpen(const internal::HookRecord& r) {
-    return r.cancelled() && r.acknowledged() && !r.cancellation_acknowledged();
-  }
-
   static absl::Status Triggered(const v1::Envelope& e, const v1::ActionTriggered& a,
                                 ViewTxn& txn) {
     const std::string key = RecordKey(a.employee_id(), a.action_id());
@@ -143,17 +144,17 @@ class HooksView final : public View {
     if (!value) return absl::OkStatus();  // an orphan report
     internal::HookRecord r;
     if (!r.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("hooks row ", key));
-    const bool was_open = Open(r);
-    const bool notice_was_open = NoticeOpen(r);
+    const bool was_open = HookOpen(r);
+    const bool notice_was_open = HookNoticeOpen(r);
     if (!change(r)) return absl::OkStatus();
     const v1::ActionKind kind = r.item().kind();
     const std::string ref = absl::StrCat(employee, "/", action_id);
-    if (was_open && !Open(r)) {
+    if (was_open && !HookOpen(r)) {
       txn.Delete(IndexKey('o', kind, r.item().position().partition(), r.item().position().offset()));
     }
     const std::string notice_key = IndexKey('n', kind, r.cancel_partition(), r.cancel_offset());
-    if (!notice_was_open && NoticeOpen(r)) txn.Put(notice_key, ref);
-    if (notice_was_open && !NoticeOpen(r)) txn.Delete(notice_key);
+    if (!notice_was_open && HookNoticeOpen(r)) txn.Put(notice_key, ref);
+    if (notice_was_open && !HookNoticeOpen(r)) txn.Delete(notice_key);
     txn.Put(key, r.SerializeAsString());
     return absl::OkStatus();
   }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "perfledger/internal/hooks.pb.h"
 #include "perfledger/v1/common.pb.h"
 
 #include "projections/view.h"
@@ -23,6 +24,10 @@ std::unique_ptr<View> MakeHooksView();
 // "<index>/<kind>/": the prefix of one kind's entries in a hooks-view index ('t', 'o' or 'n';
 // see views/hooks.cc).
 std::string HookKindPrefix(char index, v1::ActionKind kind);
+// A hooks-view record still to deliver (neither answered nor cancelled), and one whose
+// cancellation notice is still to deliver (acknowledged, then cancelled, notice unanswered).
+bool HookOpen(const internal::HookRecord& r);
+bool HookNoticeOpen(const internal::HookRecord& r);
 inline constexpr char kEventIndexView[] = "event_index";
 std::unique_ptr<View> MakeEventIndexView();
 
