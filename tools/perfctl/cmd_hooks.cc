@@ -36,18 +36,12 @@ absl::StatusOr<v1::ActionKind> ParseKind(const std::string& word) {
 }
 
 std::string KindWord(v1::ActionKind kind) {
-  std::string name = v1::ActionKind_Name(kind);
-  name = name.substr(std::string("ACTION_KIND_").size());
-  for (char& c : name) c = c == '_' ? '-' : absl::ascii_tolower(static_cast<unsigned char>(c));
-  return name;
+  return EnumWord(v1::ActionKind_Name(kind), "ACTION_KIND_");
 }
 
+// A training item names its course, a payroll item its amount.
 std::string Amount(const v1::HookItem& item) {
-  if (!item.course_id().empty()) return item.course_id();
-  if (!item.has_amount()) return "-";
-  return absl::StrCat(WithThousands(static_cast<uint64_t>(std::max<int64_t>(
-                          item.amount().amount_minor(), 0))),
-                      " ", item.amount().currency());
+  return item.course_id().empty() ? FormatMoney(item.amount()) : item.course_id();
 }
 
 struct TailFlags {

@@ -548,12 +548,6 @@ void AddProjections(CLI::App& app, Session& session) {
 
 // ---------------------------------------------------------------- payroll, training, pips
 
-// "PAYROLL_STATE_APPLIED" -> "applied".
-std::string EnumWord(const std::string& name, const std::string& prefix) {
-  std::string word = absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
-  return absl::AsciiStrToLower(word);
-}
-
 // Follows the page tokens of a list query until the end or `limit` items (0 = all).
 template <typename Request, typename Response, typename Item>
 absl::Status ListAll(Session& session,
@@ -574,15 +568,6 @@ absl::Status ListAll(Session& session,
     request.set_page_token(page.next_page_token());
   }
   return absl::OkStatus();
-}
-
-// Minor units with thousands separators: 630000 EUR -> "630,000 EUR".
-std::string Money(const v1::Money& money) {
-  if (money.currency().empty() && money.amount_minor() == 0) return "-";
-  const int64_t amount = money.amount_minor();
-  const uint64_t magnitude =
-      amount < 0 ? static_cast<uint64_t>(-(amount + 1)) + 1 : static_cast<uint64_t>(amount);
-  return absl::StrCat(amount < 0 ? "-" : "", WithThousands(magnitude), " ", money.currency());
 }
 
 std::string MoreNote(const std::string& next_page_token) {
@@ -638,7 +623,7 @@ void AddPayroll(CLI::App& app, Session& session) {
       for (size_t column : {4, 5, 7}) table.AlignRight(column);
       for (const v1::PayrollItem& item : merged.items()) {
         table.AddRow({item.action_id(), EnumWord(v1::ActionKind_Name(item.kind()), "ACTION_KIND_"),
-                      item.employee_id(), item.cycle_id(), Money(item.amount()),
+                      item.employee_id(), item.cycle_id(), FormatMoney(item.amount()),
                       item.percent_bp() == 0 ? "-" : Percent(item.percent_bp()),
                       EnumWord(v1::PayrollState_Name(item.state()), "PAYROLL_STATE_"),
                       absl::StrCat("v", item.policy_version()), item.rule_id()});

@@ -8,7 +8,9 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "tools/perfctl/status.h"
@@ -125,6 +127,19 @@ std::string FormatPosition(const v1::Position& position) {
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp) {
   if (timestamp.seconds() == 0 && timestamp.nanos() == 0) return "-";
   return google::protobuf::util::TimeUtil::ToString(timestamp);
+}
+
+std::string FormatMoney(const perfledger::v1::Money& money) {
+  if (money.currency().empty() && money.amount_minor() == 0) return "-";
+  const int64_t amount = money.amount_minor();
+  const uint64_t magnitude =
+      amount < 0 ? static_cast<uint64_t>(-(amount + 1)) + 1 : static_cast<uint64_t>(amount);
+  return absl::StrCat(amount < 0 ? "-" : "", WithThousands(magnitude), " ", money.currency());
+}
+
+std::string EnumWord(const std::string& name, const std::string& prefix) {
+  std::string word = absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
+  return absl::AsciiStrToLower(word);
 }
 
 std::string WithThousands(uint64_t value) {

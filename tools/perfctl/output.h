@@ -74,6 +74,10 @@ std::string FormatPosition(const perfledger::v1::Position& position);
 std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
 // 1234567 -> "1,234,567".
 std::string WithThousands(uint64_t value);
+// Minor units with thousands separators: 630000 EUR -> "630,000 EUR"; "-" when unset.
+std::string FormatMoney(const perfledger::v1::Money& money);
+// An enum value's name as a word: ("PAYROLL_STATE_APPLIED", "PAYROLL_STATE_") -> "applied".
+std::string EnumWord(const std::string& name, const std::string& prefix);
 
 // Facts perfctl decided for the operator, e.g. {"check_in_id", "ci-..."} when it generated the
 // id: printed as "key: value" above the table, or as extra keys of the JSON document.
