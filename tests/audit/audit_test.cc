@@ -2,6 +2,7 @@
 // event, digests saved and proven (and disproven after a rewrite), as-of queries against what
 // the live view answered then, export, bad input for every RPC and the auditor-only roles.
 #include <filesystem>
+#include <thread>
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -364,6 +365,16 @@ TEST_CASE("audit as-of: a past position and time answer what the live view showe
   // What the auditor saw: the live ranking, and the positions and time it was read at.
   v1::RankingRequest live = Ranking();
   WaitFor(live.mutable_consistency(), last);
+  // The metrics too: the views must have applied the whole log before the reading.
+  for (int i = 0; i < 200; i++) {
+    const v1::ProjectionStatusResponse status = client.Projection();
+    bool caught_up = true;
+    for (int p = 0; p < status.applied_size(); p++) {
+      caught_up = caught_up && status.applied(p).offset() == server.server().log().Ends()[p];
+    }
+    if (caught_up) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   const v1::ProjectionStatusResponse before = client.Projection();
   const v1::RankingResponse then =
       MustOk(server.Call(*client.views, &v1::Views::Stub::GetRanking, live));
