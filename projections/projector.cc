@@ -19,26 +19,25 @@ std::string CheckpointKey(const std::string& name, uint32_t partition) {
   return key;
 }
 
-// Appends the final row of every key `batch` holds for `cf`, in key order, to `out`. With
-// overwrite_key the index keeps one entry per key, pointing at its latest Put or Delete.
-absl::Status AppendSorted(rocksdb::WriteBatchWithIndex& batch, rocksdb::ColumnFamilyHandle* cf,
-                          rocksdb::WriteBatch& out) {
-  std::unique_ptr<rocksdb::WBWIIterator> it(batch.NewIterator(cf));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const rocksdb::WriteEntry entry = it->Entry();
-    switch (entry.type) {
-      case rocksdb::kPutRecord:
-        RETURN_IF_ERROR(FromRocks(out.Put(cf, entry.key, entry.value), "sort view rows"));
-        break;
-      case rocksdb::kDeleteRecord:
-        RETURN_IF_ERROR(FromRocks(out.Delete(cf, entry.key), "sort view rows"));
-        break;
-      default:
-        // ViewTxn only puts and deletes; anything else would be dropped here, so refuse it.
-        return absl::InternalError("a view batch holds a row that is neither put nor delete");
+// Appends `rows` (already in key order: the final state of every key the batch touched) to
+// `out`.
+void AppendSorted(const ViewRows& rows, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch& out) {
+  for (const auto& [key, value] : rows) {
+    if (value) {
+      out.Put(cf, key, *value).PermitUncheckedError();
+    } else {
+      out.Delete(cf, key).PermitUncheckedError();
     }
   }
-  return FromRocks(it->status(), "sort view rows");
+}
+
+// The smallest key greater than every key that starts with `prefix`, or "" when there is none
+// (a prefix of 0xff bytes).
+std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
 }
 
 }  // namespace
@@ -50,27 +49,52 @@ std::string ViewFamily(std::string_view view_name) {
 // ---------------------------------------------------------------- ViewTxn
 
 absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
+  if (auto it = rows_->find(key); it != rows_->end()) return it->second;
   std::string value;
-  rocksdb::Status s = batch_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_,
-                                                rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   RETURN_IF_ERROR(FromRocks(s, "read view"));
   return std::optional<std::string>(std::move(value));
 }
 
 void ViewTxn::Put(std::string_view key, std::string_view value) {
-  batch_->Put(cf_, rocksdb::Slice(key.data(), key.size()),
-              rocksdb::Slice(value.data(), value.size()))
-      .PermitUncheckedError();
+  rows_->insert_or_assign(std::string(key), std::string(value));
 }
 
 void ViewTxn::Delete(std::string_view key) {
-  batch_->Delete(cf_, rocksdb::Slice(key.data(), key.size())).PermitUncheckedError();
+  rows_->insert_or_assign(std::string(key), std::nullopt);
 }
 
-std::unique_ptr<rocksdb::Iterator> ViewTxn::NewIterator() {
-  return std::unique_ptr<rocksdb::Iterator>(
-      batch_->NewIteratorWithBase(cf_, db_->NewIterator(rocksdb::ReadOptions(), cf_)));
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
+    std::string_view prefix) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
+  it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+  auto mine = rows_->lower_bound(prefix);
+  const rocksdb::Slice wanted(prefix.data(), prefix.size());
+  auto stored_in_range = [&] { return it->Valid() && it->key().starts_with(wanted); };
+  auto mine_in_range = [&] { return mine != rows_->end() && mine->first.starts_with(prefix); };
+  // Merge the stored rows with this batch's: on equal keys the batch wins (a nullopt hides the
+  // stored row).
+  while (stored_in_range() || mine_in_range()) {
+    const bool take_stored =
+        stored_in_range() && (!mine_in_range() || it->key().compare(mine->first) < 0);
+    if (take_stored) {
+      out.emplace_back(it->key().ToString(), it->value().ToString());
+      it->Next();
+      continue;
+    }
+    if (stored_in_range() && it->key() == rocksdb::Slice(mine->first)) it->Next();
+    if (mine->second) out.emplace_back(mine->first, *mine->second);
+    ++mine;
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan view"));
+  return out;
 }
 
 // ---------------------------------------------------------------- Projector
@@ -168,73 +192,99 @@ absl::StatusOr<size_t> Projector::Step() {
     applied = applied_;
   }
   const LogEnds ends = log_->Ends();
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  std::vector<rocksdb::ColumnFamilyHandle*> families;
-  for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
 
-  size_t count = 0;
-  v1::Event event;
-  if (options_.on_batch_start) options_.on_batch_start();
-  auto apply_partition = [&](uint32_t p, size_t budget) -> absl::Status {
+  // 1. Gather the batch in apply order: the control stream first, then each data partition up
+  //    to the first event that waits for control events not applied yet.
+  std::vector<StoredEvent> stored;
+  auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
     while (budget > 0 && applied[p] < ends[p]) {
       ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
                        log_->Read(p, applied[p], std::min<size_t>(budget, limits::kReadLimitMax)));
       if (events.empty()) return absl::OkStatus();
-      for (const StoredEvent& e : events) {
+      for (StoredEvent& e : events) {
         // A data event waits for the control stream it was decided against.
         if (p != kControlPartition && e.control_version() > applied[kControlPartition]) {
           return absl::OkStatus();
         }
         PL_CHECK(e.position().offset() >= applied[p]);
-        if (!event.ParseFromString(e.payload())) {
-          return absl::DataLossError(absl::StrFormat(
-              "partition %d offset %d: payload does not parse", p, e.position().offset()));
-        }
-        for (size_t i = 0; i < views_.size(); i++) {
-          ViewTxn txn(store_->db(), families[i], &batch);
-          absl::Status s = views_[i]->Apply(e, event, txn);
-          if (!s.ok()) {
-            return absl::Status(s.code(), absl::StrFormat("view %s at partition %d offset %d: %s",
-                                                          std::string(views_[i]->name()), p,
-                                                          e.position().offset(), s.message()));
-          }
-        }
         applied[p] = e.position().offset() + 1;
-        count++;
+        stored.push_back(std::move(e));
         budget--;
       }
     }
     return absl::OkStatus();
   };
-
-  RETURN_IF_ERROR(apply_partition(kControlPartition, options_.batch_events));
+  RETURN_IF_ERROR(gather_partition(kControlPartition, options_.batch_events));
   const size_t data_partitions = applied.size() - 1;
   const size_t share = std::max<size_t>(1, options_.batch_events / std::max<size_t>(1, data_partitions));
-  for (uint32_t p = 1; p < applied.size(); p++) {
-    RETURN_IF_ERROR(apply_partition(p, share));
+  for (uint32_t p = 1; p < applied.size(); p++) RETURN_IF_ERROR(gather_partition(p, share));
+  if (stored.empty()) return size_t{0};
+
+  std::vector<v1::Event> events(stored.size());
+  for (size_t i = 0; i < stored.size(); i++) {
+    if (!events[i].ParseFromString(stored[i].payload())) {
+      return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
+                                                 stored[i].position().partition(),
+                                                 stored[i].position().offset()));
+    }
   }
-  if (count == 0) return count;
+
+  // 2. Fold the batch into every view. Views are independent (each writes only its own family),
+  //    so a large batch is shared out view by view among apply_threads threads; each view still
+  //    sees every event in log order.
+  if (options_.on_batch_start) options_.on_batch_start();
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
+  for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
+  std::vector<ViewRows> rows(views_.size());
+  std::vector<absl::Status> results(views_.size());
+  std::atomic<size_t> next_view{0};
+  auto apply_views = [&] {
+    for (size_t i = next_view++; i < views_.size(); i = next_view++) {
+      ViewTxn txn(store_->db(), families[i], &rows[i]);
+      for (size_t j = 0; j < stored.size(); j++) {
+        absl::Status s = views_[i]->Apply(stored[j], events[j], txn);
+        if (!s.ok()) {
+          results[i] = absl::Status(
+              s.code(), absl::StrFormat("view %s at partition %d offset %d: %s",
+                                        std::string(views_[i]->name()),
+                                        stored[j].position().partition(),
+                                        stored[j].position().offset(), s.message()));
+          break;
+        }
+      }
+    }
+  };
+  const size_t helpers =
+      stored.size() >= options_.parallel_min_events
+          ? std::min<size_t>(options_.apply_threads, views_.size()) - 1
+          : 0;
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < helpers; t++) threads.emplace_back(apply_views);
+  apply_views();
+  for (std::thread& t : threads) t.join();
+  // The first failing view in view order: the same log gives the same error.
+  for (const absl::Status& s : results) RETURN_IF_ERROR(s);
+  const size_t count = stored.size();
   if (options_.before_commit) RETURN_IF_ERROR(options_.before_commit());
 
+  // 3. One WriteBatch: each family's final rows in key order, then the checkpoint. Sorted keys
+  //    make memtable inserts cheap (each insert starts its skiplist search from the previous
+  //    one), and a row rewritten within the batch (a counter, a record's state) is written once.
+  size_t bytes = 0;
+  for (const ViewRows& r : rows) {
+    for (const auto& [key, value] : r) bytes += key.size() + (value ? value->size() : 0) + 8;
+  }
+  rocksdb::WriteBatch batch(bytes + 64 * applied.size());
+  for (size_t i = 0; i < views_.size(); i++) AppendSorted(rows[i], families[i], batch);
   rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
   for (uint32_t p = 0; p < applied.size(); p++) {
     std::string value;
     PutBigEndian64(value, applied[p]);
     batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
   }
-  // Write each family's final rows in key order rather than in the order the views produced
-  // them. A memtable insert starts its skiplist search from the previous insert, so sorted keys
-  // skip most of the search that random-order keys (timeline rows of many employees) pay from
-  // the top, and a row rewritten within the batch (a counter, a record's state) is inserted
-  // once. Same rows, still one atomic WriteBatch with the checkpoint. Only the views' ViewTxns
-  // (each on its own family) and the checkpoint above write to `batch`, so these families
-  // cover every row.
-  rocksdb::WriteBatch sorted(batch.GetWriteBatch()->GetDataSize());
-  for (rocksdb::ColumnFamilyHandle* cf : families) RETURN_IF_ERROR(AppendSorted(batch, cf, sorted));
-  RETURN_IF_ERROR(AppendSorted(batch, meta, sorted));
   // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
   // the projector re-applies those events on restart.
-  RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &sorted), "write views"));
+  RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch), "write views"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     applied_ = applied;

@@ -35,6 +35,11 @@ struct ProjectorOptions {
   std::string name = "views";
   // Events applied per WriteBatch (bounded memory; larger batches rebuild faster).
   size_t batch_events = 4096;
+  // Threads that fold a batch into the views (each view is folded by one thread; the projector
+  // thread is one of them), used for batches of at least parallel_min_events events: below
+  // that, starting threads costs more than it saves.
+  size_t apply_threads = 2;
+  size_t parallel_min_events = 512;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision

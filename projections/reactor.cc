@@ -195,11 +195,11 @@ absl::Status ReactorView::RemoveDeadline(ViewTxn& txn, const std::string& subjec
 absl::StatusOr<policy::History> ReactorView::HistoryOf(const std::string& employee, ViewTxn& txn) {
   // Cycles ordered by period start; a cycle without a grade breaks a streak.
   std::vector<std::pair<int64_t, std::string>> cycles;
-  std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-  for (it->Seek("cyc/"); it->Valid() && it->key().starts_with("cyc/"); it->Next()) {
+  ASSIGN_OR_RETURN(auto rows, txn.Scan("cyc/"));
+  for (const auto& [key, value] : rows) {
     google::protobuf::Timestamp start;
-    start.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-    cycles.emplace_back(start.seconds(), it->key().ToString().substr(4));
+    start.ParseFromString(value);
+    cycles.emplace_back(start.seconds(), key.substr(4));
   }
   std::sort(cycles.begin(), cycles.end());
   policy::History history;
@@ -456,11 +456,10 @@ absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const std::string
   policy::GradeInputs inputs;
   std::map<int, std::pair<int64_t, int64_t>> by_source;  // source → (sum, count)
   std::map<int, std::string> last_event;
-  std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-  const std::string prefix = Key({"sc", cycle, employee}) + "/";
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+  ASSIGN_OR_RETURN(auto scores, txn.Scan(Key({"sc", cycle, employee}) + "/"));
+  for (const auto& [key, value] : scores) {
     internal::ScoreRecord r;
-    r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+    r.ParseFromString(value);
     by_source[r.source()].first += r.mean_milli();
     by_source[r.source()].second++;
     last_event[r.source()] = r.event_id();

@@ -10,33 +10,43 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/status/statusor.h"
 #include "perfledger/v1/envelope.pb.h"
 #include "perfledger/v1/events.pb.h"
 #include "rocksdb/db.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
 
 namespace perfledger::projections {
 
+// The rows one view changed in the batch being applied, in key order; nullopt marks a delete.
+// A sorted map rather than RocksDB's WriteBatchWithIndex: the projector writes each family's
+// final rows in key order (cheap memtable inserts) and views read their own writes often
+// (counters, records), and a node-based map does both without re-decoding the batch on every
+// comparison.
+using ViewRows = absl::btree_map<std::string, std::optional<std::string>, std::less<>>;
+
 // Reads and writes of one view within the batch being applied: reads see the batch's own
-// earlier writes. Not thread-safe; owned by the projector thread.
+// earlier writes. Not thread-safe; one view's batch is applied by one thread at a time.
 class ViewTxn {
  public:
-  ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatchWithIndex* batch)
-      : db_(db), cf_(cf), batch_(batch) {}
+  ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows)
+      : db_(db), cf_(cf), rows_(rows) {}
 
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
-  // An iterator over the view that includes this batch's writes. Caller owns it.
-  std::unique_ptr<rocksdb::Iterator> NewIterator();
+  // Every row whose key starts with `prefix`, in key order, this batch's writes included.
+  // Materialized, so the view may write while it walks the result.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix);
 
  private:
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
-  rocksdb::WriteBatchWithIndex* batch_;
+  ViewRows* rows_;
 };
 
 class View {

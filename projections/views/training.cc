@@ -177,22 +177,20 @@ class TrainingView final : public View {
         return found;
       }
     }
-    const std::string prefix = Key({"t", employee, course}) + "/";
-    std::unique_ptr<rocksdb::Iterator> it = txn.NewIterator();
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    ASSIGN_OR_RETURN(auto rows, txn.Scan(Key({"t", employee, course}) + "/"));
+    for (auto& [key, value] : rows) {
       v1::TrainingRecord record;
-      if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      if (!record.ParseFromString(value)) {
         return absl::DataLossError("training: a record does not parse");
       }
       const bool open = record.state() == v1::TRAINING_STATE_RECOMMENDED ||
                         (completion && record.state() == v1::TRAINING_STATE_ENROLLED);
       if (open) {
-        found.key = it->key().ToString();
+        found.key = std::move(key);
         found.record = std::move(record);
         return found;
       }
     }
-    RETURN_IF_ERROR(FromRocks(it->status(), "scan training records"));
     return found;
   }
 
