@@ -11,7 +11,8 @@ absl::StatusOr<std::unique_ptr<Clients>> Clients::Connect(
   const auto deadline = std::chrono::system_clock::now() + connect_timeout;
   for (uint32_t i = 0; i < std::max<uint32_t>(1, options.channels); ++i) {
     grpc::ChannelArguments args;
-    args.SetInt("perfbench.channel", static_cast<int>(i));  // see ClientOptions::channels
+    // See ClientOptions::channels and channel_offset.
+    args.SetInt("perfbench.channel", static_cast<int>(options.channel_offset + i));
     args.SetMaxReceiveMessageSize(16 << 20);
     Stubs s;
     s.channel = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
@@ -25,6 +26,7 @@ absl::StatusOr<std::unique_ptr<Clients>> Clients::Connect(
     s.metrics = v1::Metrics::NewStub(s.channel);
     s.reviews = v1::Reviews::NewStub(s.channel);
     s.log = v1::Log::NewStub(s.channel);
+    s.views = v1::Views::NewStub(s.channel);
     clients->stubs_.push_back(std::move(s));
   }
   return clients;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
+#include "perfledger/v1/views.grpc.pb.h"
 
 namespace perfbench {
 
@@ -23,6 +24,10 @@ struct ClientOptions {
   // Distinct TCP connections. gRPC shares one connection between channels with equal arguments,
   // so each channel gets its own argument to force its own connection, as separate clients have.
   uint32_t channels = 1;
+  // Added to each channel's distinguishing argument. A second Clients with another offset gets
+  // connections of its own instead of sharing the first one's (the lag probe does not queue
+  // behind the load's large batches on the same HTTP/2 connection).
+  uint32_t channel_offset = 0;
 };
 
 // The stubs of every service on one channel. Stubs are thread-safe.
@@ -35,6 +40,7 @@ struct Stubs {
   std::unique_ptr<v1::Metrics::Stub> metrics;
   std::unique_ptr<v1::Reviews::Stub> reviews;
   std::unique_ptr<v1::Log::Stub> log;
+  std::unique_ptr<v1::Views::Stub> views;
 };
 
 // Thread safety: all methods are const and safe to call from any thread.

@@ -1,6 +1,8 @@
 #include "tools/perfbench/fixture.h"
 
 #include <atomic>
+#include <condition_variable>
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -162,6 +164,133 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
   }
   if (absl::Status error = outcomes.first_error(); !error.ok()) return error;
   FixtureSummary summary = outcomes.summary();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return summary;
+}
+
+absl::StatusOr<uint64_t> RankingRows(const Clients& clients, uint32_t subjects,
+                                     std::chrono::milliseconds timeout) {
+  v1::RankingRequest req;
+  req.set_cycle_id(std::string(kCycleId));
+  req.set_org_unit_id(RankOrgUnitId(subjects));
+  req.set_page_size(1);  // only `total` is wanted
+  v1::RankingResponse res;
+  grpc::ClientContext ctx;
+  clients.Prepare(&ctx, std::chrono::system_clock::now() + timeout);
+  const grpc::Status status = clients.at(0).views->GetRanking(&ctx, req, &res);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        "GetRanking " + req.org_unit_id() + ": " + CodeName(status.error_code()) +
+                            ": " + status.error_message());
+  }
+  return res.total();
+}
+
+absl::StatusOr<FixtureSummary> CreateRankingFixture(const Clients& clients,
+                                                    const FixtureOptions& options, bool progress) {
+  const auto started = Clock::now();
+  const uint32_t n = options.subjects;
+  const std::string org = RankOrgUnitId(n);
+  absl::StatusOr<uint64_t> rows = RankingRows(clients, n, options.call_timeout);
+  if (!rows.ok()) {
+    return absl::Status(rows.status().code(), "fixture: " + std::string(rows.status().message()));
+  }
+  FixtureSummary summary;
+  summary.rows_before = *rows;
+  if (*rows >= n) {
+    summary.skipped = true;
+    summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return summary;
+  }
+
+  Outcomes outcomes;
+  auto context = [&](grpc::ClientContext* ctx) {
+    clients.Prepare(ctx, std::chrono::system_clock::now() + options.call_timeout);
+  };
+  const std::string key_prefix = "bench:rank" + std::to_string(n) + ":";
+  {
+    v1::DefineOrgUnitRequest req;
+    req.mutable_meta()->set_idempotency_key(key_prefix + "ou");
+    req.set_org_unit_id(org);
+    req.set_name("perfbench ranking unit of " + std::to_string(n));
+    req.set_parent_id(std::string(kOrgUnitId));
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::CommandResult res;
+    outcomes.Add("DefineOrgUnit " + org, clients.at(0).people->DefineOrgUnit(&ctx, req, &res), res);
+  }
+
+  // Progress: people done (registered and graded) so far, printed by a side thread.
+  std::atomic<uint32_t> done{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::thread reporter;
+  if (progress) {
+    reporter = std::thread([&] {
+      uint32_t last = 0;
+      auto last_time = Clock::now();
+      std::unique_lock lock(mu);
+      while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return finished; })) {
+        const uint32_t now_done = done.load();
+        const auto now = Clock::now();
+        std::fprintf(stderr, "[perfbench] ranking fixture: %u/%u people registered and graded "
+                     "(%.0f/s, %.0f s)\n", now_done, n,
+                     (now_done - last) / std::chrono::duration<double>(now - last_time).count(),
+                     std::chrono::duration<double>(now - started).count());
+        last = now_done;
+        last_time = now;
+      }
+    });
+  }
+  if (!outcomes.failed()) {
+    ParallelFor(n, options.threads, outcomes, [&](uint32_t i) {
+      const std::string id = RankEmployeeId(n, i);
+      {
+        v1::RegisterEmployeeRequest req;
+        req.mutable_meta()->set_idempotency_key(key_prefix + "emp:" + std::to_string(i));
+        req.set_employee_id(id);
+        req.set_name("Bench " + id);
+        req.set_org_unit_id(org);
+        req.set_manager_id(std::string(kManagerId));
+        req.set_job_level("L3");
+        *req.mutable_base_salary() = Eur(500000);
+        *req.mutable_band_midpoint() = Eur(520000);
+        req.mutable_hired_at()->set_seconds(1704067200);  // 2024-01-01
+        grpc::ClientContext ctx;
+        context(&ctx);
+        v1::CommandResult res;
+        const grpc::Status status = clients.at(i).people->RegisterEmployee(&ctx, req, &res);
+        outcomes.Add("RegisterEmployee " + id, status, res);
+        if (!status.ok() && status.error_code() != grpc::StatusCode::ALREADY_EXISTS) return;
+      }
+      v1::FinalizeGradeRequest req;
+      req.mutable_meta()->set_idempotency_key(key_prefix + "grade:" + std::to_string(i));
+      req.set_employee_id(id);
+      req.set_cycle_id(std::string(kCycleId));
+      const int64_t score = RankScoreMilli(i);
+      req.set_score_milli(score);
+      req.set_grade(std::string(RankGrade(score)));
+      grpc::ClientContext ctx;
+      context(&ctx);
+      v1::CommandResult res;
+      outcomes.Add("FinalizeGrade " + id, clients.at(i).reviews->FinalizeGrade(&ctx, req, &res),
+                   res);
+      done.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  if (reporter.joinable()) {
+    {
+      std::lock_guard lock(mu);
+      finished = true;
+    }
+    cv.notify_all();
+    reporter.join();
+  }
+  if (absl::Status error = outcomes.first_error(); !error.ok()) return error;
+  const uint64_t rows_before = summary.rows_before;
+  summary = outcomes.summary();
+  summary.rows_before = rows_before;
   summary.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return summary;
 }

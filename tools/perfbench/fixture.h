@@ -27,10 +27,32 @@ struct FixtureSummary {
   uint64_t deduplicated = 0;  // replays of an earlier run's commands
   uint64_t existed = 0;       // ALREADY_EXISTS
   double seconds = 0;
+  // Ranking fixture only: rows the ranking had before (the one GetRanking check), and whether
+  // that was every row, so nothing was sent.
+  uint64_t rows_before = 0;
+  bool skipped = false;
 };
 
 // Creates the fixture. The first failing command's status is returned (code and message name the
 // command), after the in-flight ones finish.
 absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients, const FixtureOptions& options);
+
+// The ranking fixture of --scenario ranking, on top of CreateFixture's org unit, manager and
+// cycle: org unit bench-rank<N> (N = subjects) with employees bench-rank<N>-0..N-1 (manager
+// bench-mgr), each with a finalized grade in bench-cycle whose score is RankScoreMilli(i).
+//
+// Cheapest path through the API: two single-event commands per person, RegisterEmployee and
+// FinalizeGrade with an explicit grade and score. No policy is published, so the reactor derives
+// no actions from the grades (a metric-band policy plus ComputeGrades would cost 100 metric
+// events per 100 people plus a raise, bonus, PIP or HR review per person). Stable keys
+// (bench:rank<N>:ou, bench:rank<N>:emp:<i>, bench:rank<N>:grade:<i>) make it idempotent; an
+// interrupted build resumes where it stopped. One GetRanking call first: when the ranking
+// already has N rows, nothing is sent. `progress`: a line on stderr every second.
+absl::StatusOr<FixtureSummary> CreateRankingFixture(const Clients& clients,
+                                                    const FixtureOptions& options, bool progress);
+
+// Rows in the ranking of bench-rank<subjects> in bench-cycle, from one GetRanking call.
+absl::StatusOr<uint64_t> RankingRows(const Clients& clients, uint32_t subjects,
+                                     std::chrono::milliseconds timeout);
 
 }  // namespace perfbench

@@ -20,6 +20,7 @@
 #include "tools/perfbench/baseline.h"
 #include "tools/perfbench/client.h"
 #include "tools/perfbench/fixture.h"
+#include "tools/perfbench/lag.h"
 #include "tools/perfbench/procstat.h"
 #include "tools/perfbench/report.h"
 #include "tools/perfbench/runner.h"
@@ -61,6 +62,11 @@ absl::StatusOr<ServerCounters> FetchStatus(const Clients& clients) {
   c.group_commits = response.group_commits();
   for (const v1::ViewLag& view : response.views()) {
     c.max_view_lag = std::max<uint64_t>(c.max_view_lag, view.lag_events());
+  }
+  // Log.Status leaves `views` empty on the current server, so the projector's own count is
+  // what says how far the views are behind. A server without the Views service counts as 0.
+  if (absl::StatusOr<uint64_t> lag = ProjectionLag(clients, std::chrono::seconds(5)); lag.ok()) {
+    c.max_view_lag = std::max(c.max_view_lag, *lag);
   }
   return c;
 }
@@ -164,13 +170,20 @@ class Monitor {
 };
 
 // Waits (bounded) until the server's views have applied the log, so one run's projection backlog
-// does not slow the next run down. Servers that report no views pass at once.
-void WaitForViews(const Clients& clients, std::chrono::seconds limit) {
+// does not slow the next run down. Servers that report no views pass at once. Returns whether
+// the views caught up.
+bool WaitForViews(const Clients& clients, std::chrono::seconds limit) {
   const auto give_up = Clock::now() + limit;
   bool said = false;
   while (Clock::now() < give_up) {
     absl::StatusOr<ServerCounters> c = FetchStatus(clients);
-    if (!c.ok() || c->max_view_lag == 0) return;
+    if (!c.ok() || c->max_view_lag == 0) {
+      if (said) {
+        std::fprintf(stderr, "[perfbench] views caught up in %.1f s\n",
+                     std::chrono::duration<double>(Clock::now() - (give_up - limit)).count());
+      }
+      return true;
+    }
     if (!said) {
       std::fprintf(stderr, "[perfbench] waiting for views to catch up (lag %llu events)\n",
                    static_cast<unsigned long long>(c->max_view_lag));
@@ -180,6 +193,7 @@ void WaitForViews(const Clients& clients, std::chrono::seconds limit) {
   }
   std::fprintf(stderr, "[perfbench] views still lag after %llds; measuring anyway\n",
                static_cast<long long>(limit.count()));
+  return false;
 }
 
 int Main(int argc, char** argv) {
@@ -189,7 +203,7 @@ int Main(int argc, char** argv) {
   std::string mix_spec = "metric=70,checkin=10,score=10,progress=10";
   std::string baseline_dir = "/tmp";
   uint32_t concurrency = 32, batch_size = 100, subjects = 1000, io_threads = 2, channels = 0;
-  uint32_t value_bytes = 0, timeout_ms = 5000;
+  uint32_t value_bytes = 0, timeout_ms = 5000, probe_interval_ms = 100;
   double duration = 10, warmup = 2, rate = 0, rss_interval = 1;
   int server_pid = 0;
   bool baseline = false, baseline_only = false, no_idempotency_keys = false, quiet = false;
@@ -198,8 +212,10 @@ int Main(int argc, char** argv) {
   app.add_option("--token", token, "bearer token (sent as 'authorization: Bearer <token>')");
   app.add_option("--scenario", scenario,
                  "metrics-batch: ObserveMetrics batches; commands: single ObserveMetric "
-                 "commands; mixed: single commands drawn from --mix")
-      ->check(CLI::IsMember({"metrics-batch", "commands", "mixed"}))
+                 "commands; mixed: single commands drawn from --mix; ranking: GetRanking top-50 "
+                 "of an org unit of --subjects people; lag: open-loop metric batches at --rate "
+                 "plus a read-your-writes probe of the views")
+      ->check(CLI::IsMember({"metrics-batch", "commands", "mixed", "ranking", "lag"}))
       ->capture_default_str();
   app.add_option("--mix", mix_spec, "weights for --scenario mixed (metric, checkin, score, "
                  "progress, metrics-batch)")->capture_default_str();
@@ -211,9 +227,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 3600.0))->capture_default_str();
   app.add_option("--warmup", warmup, "seconds of load before measuring")
       ->check(CLI::Range(0.0, 600.0))->capture_default_str();
-  app.add_option("--rate", rate, "open-loop requests/s across all clients; 0 = closed loop")
+  app.add_option("--rate", rate, "open-loop requests/s across all clients; 0 = closed loop "
+                 "(--scenario lag: default 500, i.e. 50,000 events/s in batches of 100)")
       ->check(CLI::Range(0.0, 10000000.0))->capture_default_str();
-  app.add_option("--subjects", subjects, "distinct employees bench-emp-<i>")
+  app.add_option("--subjects", subjects, "distinct employees bench-emp-<i> (--scenario ranking: "
+                 "the ranked org unit's size, default 100000)")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_flag("--baseline", baseline, "also run the raw RocksDB baseline (before the load)");
   app.add_flag("--baseline-only", baseline_only, "run only the raw baseline; no server needed");
@@ -234,14 +252,27 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 600000))->capture_default_str();
   app.add_flag("--no-idempotency-keys", no_idempotency_keys,
                "send load commands without idempotency keys (the fixture always has them)");
+  app.add_option("--probe-interval", probe_interval_ms,
+                 "--scenario lag: milliseconds between two read-your-writes probes")
+      ->check(CLI::Range(1, 60000))->capture_default_str();
   app.add_flag("--quiet", quiet, "no progress lines on stderr");
   CLI11_PARSE(app, argc, argv);
+  // Scenario defaults: the targets are about an org unit of 100,000 people and about
+  // 50,000 events/s (500 batches of 100); an explicit flag always wins.
+  if (scenario == "ranking" && app.count("--subjects") == 0) subjects = 100000;
+  if (scenario == "lag" && app.count("--rate") == 0) rate = 500;
+  if (scenario == "lag" && rate <= 0) {
+    std::cerr << "perfbench: --scenario lag is open loop; it needs --rate > 0\n";
+    return 1;
+  }
 
   Report report;
   report.server = server;
   report.scenario = baseline_only ? "baseline-only" : scenario;
-  if (scenario == "metrics-batch") {
+  if (scenario == "metrics-batch" || scenario == "lag") {
     report.mix = Mix::Only(EventKind::kMetricBatch);
+  } else if (scenario == "ranking") {
+    report.mix = Mix::Only(EventKind::kRanking);
   } else if (scenario == "commands") {
     report.mix = Mix::Only(EventKind::kMetric);
   } else {
@@ -326,10 +357,12 @@ int Main(int argc, char** argv) {
   monitor.Start();
 
   FixtureOptions fixture_options;
-  fixture_options.subjects = subjects;
+  // The ranking scenario ranks its own org unit's people; the shared fixture gives it only the
+  // org unit, manager and cycle.
+  fixture_options.subjects = scenario == "ranking" ? 0 : subjects;
   fixture_options.goals = report.mix.NeedsGoals();
-  if (!quiet) std::fprintf(stderr, "[perfbench] fixture: %u employees%s\n", subjects,
-                           fixture_options.goals ? " with goals" : "");
+  if (!quiet) std::fprintf(stderr, "[perfbench] fixture: %u employees%s\n",
+                           fixture_options.subjects, fixture_options.goals ? " with goals" : "");
   absl::StatusOr<FixtureSummary> fixture = CreateFixture(**clients, fixture_options);
   if (!fixture.ok()) {
     monitor.Stop();
@@ -337,7 +370,44 @@ int Main(int argc, char** argv) {
     return 1;
   }
   report.fixture = *fixture;
-  WaitForViews(**clients, std::chrono::seconds(30));
+  if (scenario == "ranking") {
+    FixtureOptions ranking_options;
+    ranking_options.subjects = subjects;
+    // Single commands need many in flight for the server's group commit to share its fsyncs.
+    ranking_options.threads = 32;
+    if (!quiet) {
+      std::fprintf(stderr, "[perfbench] ranking fixture: org unit %s of %u people\n",
+                   RankOrgUnitId(subjects).c_str(), subjects);
+    }
+    absl::StatusOr<FixtureSummary> ranked =
+        CreateRankingFixture(**clients, ranking_options, !quiet);
+    if (!ranked.ok()) {
+      monitor.Stop();
+      std::cerr << "perfbench: " << ranked.status().message() << '\n';
+      return 1;
+    }
+    report.ranking_fixture = *ranked;
+    if (!quiet) {
+      std::fprintf(stderr, "[perfbench] ranking fixture: %s in %.1f s\n",
+                   ranked->skipped ? "complete already" : "done", ranked->seconds);
+    }
+    // The projector may be a minute behind a freshly built fixture; measuring reads while it
+    // writes would measure the backlog.
+    WaitForViews(**clients, std::chrono::seconds(600));
+    absl::StatusOr<uint64_t> rows = RankingRows(**clients, subjects, std::chrono::seconds(10));
+    if (!rows.ok() || *rows != subjects) {
+      monitor.Stop();
+      std::cerr << "perfbench: ranking fixture: "
+                << (rows.ok() ? "the ranking of " + RankOrgUnitId(subjects) + " has " +
+                                    std::to_string(*rows) + " rows, expected " +
+                                    std::to_string(subjects)
+                              : std::string(rows.status().message()))
+                << '\n';
+      return 1;
+    }
+  } else {
+    WaitForViews(**clients, std::chrono::seconds(30));
+  }
 
   if (baseline) {
     monitor.SetPhase("baseline");
@@ -358,7 +428,29 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "[perfbench] %s: warmup %.1f s, measure %.1f s\n", scenario.c_str(),
                  warmup, duration);
   }
+  std::unique_ptr<Clients> probe_clients;
+  std::unique_ptr<LagProbe> probe;
+  if (scenario == "lag") {
+    ClientOptions probe_connection{server, token, 1, report.channels};
+    absl::StatusOr<std::unique_ptr<Clients>> connected =
+        Clients::Connect(probe_connection, std::chrono::seconds(5));
+    if (!connected.ok()) {
+      monitor.Stop();
+      std::cerr << "perfbench: probe: " << connected.status().message() << '\n';
+      return 1;
+    }
+    probe_clients = std::move(*connected);
+    report.lag_options.probe_interval = std::chrono::milliseconds(probe_interval_ms);
+    report.lag_options.call_timeout = report.run_options.call_timeout;
+    report.lag_options.probe_employee = EmployeeId(0);
+    report.lag_options.run_id = report.workload.run_id;
+    report.lag_options.progress = !quiet;
+    probe = std::make_unique<LagProbe>(*probe_clients, report.lag_options);
+    const Clock::time_point window_start = run_start + report.run_options.warmup;
+    probe->Start(window_start, window_start + report.run_options.duration);
+  }
   report.run = Run(**clients, report.workload, report.mix, report.run_options, &live);
+  if (probe) report.lag = probe->Stop();
   const double run_seconds = std::chrono::duration<double>(Clock::now() - run_start).count();
   report.client_cpu_cores = (SelfCpuSeconds() - client_cpu_start) / run_seconds;
   if (std::optional<double> end = MachineBusyCpuSeconds(); end && machine_cpu_start) {

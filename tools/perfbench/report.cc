@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +39,9 @@ struct Target {
   bool pass() const { return at_least ? value >= limit : value <= limit; }
 };
 
+// The target (c) is about an org unit of 100,000 people; smaller ones do not speak to it.
+constexpr uint32_t kRankingTargetSubjects = 100000;
+
 std::vector<Target> ApplicableTargets(const Report& r) {
   std::vector<Target> targets;
   if (!r.run) return targets;
@@ -60,6 +64,29 @@ std::vector<Target> ApplicableTargets(const Report& r) {
     }
   }
   return targets;
+}
+
+// Target (c), printed as "X ms": the other targets' format has no unit suffix.
+std::optional<Target> RankingTarget(const Report& r) {
+  if (!r.run || r.scenario != "ranking" || r.workload.subjects < kRankingTargetSubjects) {
+    return std::nullopt;
+  }
+  const double p99_ms = r.run->total.latency.ValueAtQuantile(0.99) / 1e6;
+  return Target{"(c) ranking top-50 p99 <= 2 ms", p99_ms, 2.0, false};
+}
+
+std::optional<LagVerdict> LagTarget(const Report& r) {
+  if (!r.run || !r.lag) return std::nullopt;
+  LagVerdict v = EvaluateLag(r.asked_events_per_second(), r.events_per_second(), *r.lag);
+  if (!v.applicable) return std::nullopt;
+  return v;
+}
+
+std::string Millis(uint64_t ns) { return Format("%.1f", ns / 1e6); }
+
+std::string MillisLine(const Histogram& h) {
+  return "p50 " + Millis(h.ValueAtQuantile(0.5)) + "  p90 " + Millis(h.ValueAtQuantile(0.9)) +
+         "  p99 " + Millis(h.ValueAtQuantile(0.99)) + "  max " + Millis(h.max_ns());
 }
 
 std::string LatencyLine(const Histogram& h) {
@@ -100,9 +127,10 @@ std::string ModeText(const RunOptions& o) {
 }
 
 // At most `limit` samples, evenly spread, always keeping the first and the last.
-std::vector<RssSample> Thin(const std::vector<RssSample>& all, size_t limit) {
+template <typename Sample>
+std::vector<Sample> Thin(const std::vector<Sample>& all, size_t limit) {
   if (all.size() <= limit) return all;
-  std::vector<RssSample> out;
+  std::vector<Sample> out;
   for (size_t i = 0; i < limit; ++i) out.push_back(all[i * (all.size() - 1) / (limit - 1)]);
   return out;
 }
@@ -118,7 +146,12 @@ void PrintHeader(const Report& r, std::ostream& out) {
   out << "perfbench  server " << r.server << "  scenario " << r.scenario << "  " << ModeText(o)
       << "  concurrency " << o.concurrency << " (" << r.channels << " connections, "
       << o.io_threads << " io threads)";
-  if (r.scenario == "metrics-batch") out << "  batch " << r.workload.batch_size;
+  if (r.scenario == "metrics-batch" || r.scenario == "lag") {
+    out << "  batch " << r.workload.batch_size;
+  }
+  if (r.scenario == "ranking") {
+    out << "  org unit " << RankOrgUnitId(r.workload.subjects) << " page " << kRankPageSize;
+  }
   if (r.scenario == "mixed") {
     out << "  mix";
     for (EventKind kind : kAllKinds) {
@@ -139,6 +172,15 @@ double Report::events_per_second() const {
   return run && run->window_seconds > 0 ? EventsOk(*run, workload) / run->window_seconds : 0;
 }
 
+double Report::asked_events_per_second() const {
+  if (run_options.rate <= 0) return 0;
+  double events = 0;  // per request, weighted by the mix
+  for (EventKind kind : kAllKinds) {
+    events += double(mix.weight(kind)) / mix.total() * EventsPerRequest(kind, workload);
+  }
+  return run_options.rate * events;
+}
+
 double Report::ratio() const {
   if (!run || !baseline || baseline->keys_per_second() <= 0) return 0;
   return events_per_second() / baseline->keys_per_second();
@@ -152,13 +194,30 @@ void PrintText(const Report& r, std::ostream& out) {
         << " deduplicated, " << r.fixture->existed << " already existed, in "
         << Format("%.2f", r.fixture->seconds) << " s\n";
   }
+  if (r.ranking_fixture) {
+    const FixtureSummary& f = *r.ranking_fixture;
+    out << "fixture    ranking " << RankOrgUnitId(r.workload.subjects) << ": ";
+    if (f.skipped) {
+      out << "complete already (" << f.rows_before << " rows), nothing sent\n";
+    } else {
+      out << f.rows_before << " rows before; " << f.created << " commands created, "
+          << f.deduplicated << " deduplicated, " << f.existed << " already existed, in "
+          << Format("%.1f", f.seconds) << " s";
+      if (f.seconds > 0) {
+        out << " (" << Format("%.0f", (f.created + f.deduplicated + f.existed) / f.seconds)
+            << " commands/s)";
+      }
+      out << '\n';
+    }
+  }
   out << '\n';
 
   // The one-line summary.
   if (r.run) {
     const Histogram& h = r.run->total.latency;
-    out << r.scenario << "  events/s " << Format("%.0f", r.events_per_second()) << "  req/s "
-        << Format("%.0f", r.requests_per_second()) << "  p50 "
+    out << r.scenario;
+    if (r.scenario != "ranking") out << "  events/s " << Format("%.0f", r.events_per_second());
+    out << "  req/s " << Format("%.0f", r.requests_per_second()) << "  p50 "
         << Micros(h.ValueAtQuantile(0.5)) << "us p99 " << Micros(h.ValueAtQuantile(0.99))
         << "us p999 " << Micros(h.ValueAtQuantile(0.999)) << "us";
     if (r.baseline) {
@@ -210,6 +269,33 @@ void PrintText(const Report& r, std::ostream& out) {
           << Format("%.2f", std::max(0.0, *r.baseline_machine_cpu_cores - r.baseline_cpu_cores));
     }
     out << '\n';
+  }
+
+  if (r.lag) {
+    const LagResult& l = *r.lag;
+    out << "visible ms " << MillisLine(l.visible) << "   (append acknowledged -> GetTimeline with "
+        << "its min_position answered; " << l.probes_ok << " probes every "
+        << r.lag_options.probe_interval.count() << " ms, " << l.probe_errors << " failed, "
+        << l.probes_late << " started late)\n";
+    out << "probe ms   append " << MillisLine(l.append) << '\n';
+    if (!l.first_error.empty()) out << "probe      first failure: " << l.first_error << '\n';
+    out << "view lag   max " << l.max_lag_events << " events over " << l.lag_samples
+        << " samples (GetProjectionStatus every " << r.lag_options.lag_interval.count()
+        << " ms";
+    if (l.lag_errors > 0) out << ", " << l.lag_errors << " failed";
+    out << ")\nview lag timeline (seconds: events)";
+    const std::vector<LagSample> shown = Thin(l.timeline, 32);
+    for (size_t i = 0; i < shown.size(); ++i) {
+      out << (i % 8 == 0 ? "\n  " : " | ") << Format("%.1f", shown[i].t_seconds) << ": "
+          << shown[i].lag_events;
+    }
+    out << '\n';
+    if (r.asked_events_per_second() > 0) {
+      out << "ingest     asked " << Format("%.0f", r.asked_events_per_second())
+          << " events/s, achieved " << Format("%.0f", r.events_per_second()) << " ("
+          << Format("%.1f", 100 * r.events_per_second() / r.asked_events_per_second())
+          << " %)\n";
+    }
   }
 
   if (r.status_before && r.status_after) {
@@ -275,6 +361,17 @@ void PrintText(const Report& r, std::ostream& out) {
   for (const Target& t : targets) {
     out << "target     " << t.name << ": " << Format(t.limit < 10 ? "%.2f" : "%.0f", t.value)
         << (t.pass() ? "  PASS" : "  FAIL") << '\n';
+  }
+  if (std::optional<Target> t = RankingTarget(r)) {
+    out << "target     " << t->name << ": " << Format("%.2f", t->value) << " ms"
+        << (t->pass() ? "  PASS" : "  FAIL") << '\n';
+  }
+  if (std::optional<LagVerdict> v = LagTarget(r)) {
+    out << "target     (b) view lag under 50k events/s <= 1 s: max " << Format("%.0f", v->max_ms)
+        << " ms" << (v->pass ? "  PASS" : "  FAIL (" + v->reasons + ")") << '\n';
+  } else if (r.lag) {
+    out << "target     (b) view lag: not applicable, the run asked for "
+        << Format("%.0f", r.asked_events_per_second()) << " events/s, fewer than 50000\n";
   }
 }
 
@@ -373,9 +470,47 @@ void PrintJson(const Report& r, std::ostream& out) {
     j["server_rss"] = {{"timeline", timeline}};
     if (r.peak_rss_kib) j["server_rss"]["vmhwm_kib"] = *r.peak_rss_kib;
   }
+  if (r.ranking_fixture) {
+    const FixtureSummary& f = *r.ranking_fixture;
+    j["ranking_fixture"] = {{"org_unit", RankOrgUnitId(r.workload.subjects)},
+                            {"rows_before", f.rows_before},
+                            {"skipped", f.skipped},
+                            {"created", f.created},
+                            {"deduplicated", f.deduplicated},
+                            {"existed", f.existed},
+                            {"seconds", f.seconds}};
+  }
+  if (r.lag) {
+    const LagResult& l = *r.lag;
+    json timeline = json::array();
+    for (const LagSample& s : l.timeline) {
+      timeline.push_back({{"t_s", s.t_seconds}, {"lag_events", s.lag_events}});
+    }
+    j["lag"] = {{"probe_interval_ms", r.lag_options.probe_interval.count()},
+                {"probes_ok", l.probes_ok},
+                {"probe_errors", l.probe_errors},
+                {"probes_late", l.probes_late},
+                {"first_error", l.first_error},
+                {"visible", LatencyJson(l.visible)},
+                {"probe_append", LatencyJson(l.append)},
+                {"max_lag_events", l.max_lag_events},
+                {"lag_samples", l.lag_samples},
+                {"lag_errors", l.lag_errors},
+                {"lag_timeline", timeline},
+                {"asked_events_per_s", r.asked_events_per_second()}};
+  }
   json targets = json::array();
   for (const Target& t : ApplicableTargets(r)) {
     targets.push_back({{"name", t.name}, {"value", t.value}, {"pass", t.pass()}});
+  }
+  if (std::optional<Target> t = RankingTarget(r)) {
+    targets.push_back({{"name", t->name}, {"value", t->value}, {"pass", t->pass()}});
+  }
+  if (std::optional<LagVerdict> v = LagTarget(r)) {
+    targets.push_back({{"name", "(b) view lag under 50k events/s <= 1 s (max ms)"},
+                       {"value", v->max_ms},
+                       {"pass", v->pass},
+                       {"reasons", v->reasons}});
   }
   j["targets"] = targets;
   out << j.dump(2) << '\n';

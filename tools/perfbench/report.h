@@ -9,6 +9,7 @@
 
 #include "tools/perfbench/baseline.h"
 #include "tools/perfbench/fixture.h"
+#include "tools/perfbench/lag.h"
 #include "tools/perfbench/runner.h"
 #include "tools/perfbench/workload.h"
 
@@ -34,7 +35,7 @@ struct ServerCounters {
 
 struct Report {
   // What was run.
-  std::string scenario;  // metrics-batch, commands, mixed, baseline-only
+  std::string scenario;  // metrics-batch, commands, mixed, ranking, lag, baseline-only
   std::string server;
   Mix mix;
   WorkloadOptions workload;
@@ -42,7 +43,11 @@ struct Report {
   uint32_t channels = 0;
 
   std::optional<FixtureSummary> fixture;
+  std::optional<FixtureSummary> ranking_fixture;  // --scenario ranking
   std::optional<RunResult> run;
+  // --scenario lag: the probe's and the sampler's findings, and how often they looked.
+  std::optional<LagResult> lag;
+  LagOptions lag_options;
 
   std::optional<BaselineResult> baseline;
   BaselineOptions baseline_options;
@@ -62,6 +67,8 @@ struct Report {
   // Derived numbers, 0 without a run.
   double requests_per_second() const;
   double events_per_second() const;
+  // Open loop: the events/s the run asked for (rate × events per request); 0 in closed loop.
+  double asked_events_per_second() const;
   // Server events/s over baseline keys/s; 0 without both.
   double ratio() const;
 };

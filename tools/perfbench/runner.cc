@@ -32,8 +32,8 @@ uint64_t Nanos(Clock::duration d) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
-// One outstanding RPC and the requests it reuses. Member order matters: `reader` lives in the
-// call's arena, which `context` frees, so the reader must be destroyed first (declared last).
+// One outstanding RPC and the requests it reuses. Member order matters: the readers live in the
+// call's arena, which `context` frees, so the readers must be destroyed first (declared last).
 struct Slot {
   Slot(const WorkloadOptions& workload, const Mix& mix, uint32_t index, uint64_t seed)
       : builder(workload, mix, index, seed) {}
@@ -52,11 +52,14 @@ struct Slot {
   v1::RecordCheckInRequest check_in;
   v1::SubmitScoreRequest score;
   v1::RecordKeyResultProgressRequest progress;
+  v1::RankingRequest ranking;
 
   v1::CommandResult response;
+  v1::RankingResponse ranking_response;
   grpc::Status status;
   std::unique_ptr<grpc::ClientContext> context;
   std::unique_ptr<grpc::ClientAsyncResponseReader<v1::CommandResult>> reader;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<v1::RankingResponse>> ranking_reader;
 };
 
 // What one completion-queue thread measured; merged after the run, so no locks on the hot path.
@@ -127,6 +130,7 @@ class Runner {
     slot.kind = slot.builder.NextKind();
     slot.intended = intended;
     slot.reader.reset();  // before the context that owns its arena
+    slot.ranking_reader.reset();
     slot.context = std::make_unique<grpc::ClientContext>();
     clients_.Prepare(slot.context.get(), std::chrono::system_clock::now() + options_.call_timeout);
     slot.response.Clear();
@@ -153,6 +157,15 @@ class Runner {
         slot.builder.Fill(&slot.progress);
         slot.reader = s.goals->PrepareAsyncRecordKeyResultProgress(ctx, slot.progress, slot.cq);
         break;
+      case EventKind::kRanking:
+        // A query answers a different message, so it has its own reader and response.
+        slot.ranking_response.Clear();
+        slot.builder.Fill(&slot.ranking);
+        slot.ranking_reader = s.views->PrepareAsyncGetRanking(ctx, slot.ranking, slot.cq);
+        slot.sent = Clock::now();
+        slot.ranking_reader->StartCall();
+        slot.ranking_reader->Finish(&slot.ranking_response, &slot.status, &slot);
+        return;
     }
     slot.sent = Clock::now();
     slot.reader->StartCall();

@@ -16,6 +16,7 @@ std::string_view KindName(EventKind kind) {
     case EventKind::kCheckIn: return "checkin";
     case EventKind::kScore: return "score";
     case EventKind::kProgress: return "progress";
+    case EventKind::kRanking: return "ranking";
   }
   return "?";
 }
@@ -43,6 +44,10 @@ absl::StatusOr<Mix> Mix::Parse(std::string_view spec) {
     const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), weight);
     if (ec != std::errc() || end != number.data() + number.size()) {
       return absl::InvalidArgumentError("--mix: bad weight '" + std::string(number) + "'");
+    }
+    if (name == KindName(EventKind::kRanking)) {
+      return absl::InvalidArgumentError(
+          "--mix: 'ranking' is a query with its own fixture; use --scenario ranking");
     }
     bool known = false;
     for (EventKind kind : kAllKinds) {
@@ -75,8 +80,33 @@ bool Mix::NeedsGoals() const {
 std::string EmployeeId(uint32_t index) { return "bench-emp-" + std::to_string(index); }
 std::string GoalId(uint32_t index) { return "bench-goal-" + std::to_string(index); }
 
+std::string RankOrgUnitId(uint32_t size) { return "bench-rank" + std::to_string(size); }
+std::string RankEmployeeId(uint32_t size, uint32_t index) {
+  return RankOrgUnitId(size) + "-" + std::to_string(index);
+}
+
+int64_t RankScoreMilli(uint32_t index) {
+  // splitmix64's finalizer: a fixed bijection, so scores look random but never change.
+  uint64_t z = uint64_t(index) + 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<int64_t>(z % 5001);
+}
+
+std::string_view RankGrade(int64_t score_milli) {
+  if (score_milli >= 4000) return "A";
+  if (score_milli >= 3000) return "B";
+  if (score_milli >= 2000) return "C";
+  return "D";
+}
+
 uint32_t EventsPerRequest(EventKind kind, const WorkloadOptions& options) {
-  return kind == EventKind::kMetricBatch ? options.batch_size : 1;
+  switch (kind) {
+    case EventKind::kMetricBatch: return options.batch_size;
+    case EventKind::kRanking: return 0;
+    default: return 1;
+  }
 }
 
 // ------------------------------------------------------------------------ typical envelope size
@@ -190,6 +220,8 @@ size_t TypicalEnvelopeBytes(EventKind kind, const WorkloadOptions& options) {
       return EnvelopeBytes(event, "KeyResultProgressRecorded", "goal/" + request.goal_id(),
                            employee, true);
     }
+    case EventKind::kRanking:
+      return 0;  // a query stores nothing
   }
   return 0;
 }
@@ -298,6 +330,15 @@ void RequestBuilder::Fill(v1::RecordKeyResultProgressRequest* request) {
   request->set_key_result_id(std::string(kKeyResultId));
   request->set_value_milli(static_cast<int64_t>(rng_() % 5001));
   request->set_note("weekly measurement");
+}
+
+void RequestBuilder::Fill(v1::RankingRequest* request) {
+  // Always the first page: "top-50" is what a manager's dashboard asks for.
+  if (request->cycle_id().empty()) {
+    request->set_cycle_id(std::string(kCycleId));
+    request->set_org_unit_id(RankOrgUnitId(options_.subjects));
+    request->set_page_size(kRankPageSize);
+  }
 }
 
 }  // namespace perfbench

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "perfledger/v1/commands.pb.h"
+#include "perfledger/v1/views.pb.h"
 
 namespace perfbench {
 
@@ -25,13 +26,17 @@ enum class EventKind {
   kCheckIn,      // CheckIns.RecordCheckIn
   kScore,        // Reviews.SubmitScore
   kProgress,     // Goals.RecordKeyResultProgress
+  // Views.GetRanking of the ranking fixture's org unit: a query, it appends nothing. Its own
+  // scenario only (--scenario ranking), never part of --mix: the commands' fixture has no grades.
+  kRanking,
 };
-inline constexpr size_t kKindCount = 5;
+inline constexpr size_t kKindCount = 6;
 inline constexpr std::array<EventKind, kKindCount> kAllKinds = {
-    EventKind::kMetricBatch, EventKind::kMetric, EventKind::kCheckIn, EventKind::kScore,
-    EventKind::kProgress};
+    EventKind::kMetricBatch, EventKind::kMetric,   EventKind::kCheckIn,
+    EventKind::kScore,       EventKind::kProgress, EventKind::kRanking};
 
-// Name used in --mix and in reports: "metrics-batch", "metric", "checkin", "score", "progress".
+// Name used in --mix and in reports: "metrics-batch", "metric", "checkin", "score", "progress",
+// "ranking".
 std::string_view KindName(EventKind kind);
 
 // Relative weights per kind. The weights need not sum to 100.
@@ -57,6 +62,19 @@ inline constexpr std::string_view kKeyResultId = "kr1";
 std::string EmployeeId(uint32_t index);  // bench-emp-<index>
 std::string GoalId(uint32_t index);      // bench-goal-<index>
 
+// The ranking fixture (fixture.h): one org unit per size, so an org unit of N people ranks
+// exactly N rows whatever other sizes were created on the same server before.
+std::string RankOrgUnitId(uint32_t size);                     // bench-rank<size>
+std::string RankEmployeeId(uint32_t size, uint32_t index);    // bench-rank<size>-<index>
+// The finalized score of the ranking fixture's employee `index`, in milli-points, 0..5000.
+// Deterministic (reruns re-send identical commands, which the server deduplicates) and spread
+// like a hash, so the ranking's order has nothing to do with the order of registration.
+int64_t RankScoreMilli(uint32_t index);
+// The grade that goes with a fixture score: A from 4.000, B from 3.000, C from 2.000, else D
+// (the default scale of a cycle opened without grades).
+std::string_view RankGrade(int64_t score_milli);
+// Rows a ranking page asks for (the "top-50").
+inline constexpr uint32_t kRankPageSize = 50;
 struct WorkloadOptions {
   uint32_t subjects = 1000;   // employees bench-emp-0 .. bench-emp-<subjects-1>
   uint32_t batch_size = 100;  // observations per ObserveMetrics request
@@ -90,6 +108,8 @@ class RequestBuilder {
   void Fill(v1::RecordCheckInRequest* request);
   void Fill(v1::SubmitScoreRequest* request);
   void Fill(v1::RecordKeyResultProgressRequest* request);
+  // Top kRankPageSize of the ranking fixture's org unit of options.subjects people.
+  void Fill(v1::RankingRequest* request);
 
  private:
   // A new load id: bench-<run>-<slot>-<seq>-<suffix>. At most ~40 chars, within the 64 limit.
