@@ -151,6 +151,17 @@ class LogService final : public v1::Log::Service {
       response->set_appends(ls.appends);
       response->set_group_commits(ls.group_commits);
     }
+    // The views share one projector (they advance together); the policy reactor has its own.
+    if (deps_->projector != nullptr) {
+      auto* v = response->add_views();
+      v->set_view("views");
+      v->set_lag_events(deps_->projector->Lag());
+    }
+    if (deps_->reactor != nullptr) {
+      auto* v = response->add_views();
+      v->set_view("reactor");
+      v->set_lag_events(deps_->reactor->projector().Lag());
+    }
     *response->mutable_caller() = ToActor(*principal);
     return grpc::Status::OK;
   }

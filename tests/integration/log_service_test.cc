@@ -166,6 +166,17 @@ TEST_CASE("log: Status reports the partitions, counters and caller", "[log]") {
   for (const auto& p : status.partitions()) {
     if (p.end_offset() == 0) CHECK(p.last_hash() == ToHex(GenesisHash()));
   }
+  // Lag of the views and of the reactor: zero once both applied every event.
+  v1::StatusResponse caught_up;
+  CHECK(WaitUntil([&] {
+    caught_up = server.Status();
+    return caught_up.views_size() == 2 && caught_up.views(0).lag_events() == 0 &&
+           caught_up.views(1).lag_events() == 0;
+  }));
+  REQUIRE(caught_up.views_size() == 2);
+  CHECK(caught_up.views(0).view() == "views");
+  CHECK(caught_up.views(1).view() == "reactor");
+  for (const auto& v : caught_up.views()) CHECK(v.lag_events() == 0);
   RequireChainsVerify(server);
 }
 
