@@ -52,8 +52,7 @@ absl::Status DecideObservations(Decision& d,
     if (it == org_unit_of.end()) {
       std::string org_unit;
       if (kind == v1::OWNER_KIND_EMPLOYEE) {
-        ASSIGN_OR_RETURN(auto emp, d.Employee(f + ".subject_id", o.subject_id()));
-        org_unit = emp.org_unit_id();
+        ASSIGN_OR_RETURN(org_unit, d.EmployeeOrgUnit(f + ".subject_id", o.subject_id()));
       } else if (kind == v1::OWNER_KIND_ORG_UNIT) {
         RETURN_IF_ERROR(d.OrgUnit(f + ".subject_id", o.subject_id()).status());
         org_unit = o.subject_id();

@@ -50,6 +50,9 @@ class Decision {
   // is kBeActive.
   absl::StatusOr<internal::EmployeeState> Employee(std::string_view field, const std::string& id,
                                                    EmployeeMust must = EmployeeMust::kBeActive);
+  // The org unit of an active employee (as Employee() with kBeActive checks it): what a metric
+  // observation is enriched with, without copying the employee's record.
+  absl::StatusOr<std::string> EmployeeOrgUnit(std::string_view field, const std::string& id);
   absl::StatusOr<internal::OrgUnitState> OrgUnit(std::string_view field, const std::string& id);
   absl::StatusOr<internal::CycleState> Cycle(std::string_view field, const std::string& id,
                                              CycleMust must = CycleMust::kBeOpen);

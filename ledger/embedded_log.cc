@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "ledger/hash_chain.h"
 #include "ledger/limits.h"
+#include "ledger/logging.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "rocksdb/table.h"
@@ -132,7 +133,10 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLog
     log->tip_[p] = last.hash();
   }
   log->durable_ends_ = log->next_offset_;
-  log->committer_ = std::thread([l = log.get()] { l->CommitLoop(); });
+  log->committer_ = std::thread([l = log.get()] {
+    NameThisThread("pl-commit");
+    l->CommitLoop();
+  });
   return log;
 }
 

@@ -429,7 +429,10 @@ absl::Status KafkaLog::Start() {
   }
 
   if (role_ == KafkaRole::kWriter) {
-    committer_ = std::thread([this] { CommitLoop(); });
+    committer_ = std::thread([this] {
+      NameThisThread("pl-kcommit");
+      CommitLoop();
+    });
   } else {
     RETURN_IF_ERROR(StartFollower());
   }
@@ -771,7 +774,10 @@ absl::Status KafkaLog::StartFollower() {
       return FromKafka(rd_kafka_last_error(), absl::StrFormat("follow log partition %d", p));
     }
   }
-  follow_thread_ = std::thread([this] { FollowLoop(); });
+  follow_thread_ = std::thread([this] {
+    NameThisThread("pl-kfollow");
+    FollowLoop();
+  });
   return absl::OkStatus();
 }
 

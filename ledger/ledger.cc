@@ -81,6 +81,25 @@ absl::StatusOr<internal::EmployeeState> Decision::Employee(std::string_view fiel
   return e->employee();
 }
 
+absl::StatusOr<std::string> Decision::EmployeeOrgUnit(std::string_view field,
+                                                     const std::string& id) {
+  std::optional<std::string> org_unit;
+  bool departed = false;
+  wm_.Visit(EmployeeStream(id), [&](const internal::Entity& e) {
+    if (!e.has_employee()) return;
+    org_unit = e.employee().org_unit_id();
+    departed = e.employee().departed();
+  });
+  if (!org_unit) {
+    return absl::NotFoundError(absl::StrCat(std::string(field), ": employee ", id, " not found"));
+  }
+  if (departed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(std::string(field), ": employee ", id, " has departed"));
+  }
+  return *std::move(org_unit);
+}
+
 absl::StatusOr<internal::OrgUnitState> Decision::OrgUnit(std::string_view field,
                                                          const std::string& id) {
   auto e = wm_.Find(OrgUnitStream(id));
@@ -348,7 +367,10 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
 }
 
 Ledger::Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {
-  folder_ = std::thread([this] { FoldLoop(); });
+  folder_ = std::thread([this] {
+    NameThisThread("pl-fold");
+    FoldLoop();
+  });
 }
 
 Ledger::~Ledger() {

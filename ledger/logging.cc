@@ -1,5 +1,7 @@
 #include "ledger/logging.h"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <mutex>
 #include <string>
@@ -24,5 +26,10 @@ void Write(const char* level, std::string_view message) {
 void LogInfo(std::string_view message) { Write("INFO", message); }
 void LogWarning(std::string_view message) { Write("WARN", message); }
 void LogError(std::string_view message) { Write("ERROR", message); }
+
+void NameThisThread(std::string_view name) {
+  const std::string truncated(name.substr(0, 15));
+  pthread_setname_np(pthread_self(), truncated.c_str());
+}
 
 }  // namespace perfledger

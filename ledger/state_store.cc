@@ -39,10 +39,8 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   // Small memtables per family: the folds insert and look up rows at a high rate, and a skiplist
   // search costs log(entries) key comparisons; flushing often is cheap background work.
   db_options.write_buffer_size = kWriteBufferBytes;
-  db_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kNoCompression,
-                                      rocksdb::kNoCompression, rocksdb::kSnappyCompression,
-                                      rocksdb::kSnappyCompression, rocksdb::kSnappyCompression,
-                                      rocksdb::kSnappyCompression};
+  db_options.compaction_style = rocksdb::kCompactionStyleUniversal;
+  db_options.compression = rocksdb::kNoCompression;
 
   auto store = std::unique_ptr<StateStore>(new StateStore());
   store->dir_ = options.dir;

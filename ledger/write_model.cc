@@ -237,6 +237,16 @@ std::optional<internal::Entity> WriteModel::Find(const std::string& key) {
   return *e;
 }
 
+bool WriteModel::Visit(const std::string& key,
+                       absl::FunctionRef<void(const internal::Entity&)> visit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(key);
+  const internal::Entity* e = it != pending_.end() ? &it->second.entity : CommittedLocked(key);
+  if (e == nullptr) return false;
+  visit(*e);
+  return true;
+}
+
 std::optional<internal::CommandRecord> WriteModel::FindCommand(const std::string& command_id) {
   std::string value;
   rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),

@@ -23,6 +23,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "ledger/event_log.h"
 #include "ledger/state_store.h"
@@ -55,6 +56,10 @@ class WriteModel {
 
   // The entity keyed `key` ("employee/E1", "score/S9", ...) as decided so far.
   std::optional<internal::Entity> Find(const std::string& key);
+  // Calls `visit` with the entity keyed `key` (under the write model's lock, so it must not
+  // call back into the write model) and returns true, or returns false when there is none.
+  // For the hot paths that need one field of an entity, not a copy of it.
+  bool Visit(const std::string& key, absl::FunctionRef<void(const internal::Entity&)> visit);
 
   // The command record of an idempotency key, if the command committed.
   std::optional<internal::CommandRecord> FindCommand(const std::string& command_id);

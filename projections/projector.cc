@@ -150,6 +150,7 @@ absl::Status Projector::LoadCheckpoint() {
 }
 
 void Projector::Run() {
+  NameThisThread(absl::StrCat("pl-", options_.name));
   LogEnds seen;
   for (;;) {
     {
@@ -259,7 +260,12 @@ absl::StatusOr<size_t> Projector::Step() {
           ? std::min<size_t>(options_.apply_threads, views_.size()) - 1
           : 0;
   std::vector<std::thread> threads;
-  for (size_t t = 0; t < helpers; t++) threads.emplace_back(apply_views);
+  for (size_t t = 0; t < helpers; t++) {
+    threads.emplace_back([&] {
+      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
+      apply_views();
+    });
+  }
   apply_views();
   for (std::thread& t : threads) t.join();
   // The first failing view in view order: the same log gives the same error.
