@@ -70,6 +70,7 @@ inline constexpr uint32_t kHookInFlightDefault = 256;         // sent, not yet a
 inline constexpr uint32_t kHookInFlightMax = 10'000;
 inline constexpr size_t kHookPollItemsMax = 512;              // items per wake-up of a stream
 inline constexpr size_t kHookKindsMax = 8;                    // kinds in one subscription
+inline constexpr uint32_t kHookStartCatchUpMillisMax = 5'000;  // a new stream waits for the views
 inline constexpr size_t kAckItemsMax = 1'000;                 // items in one Acknowledge call
 inline constexpr size_t kConsumerReferenceBytesMax = 128;     // a consumer's id for an effect
 inline constexpr size_t kHookCursorBytesMax = 8 * 1024;

@@ -180,8 +180,21 @@ void Projector::Run() {
       return;
     }
     if (*applied == 0) {
-      // Caught up: sleep until the log grows (bounded, so Stop is noticed promptly).
-      log_->WaitForAppend(seen, absl::Now() + absl::Milliseconds(200));
+      // Caught up: sleep until the log grows (bounded, so Stop is noticed promptly), then
+      // linger a moment so that a trickle of single commands is applied a few at a time: a
+      // batch costs a log read and a WriteBatch whatever its size, and that CPU competes with
+      // the appends' own commit path.
+      const LogEnds before = log_->WaitForAppend(seen, absl::Now() + absl::Milliseconds(200));
+      if (before != seen && options_.linger > absl::ZeroDuration()) {
+        std::unique_lock<std::mutex> lock(mu_);
+        applied_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.linger),
+                             [&] { return stop_; });
+      }
+    } else if (*applied < options_.linger_below_events &&
+               options_.linger > absl::ZeroDuration()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      applied_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.linger),
+                           [&] { return stop_; });
     }
   }
 }

@@ -40,6 +40,11 @@ struct ProjectorOptions {
   // that, starting threads costs more than it saves.
   size_t apply_threads = 2;
   size_t parallel_min_events = 512;
+  // After waking for new events, or after a batch smaller than linger_below_events, wait this
+  // long before the next batch: fewer, larger batches under a trickle of single commands, at
+  // the price of this much more delay before they are visible.
+  absl::Duration linger = absl::Milliseconds(2);
+  size_t linger_below_events = 64;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision

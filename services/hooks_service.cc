@@ -38,6 +38,13 @@ class HooksService final : public v1::Hooks::Service {
     ctx.actor = ToActor(*principal);
     projections::HookSubscription subscription(std::move(*options));
     const std::string& consumer = subscription.options().consumer;
+    // Start from the views as of the log when the stream opened: a consumer that answered its
+    // items and reconnects at once must not be sent them again only because the views had not
+    // applied its answers yet. Bounded: behind a lagging projector the stream starts anyway
+    // and items may repeat (delivery is at least once; consumers deduplicate by action id).
+    deps_->projector
+        ->WaitCaughtUp(absl::Now() + absl::Milliseconds(limits::kHookStartCatchUpMillisMax))
+        .IgnoreError();
     LogEnds seen;
     while (!context->IsCancelled() && !deps_->stopping.load()) {
       const absl::Time now = absl::Now();
