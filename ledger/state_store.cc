@@ -14,6 +14,8 @@ namespace {
 
 constexpr size_t kBlockCacheBytes = 64 << 20;
 constexpr size_t kWriteBufferBytes = 16 << 20;
+// Values at least this large go to blob files in a blob family (a stored envelope is ~400 B).
+constexpr uint64_t kMinBlobBytes = 128;
 
 }  // namespace
 
@@ -45,6 +47,12 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   auto store = std::unique_ptr<StateStore>(new StateStore());
   store->dir_ = options.dir;
   store->cf_options_ = rocksdb::ColumnFamilyOptions(db_options);
+  store->blob_cf_options_ = store->cf_options_;
+  store->blob_cf_options_.enable_blob_files = true;
+  store->blob_cf_options_.min_blob_size = kMinBlobBytes;
+  // Written once, never overwritten: no garbage to collect (a rebuild drops the whole family).
+  store->blob_cf_options_.enable_blob_garbage_collection = false;
+  store->blob_families_ = options.blob_families;
 
   // Open every family that exists on disk too (a family from a newer version must not be lost).
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName};
@@ -58,7 +66,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
     if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& n : names) descriptors.emplace_back(n, store->cf_options_);
+  for (const auto& n : names) descriptors.emplace_back(n, store->OptionsFor(n));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw),
@@ -89,7 +97,7 @@ absl::Status StateStore::DropAndRecreate(const std::string& name) {
     families_.erase(it);
   }
   rocksdb::ColumnFamilyHandle* handle = nullptr;
-  RETURN_IF_ERROR(FromRocks(db_->CreateColumnFamily(cf_options_, name, &handle),
+  RETURN_IF_ERROR(FromRocks(db_->CreateColumnFamily(OptionsFor(name), name, &handle),
                             absl::StrCat("create ", name)));
   families_[name] = handle;
   return absl::OkStatus();

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct StateStoreOptions {
   std::string dir;
   // Column families to open or create besides "default".
   std::vector<std::string> families;
+  // Those of `families` whose rows are large and written once (the timeline's envelopes): their
+  // values go to blob files, so compaction rewrites keys and blob references, not the values.
+  std::set<std::string> blob_families;
 };
 
 class StateStore {
@@ -44,6 +48,11 @@ class StateStore {
   std::mutex mu_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*> families_;
   rocksdb::ColumnFamilyOptions cf_options_;
+  rocksdb::ColumnFamilyOptions blob_cf_options_;
+  std::set<std::string> blob_families_;
+  const rocksdb::ColumnFamilyOptions& OptionsFor(const std::string& name) const {
+    return blob_families_.contains(name) ? blob_cf_options_ : cf_options_;
+  }
 };
 
 }  // namespace perfledger

@@ -278,7 +278,7 @@ absl::StatusOr<v1::AsOfAnswer> AsOf(EventLog& log, const v1::AsOfRequest& reques
   std::vector<std::unique_ptr<View>> views = AllViews();
   StateStoreOptions store_options;
   store_options.dir = options.scratch_dir;
-  store_options.families = Projector::Families(views);
+  Projector::AddFamilies(views, store_options);
   ASSIGN_OR_RETURN(auto store, StateStore::Open(store_options));
   PrefixLog prefix(&log, ends);
   ProjectorOptions projector_options;

@@ -105,6 +105,14 @@ std::vector<std::string> Projector::Families(const std::vector<std::unique_ptr<V
   return out;
 }
 
+void Projector::AddFamilies(const std::vector<std::unique_ptr<View>>& views,
+                            StateStoreOptions& options) {
+  for (const std::string& f : Families(views)) options.families.push_back(f);
+  for (const auto& v : views) {
+    if (v->large_values()) options.blob_families.insert(ViewFamily(v->name()));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Projector>> Projector::Start(EventLog* log, StateStore* store,
                                                             std::vector<std::unique_ptr<View>> views,
                                                             ProjectorOptions options) {

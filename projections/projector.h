@@ -67,6 +67,10 @@ class Projector {
   // Column families the state store must open for the projector and `views` (the shared meta
   // family first).
   static std::vector<std::string> Families(const std::vector<std::unique_ptr<View>>& views);
+  // Adds Families(views) to `options`, and marks the families of large_values() views as blob
+  // families.
+  static void AddFamilies(const std::vector<std::unique_ptr<View>>& views,
+                          StateStoreOptions& options);
 
   // Starts the projector thread. `log` and `store` must outlive it.
   static absl::StatusOr<std::unique_ptr<Projector>> Start(

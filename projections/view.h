@@ -58,6 +58,9 @@ class View {
   // skip it silently).
   virtual absl::Status Apply(const v1::Envelope& envelope, const v1::Event& event,
                              ViewTxn& txn) = 0;
+  // True when the view's rows are large and never rewritten (a copy of each event): the state
+  // store keeps their values in blob files, out of compaction's way.
+  virtual bool large_values() const { return false; }
 };
 
 // The employee an event is about (its timeline), or empty.

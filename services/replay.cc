@@ -50,7 +50,7 @@ absl::StatusOr<ReplayResult> ReplayToScratch(const ServerConfig& config,
   StateStoreOptions state_options;
   state_options.dir = state_dir.string();
   std::vector<std::unique_ptr<projections::View>> views = projections::AllViews();
-  state_options.families = projections::Projector::Families(views);
+  projections::Projector::AddFamilies(views, state_options);
   ASSIGN_OR_RETURN(std::unique_ptr<StateStore> state, StateStore::Open(state_options));
   ASSIGN_OR_RETURN(std::unique_ptr<projections::Projector> projector,
                    projections::Projector::Start(log.get(), state.get(), std::move(views)));

@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   StateStoreOptions state_options;
   state_options.dir = (std::filesystem::path(config.data_dir) / "state").string();
   std::vector<std::unique_ptr<projections::View>> views = projections::AllViews();
-  state_options.families = projections::Projector::Families(views);
+  projections::Projector::AddFamilies(views, state_options);
   state_options.families.push_back(WriteModel::kFamily);
   for (const std::string& f : projections::Reactor::Families()) state_options.families.push_back(f);
   ASSIGN_OR_RETURN(server->state_, StateStore::Open(state_options));

@@ -11,6 +11,7 @@ namespace {
 class TimelineView final : public View {
  public:
   std::string_view name() const override { return "timeline"; }
+  bool large_values() const override { return true; }
   absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override {
     const std::string employee = EmployeeOf(e, event);
     if (employee.empty()) return absl::OkStatus();

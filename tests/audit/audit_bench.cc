@@ -170,7 +170,7 @@ int Main(int argc, char** argv) {
   views.push_back(projections::MakeEventIndexView());
   StateStoreOptions store_options;
   store_options.dir = dir.Sub("state");
-  store_options.families = projections::Projector::Families(views);
+  projections::Projector::AddFamilies(views, store_options);
   auto store = StateStore::Open(store_options);
   if (!store.ok()) return 1;
   const absl::Time index_start = absl::Now();

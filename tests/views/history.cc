@@ -45,7 +45,7 @@ std::unique_ptr<EmbeddedLog> OpenLog(const std::string& dir, uint32_t data_parti
 std::unique_ptr<StateStore> OpenStore(const std::string& dir) {
   StateStoreOptions options;
   options.dir = dir;
-  options.families = projections::Projector::Families(projections::AllViews());
+  projections::Projector::AddFamilies(projections::AllViews(), options);
   auto store = StateStore::Open(options);
   if (!store.ok()) {
     std::fprintf(stderr, "open store: %s\n", store.status().ToString().c_str());

@@ -23,9 +23,12 @@ using projections::Projector;
 using projections::ProjectorOptions;
 
 std::unique_ptr<Projector> StartProjector(EventLog* log, StateStore* store,
-                                          size_t batch_events = 4096) {
+                                          size_t batch_events = 4096, size_t apply_threads = 2,
+                                          size_t parallel_min_events = 512) {
   ProjectorOptions options;
   options.batch_events = batch_events;
+  options.apply_threads = apply_threads;
+  options.parallel_min_events = parallel_min_events;
   auto p = Projector::Start(log, store, projections::AllViews(), options);
   INFO(p.status().ToString());
   REQUIRE(p.ok());
@@ -58,9 +61,10 @@ void RequireCaughtUp(Projector& p) {
 
 // The digests of a clean fold of `log` into a fresh store.
 std::vector<projections::ViewDigest> CleanDigests(EventLog* log, const std::string& dir,
-                                                  size_t batch_events) {
+                                                  size_t batch_events, size_t apply_threads = 2,
+                                                  size_t parallel_min_events = 512) {
   auto store = OpenStore(dir);
-  auto p = StartProjector(log, store.get(), batch_events);
+  auto p = StartProjector(log, store.get(), batch_events, apply_threads, parallel_min_events);
   RequireCaughtUp(*p);
   return Digests(*p);
 }
@@ -147,6 +151,51 @@ TEST_CASE("rebuilds are deterministic whatever the batch size", "[projector]") {
   // Other batch sizes interleave the partitions differently: same log, same views.
   RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("b1"), 1));
   RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("b7"), 7));
+  // Views folded by one thread, or shared out among four from the smallest batch on.
+  RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("serial"), 4096, 1));
+  RequireSameDigests(first, CleanDigests(log.get(), dir.Sub("parallel"), 64, 4, 1));
+}
+
+TEST_CASE("ViewTxn: reads see the batch's own writes over the stored rows", "[projector]") {
+  ScratchDir dir("views-txn");
+  auto store = OpenStore(dir.Sub("state"));
+  rocksdb::DB* db = store->db();
+  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
+  REQUIRE(cf != nullptr);
+  rocksdb::WriteBatch stored;
+  for (const char* key : {"a/1", "a/2", "a/4", "b/1", "\xff\xff/1", "\xff\xffz"}) {
+    REQUIRE(stored.Put(cf, key, absl::StrCat("stored ", key)).ok());
+  }
+  REQUIRE(db->Write(rocksdb::WriteOptions(), &stored).ok());
+
+  projections::ViewRows rows;
+  projections::ViewTxn txn(db, cf, &rows);
+  txn.Put("a/3", "new");
+  txn.Put("a/4", "rewritten");
+  txn.Delete("a/2");
+  txn.Put("\xff\xff/2", "new");
+
+  CHECK(txn.Get("a/1").value() == std::optional<std::string>("stored a/1"));
+  CHECK(txn.Get("a/2").value() == std::nullopt);  // deleted in the batch hides the stored row
+  CHECK(txn.Get("a/3").value() == std::optional<std::string>("new"));
+  CHECK(txn.Get("a/4").value() == std::optional<std::string>("rewritten"));
+  CHECK(txn.Get("a/5").value() == std::nullopt);
+
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  CHECK(txn.Scan("a/").value() ==
+        Rows{{"a/1", "stored a/1"}, {"a/3", "new"}, {"a/4", "rewritten"}});
+  CHECK(txn.Scan("b/").value() == Rows{{"b/1", "stored b/1"}});
+  CHECK(txn.Scan("c/").value().empty());
+  // A prefix of 0xff bytes has no successor key: the scan must still stop at the prefix.
+  CHECK(txn.Scan("\xff\xff/").value() ==
+        Rows{{"\xff\xff/1", "stored \xff\xff/1"}, {"\xff\xff/2", "new"}});
+  // Nothing reached the database: the batch is written by the projector, with its checkpoint.
+  std::string value;
+  CHECK(db->Get(rocksdb::ReadOptions(), cf, "a/3", &value).IsNotFound());
+  // The batch's rows are kept in key order (the projector writes them in that order).
+  std::vector<std::string> keys;
+  for (const auto& [key, v] : rows) keys.push_back(key);
+  CHECK(std::is_sorted(keys.begin(), keys.end()));
 }
 
 TEST_CASE("rebuild while queries run", "[projector]") {
