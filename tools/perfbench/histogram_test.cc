@@ -1,10 +1,16 @@
 // The histogram against a trivially correct model: sorted samples.
 #include "tools/perfbench/histogram.h"
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 #include <string>
 #include <random>
 #include <vector>
@@ -12,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "tools/perfbench/lag.h"
+#include "tools/perfbench/procstat.h"
 #include "tools/perfbench/workload.h"
 
 namespace perfbench {
@@ -212,3 +219,25 @@ TEST_CASE("lag target: passes only with fresh views at the asked rate", "[perfbe
 
 }  // namespace
 }  // namespace perfbench
+
+TEST_CASE("per-thread CPU is summed by thread name", "[procstat]") {
+  std::atomic<bool> stop{false};
+  std::thread burner([&] {
+    pthread_setname_np(pthread_self(), "pb-burner");
+    volatile uint64_t x = 0;
+    while (!stop.load()) x = x + 1;
+  });
+  const auto start = std::chrono::steady_clock::now();
+  std::map<std::string, double> threads;
+  // Tick granularity is 10 ms: burn until the kernel has counted some.
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    threads = perfbench::ReadThreadCpuSeconds(static_cast<int>(::getpid()));
+    if (threads.count("pb-burner") > 0 && threads["pb-burner"] >= 0.05) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  stop = true;
+  burner.join();
+  REQUIRE(threads.count("pb-burner") == 1);
+  CHECK(threads["pb-burner"] >= 0.05);
+  CHECK(perfbench::ReadThreadCpuSeconds(-1).empty());  // no such process: nothing, no throw
+}

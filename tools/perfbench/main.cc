@@ -7,11 +7,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -420,6 +422,8 @@ int Main(int argc, char** argv) {
   absl::StatusOr<ServerCounters> before = FetchStatus(**clients);
   const std::optional<double> run_cpu_start =
       server_pid > 0 ? ReadCpuSeconds(server_pid) : std::nullopt;
+  const std::map<std::string, double> threads_cpu_start =
+      server_pid > 0 ? ReadThreadCpuSeconds(server_pid) : std::map<std::string, double>();
   const double client_cpu_start = SelfCpuSeconds();
   const std::optional<double> machine_cpu_start = MachineBusyCpuSeconds();
   const Clock::time_point run_start = Clock::now();
@@ -461,7 +465,16 @@ int Main(int argc, char** argv) {
     if (std::optional<double> end = ReadCpuSeconds(server_pid)) {
       report.server_cpu_cores = (*end - *run_cpu_start) / run_seconds;
     }
+    for (const auto& [name, seconds] : ReadThreadCpuSeconds(server_pid)) {
+      const auto before_it = threads_cpu_start.find(name);
+      const double spent =
+          seconds - (before_it == threads_cpu_start.end() ? 0.0 : before_it->second);
+      if (spent > 0) report.server_thread_cpu_seconds.emplace_back(name, spent);
+    }
+    std::sort(report.server_thread_cpu_seconds.begin(), report.server_thread_cpu_seconds.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
   }
+  report.run_seconds = run_seconds;
   absl::StatusOr<ServerCounters> after = FetchStatus(**clients);
   if (before.ok() && after.ok()) {
     report.status_before = *before;

@@ -3,11 +3,25 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace perfbench {
 namespace {
+
+// utime + stime in clock ticks from a /proc/.../stat line.
+std::optional<uint64_t> TicksOf(const std::string& stat) {
+  // The command name (field 2) may hold spaces; fields are counted after its closing paren.
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 > stat.size()) return std::nullopt;
+  std::istringstream rest(stat.substr(paren + 2));
+  std::string skip;
+  for (int field = 3; field < 14; ++field) rest >> skip;  // state .. cmajflt
+  uint64_t utime = 0, stime = 0;
+  if (!(rest >> utime >> stime)) return std::nullopt;
+  return utime + stime;
+}
 
 std::optional<uint64_t> ReadStatusField(int pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -32,15 +46,25 @@ std::optional<double> ReadCpuSeconds(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat;
   if (!std::getline(in, stat)) return std::nullopt;
-  // The command name (field 2) may hold spaces; fields are counted after its closing paren.
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream rest(stat.substr(paren + 2));
-  std::string skip;
-  for (int field = 3; field < 14; ++field) rest >> skip;  // state .. cmajflt
-  uint64_t utime = 0, stime = 0;
-  if (!(rest >> utime >> stime)) return std::nullopt;
-  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const std::optional<uint64_t> ticks = TicksOf(stat);
+  if (!ticks) return std::nullopt;
+  return static_cast<double>(*ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+std::map<std::string, double> ReadThreadCpuSeconds(int pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream comm_in(task.path() / "comm");
+    std::ifstream stat_in(task.path() / "stat");
+    std::string comm, stat;
+    if (!std::getline(comm_in, comm) || !std::getline(stat_in, stat)) continue;  // just ended
+    if (const std::optional<uint64_t> ticks = TicksOf(stat)) {
+      out[comm] += static_cast<double>(*ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+    }
+  }
+  return out;
 }
 
 std::optional<double> MachineBusyCpuSeconds() {

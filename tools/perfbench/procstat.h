@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,12 @@ std::optional<uint64_t> ReadPeakRssKib(int pid);
 
 // User + system CPU seconds consumed so far by `pid` (all threads), from /proc/PID/stat.
 std::optional<double> ReadCpuSeconds(int pid);
+
+// User + system CPU seconds per thread name of `pid` (threads of one name summed: the server
+// names its threads pl-views, pl-reactor, pl-fold, pl-commit...), from /proc/PID/task. A
+// thread that ended between two readings takes its seconds with it (gRPC's handler threads
+// come and go), so the sum can fall short of ReadCpuSeconds.
+std::map<std::string, double> ReadThreadCpuSeconds(int pid);
 
 // User + system CPU seconds of this process.
 double SelfCpuSeconds();

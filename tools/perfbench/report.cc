@@ -336,6 +336,23 @@ void PrintText(const Report& r, std::ostream& out) {
       }
       out << '\n';
     }
+    // Where the server's CPU went, per thread name; per event (or request) so that runs of
+    // different lengths compare.
+    if (!r.server_thread_cpu_seconds.empty() && r.run_seconds > 0) {
+      // As "per event" above: the thread's cores over the run, divided by the measured rate.
+      const double rate = std::max(r.events_per_second(), r.requests_per_second());
+      out << "cpu threads us per " << (r.events_per_second() > r.requests_per_second()
+                                           ? "event"
+                                           : "request")
+          << ':';
+      for (const auto& [name, seconds] : r.server_thread_cpu_seconds) {
+        if (rate <= 0) break;
+        const double us = seconds / r.run_seconds * 1e6 / rate;
+        if (us < 0.05) continue;
+        out << ' ' << name << ' ' << Format("%.1f", us);
+      }
+      out << "  (gRPC handler threads that ended are missing)\n";
+    }
   }
   if (!r.rss.empty()) {
     uint64_t max_kib = 0;
@@ -458,6 +475,11 @@ void PrintJson(const Report& r, std::ostream& out) {
   }
   j["client_cpu_cores"] = r.client_cpu_cores;
   if (r.server_cpu_cores) j["server_cpu_cores"] = *r.server_cpu_cores;
+  if (!r.server_thread_cpu_seconds.empty()) {
+    nlohmann::json threads = nlohmann::json::object();
+    for (const auto& [name, seconds] : r.server_thread_cpu_seconds) threads[name] = seconds;
+    j["server_thread_cpu_seconds"] = threads;
+  }
   if (r.machine_cpu_cores) {
     j["machine_busy_cpu_cores"] = *r.machine_cpu_cores;
     j["machine_cores"] = r.machine_cores;

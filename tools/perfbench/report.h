@@ -58,6 +58,10 @@ struct Report {
   std::vector<RssSample> rss;
   std::optional<uint64_t> peak_rss_kib;
   std::optional<double> server_cpu_cores;  // over warmup + measurement + drain
+  // CPU seconds per server thread name over the same interval, most first (threads that
+  // ended during the run are missing).
+  std::vector<std::pair<std::string, double>> server_thread_cpu_seconds;
+  double run_seconds = 0;  // the interval of the CPU figures
   std::optional<ServerCounters> status_before, status_after;
   std::string status_error;  // why Log.Status gave nothing, when it did not
   double client_cpu_cores = 0;
