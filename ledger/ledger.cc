@@ -1,5 +1,6 @@
 #include "ledger/ledger.h"
 
+#include <algorithm>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -249,6 +250,14 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
 Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
                                      const std::string& digest, const CommandContext& ctx,
                                      const Decider& decide, std::unique_lock<std::mutex>& lock) {
+  // Every event records the control stream it was decided against (control_version: the end
+  // of the control stream the write model has folded), and the projector holds a data event
+  // back until that much of the control stream is applied. A control event still in flight
+  // (appended, not folded) would be missing from that number although this decision may have
+  // read it from the overlay (an org unit defined a moment ago), and a replay could then apply
+  // the data before the control event it depends on. Control commands are rare: let them
+  // settle first.
+  WaitControlFolded();
   Decision decision(*write_model_, meta, ctx.now);
   RETURN_IF_ERROR(decide(decision));
   std::vector<DecidedEvent>& decided = decision.events();
@@ -345,6 +354,8 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   auto in_flight = std::make_shared<InFlight>();
   in_flight->digest = digest;
   in_flight->result = promise->get_future().share();
+  const bool control = std::any_of(decided.begin(), decided.end(),
+                                   [](const DecidedEvent& d) { return d.route.control; });
   auto client_ids = std::make_shared<std::vector<std::string>>();
   for (const auto& h : *headers) {
     if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) client_ids->push_back(h.event_id());
@@ -354,12 +365,17 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     if (!command_id.empty()) in_flight_[command_id] = in_flight;
     for (const auto& id : *client_ids) in_flight_event_ids_[id]++;
   }
+  if (control) {
+    std::lock_guard<std::mutex> guard(fold_mu_);
+    control_in_flight_++;
+  }
 
-  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id, client_ids](
+  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id, client_ids,
+                                      control](
                                          absl::StatusOr<std::vector<LogPosition>> positions) {
     std::lock_guard<std::mutex> guard(fold_mu_);
-    fold_queue_.push_back(
-        Completed{headers, events, std::move(positions), promise, command_id, client_ids});
+    fold_queue_.push_back(Completed{headers, events, std::move(positions), promise, command_id,
+                                    client_ids, control});
     fold_cv_.notify_one();
   });
   lock.unlock();
@@ -429,10 +445,13 @@ void Ledger::FoldLoop() {
       answers.emplace_back(&c, std::move(answer));
     }
     flush();
+    uint64_t controls = 0;
+    for (const Completed& c : batch) controls += c.control ? 1 : 0;
     batch.clear();
     {
       std::lock_guard<std::mutex> guard(fold_mu_);
       folding_ = false;
+      control_in_flight_ -= controls;
       fold_idle_cv_.notify_all();
     }
   }
@@ -441,6 +460,11 @@ void Ledger::FoldLoop() {
 void Ledger::WaitFolded() {
   std::unique_lock<std::mutex> guard(fold_mu_);
   fold_idle_cv_.wait(guard, [&] { return fold_queue_.empty() && !folding_; });
+}
+
+void Ledger::WaitControlFolded() {
+  std::unique_lock<std::mutex> guard(fold_mu_);
+  fold_idle_cv_.wait(guard, [&] { return control_in_flight_ == 0; });
 }
 
 void Ledger::Answer(Completed& c, Result result) {

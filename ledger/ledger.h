@@ -132,6 +132,7 @@ class Ledger {
     std::shared_ptr<std::promise<Result>> promise;
     std::string command_id;
     std::shared_ptr<std::vector<std::string>> client_ids;
+    bool control = false;  // holds a control-stream event (see control_in_flight_)
   };
   // The folder thread: folds completed appends into the write model and answers their commands.
   // Off the log's commit thread (which goes on to the next group commit meanwhile) and batched:
@@ -140,6 +141,8 @@ class Ledger {
   void FoldLoop();
   // Returns once every completed append has been folded and answered.
   void WaitFolded();
+  // Returns once no command with a control-stream event is between decision and fold.
+  void WaitControlFolded();
   void Answer(Completed& c, Result result);
 
   EventLog* log_;
@@ -150,6 +153,8 @@ class Ledger {
   std::vector<Completed> fold_queue_;
   bool fold_stop_ = false;
   bool folding_ = false;  // the folder is working on a swapped-out batch
+  // Commands holding a control-stream event that were handed to the log and not folded yet.
+  uint64_t control_in_flight_ = 0;
   std::condition_variable fold_idle_cv_;
   std::thread folder_;
 

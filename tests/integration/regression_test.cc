@@ -117,5 +117,50 @@ TEST_CASE("regression: FinalizeGrade without a grade or a policy is NOT_FOUND", 
   CHECK(server.LogEnd() == end);
 }
 
+// ledger/ledger.cc, Ledger::ExecuteLocked: a data event's control_version must cover a control
+// event its decision read while that control event was still being appended; otherwise a
+// replay may apply the data before the control event.
+TEST_CASE("control_version covers a control event still in flight", "[regression]") {
+  TestServer server;
+  SeedFixture(server);
+  constexpr int kUnits = 40;
+  std::atomic<bool> done{false};
+  std::thread definer([&] {
+    for (int i = 0; i < kUnits; i++) {
+      ExpectOk(server.Call(server.people(), &v1::People::Stub::DefineOrgUnit,
+                           DefineOrgUnitReq(absl::StrCat("OU", i))).status, "define");
+    }
+    done = true;
+  });
+  // Register an employee in each unit as soon as the ledger lets us.
+  int registered = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  for (int i = 0; i < kUnits && absl::Now() < deadline;) {
+    auto reply = server.Call(server.people(), &v1::People::Stub::RegisterEmployee,
+                             RegisterEmployeeReq(absl::StrCat("X", i), absl::StrCat("OU", i), ""));
+    if (reply.ok()) {
+      registered++;
+      i++;
+    }
+  }
+  definer.join();
+  REQUIRE(registered == kUnits);
+  std::map<std::string, uint64_t> unit_offset;
+  const auto events = server.ReadAllEvents();
+  for (const auto& e : events) {
+    if (e.event().has_org_unit_defined()) {
+      unit_offset[e.event().org_unit_defined().org_unit_id()] = e.envelope().position().offset();
+    }
+  }
+  int stale = 0;
+  for (const auto& e : events) {
+    if (!e.event().has_employee_registered()) continue;
+    const uint64_t needs = unit_offset.at(e.event().employee_registered().org_unit_id()) + 1;
+    if (e.envelope().control_version() < needs) stale++;
+  }
+  INFO(stale << " of " << kUnits << " registrations name a control version without their unit");
+  CHECK(stale == 0);
+}
+
 }  // namespace
 }  // namespace perfledger::testing
