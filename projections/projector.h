@@ -45,6 +45,9 @@ struct ProjectorOptions {
   // the price of this much more delay before they are visible.
   absl::Duration linger = absl::Milliseconds(2);
   size_t linger_below_events = 64;
+  // Nice steps below the server's other threads (see LowerThisThreadPriority): the views are
+  // derived and may fall behind a moment; commands waiting for the CPU may not.
+  int nice = 5;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision
