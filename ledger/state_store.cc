@@ -30,9 +30,6 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
-  // Compactions are background work: on a busy machine the threads answering commands go
-  // first (flushes keep their priority: a full memtable stalls writes).
-  db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::LOW);
   // The views, the reactor and the write model write here concurrently from their own threads.
   // RocksDB's default makes a writer that joins a group spin (up to 100 us) for its leader: on
   // two cores that spinning takes the CPU from the very threads it waits for. Block instead.
