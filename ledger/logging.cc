@@ -1,12 +1,6 @@
 #include "ledger/logging.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
 
 #include <cstdio>
 #include <mutex>
@@ -32,15 +26,6 @@ void Write(const char* level, std::string_view message) {
 void LogInfo(std::string_view message) { Write("INFO", message); }
 void LogWarning(std::string_view message) { Write("WARN", message); }
 void LogError(std::string_view message) { Write("ERROR", message); }
-
-void LowerThisThreadPriority(int nice) {
-  if (nice <= 0) return;
-  const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
-  errno = 0;
-  const int current = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-  if (current == -1 && errno != 0) return;
-  ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(current + nice, 19));
-}
 
 void NameThisThread(std::string_view name) {
   const std::string truncated(name.substr(0, 15));

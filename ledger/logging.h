@@ -14,9 +14,4 @@ void LogError(std::string_view message);
 // which part of the server spends the CPU.
 void NameThisThread(std::string_view name);
 
-// Lowers the calling thread's CPU priority by `nice` steps (Linux threads have their own nice
-// value). Background folds use it so that, on a busy machine, the threads that answer
-// commands get the CPU first. Best effort: a failure changes nothing.
-void LowerThisThreadPriority(int nice);
-
 }  // namespace perfledger

@@ -9,6 +9,7 @@
 #include "ledger/logging.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
+#include "projections/keys.h"
 
 namespace perfledger::projections {
 namespace {
@@ -29,15 +30,6 @@ void AppendSorted(const ViewRows& rows, rocksdb::ColumnFamilyHandle* cf, rocksdb
       out.Delete(cf, key).PermitUncheckedError();
     }
   }
-}
-
-// The smallest key greater than every key that starts with `prefix`, or "" when there is none
-// (a prefix of 0xff bytes).
-std::string PrefixEnd(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
-  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
-  return end;
 }
 
 }  // namespace
@@ -69,7 +61,8 @@ void ViewTxn::Delete(std::string_view key) {
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
     std::string_view prefix) {
   std::vector<std::pair<std::string, std::string>> out;
-  const std::string end = PrefixEnd(prefix);
+  // "" when no key is greater than every key with the prefix (a prefix of 0xff bytes).
+  const std::string end = PrefixEnd(std::string(prefix));
   rocksdb::ReadOptions ro;
   rocksdb::Slice upper(end);
   if (!end.empty()) ro.iterate_upper_bound = &upper;
@@ -159,7 +152,6 @@ absl::Status Projector::LoadCheckpoint() {
 
 void Projector::Run() {
   NameThisThread(absl::StrCat("pl-", options_.name));
-  LowerThisThreadPriority(options_.nice);
   LogEnds seen;
   for (;;) {
     {
@@ -188,19 +180,14 @@ void Projector::Run() {
       applied_cv_.notify_all();
       return;
     }
-    if (*applied == 0) {
-      // Caught up: sleep until the log grows (bounded, so Stop is noticed promptly), then
-      // linger a moment so that a trickle of single commands is applied a few at a time: a
-      // batch costs a log read and a WriteBatch whatever its size, and that CPU competes with
-      // the appends' own commit path.
-      const LogEnds before = log_->WaitForAppend(seen, absl::Now() + absl::Milliseconds(200));
-      if (before != seen && options_.linger > absl::ZeroDuration()) {
-        std::unique_lock<std::mutex> lock(mu_);
-        applied_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.linger),
-                             [&] { return stop_; });
-      }
-    } else if (*applied < options_.linger_below_events &&
-               options_.linger > absl::ZeroDuration()) {
+    // Nothing to apply: sleep until the log grows (bounded, so Stop is noticed promptly). Then, as
+    // after a small batch, linger a moment so that a trickle of single commands is applied a
+    // few at a time: a batch costs a log read and a WriteBatch whatever its size, and that CPU
+    // competes with the appends' own commit path.
+    const bool grew =
+        *applied > 0 || log_->WaitForAppend(seen, absl::Now() + absl::Milliseconds(200)) != seen;
+    if (grew && *applied < options_.linger_below_events &&
+        options_.linger > absl::ZeroDuration()) {
       std::unique_lock<std::mutex> lock(mu_);
       applied_cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.linger),
                            [&] { return stop_; });
@@ -286,8 +273,7 @@ absl::StatusOr<size_t> Projector::Step() {
   for (size_t t = 0; t < helpers; t++) {
     threads.emplace_back([&] {
       NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-      LowerThisThreadPriority(options_.nice);
-      apply_views();
+          apply_views();
     });
   }
   apply_views();

@@ -45,10 +45,6 @@ struct ProjectorOptions {
   // the price of this much more delay before they are visible.
   absl::Duration linger = absl::Milliseconds(2);
   size_t linger_below_events = 64;
-  // Nice steps below the server's other threads (see LowerThisThreadPriority). 0: under a
-  // saturating ingest a lower priority lets the views fall behind without bound (measured:
-  // half a million events after 20 s), which read-your-writes queries then wait for.
-  int nice = 0;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision
