@@ -290,57 +290,44 @@ void EmbeddedLog::CommitLoop() {
 absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
                                                            uint64_t from_offset,
                                                            size_t max_events) {
-  uint64_t end;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (partition >= durable_ends_.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("partition: %d is not a partition of this log (0..%d)", partition,
-                          durable_ends_.size() - 1));
-    }
-    end = durable_ends_[partition];
-  }
   std::vector<StoredEvent> out;
-  if (from_offset >= end || max_events == 0) return out;
-  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
-  out.reserve(stop - from_offset);
-  rocksdb::ReadOptions ro;
-  const std::string upper = EventKey(partition, stop);
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf_));
-  for (it->Seek(EventKey(partition, from_offset)); it->Valid(); it->Next()) {
-    StoredEvent& e = out.emplace_back();
-    if (!e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrFormat("partition %d offset %d: event does not parse",
-                                                 partition,
-                                                 GetBigEndian64(std::string_view(
-                                                     it->key().data() + 4, 8))));
-    }
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "read the log"));
+  absl::Status parsed;
+  RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, rocksdb::ReadOptions(),
+                            [&](uint64_t offset, std::string_view bytes) {
+                              StoredEvent& e = out.emplace_back();
+                              if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                                parsed = absl::DataLossError(absl::StrFormat(
+                                    "partition %d offset %d: event does not parse", partition,
+                                    offset));
+                                return false;
+                              }
+                              return true;
+                            }));
+  RETURN_IF_ERROR(parsed);
   return out;
 }
 
 absl::Status EmbeddedLog::ScanStored(
     uint32_t partition, uint64_t from_offset, size_t max_events,
     const std::function<bool(uint64_t, std::string_view)>& visit) {
-  uint64_t end;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (partition >= durable_ends_.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("partition: %d is not a partition of this log (0..%d)", partition,
-                          durable_ends_.size() - 1));
-    }
-    end = durable_ends_[partition];
-  }
-  if (from_offset >= end || max_events == 0) return absl::OkStatus();
-  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
   rocksdb::ReadOptions ro;
   // A one-pass scan: keep the block cache for the readers that come back, read ahead.
   ro.fill_cache = false;
   ro.readahead_size = 2 * 1024 * 1024;
+  return ScanRange(partition, from_offset, max_events, ro, visit);
+}
+
+absl::Status EmbeddedLog::ScanRange(uint32_t partition, uint64_t from_offset, size_t max_events,
+                                    rocksdb::ReadOptions ro,
+                                    const std::function<bool(uint64_t, std::string_view)>& visit) {
+  uint64_t end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(CheckReadPartition(partition, durable_ends_.size()));
+    end = durable_ends_[partition];
+  }
+  if (from_offset >= end || max_events == 0) return absl::OkStatus();
+  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
   const std::string upper = EventKey(partition, stop);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;

@@ -72,6 +72,12 @@ class EmbeddedLog final : public EventLog {
   absl::Status TamperForTest(LogPosition at, const v1::Envelope& replacement);
 
  private:
+  // Read and ScanStored: the durable events of `partition` in [from_offset, +max_events),
+  // read with `ro` (its upper bound is set here).
+  absl::Status ScanRange(uint32_t partition, uint64_t from_offset, size_t max_events,
+                         rocksdb::ReadOptions ro,
+                         const std::function<bool(uint64_t, std::string_view)>& visit);
+
   struct Pending {
     std::vector<std::string> keys;
     std::vector<std::string> values;

@@ -20,4 +20,22 @@ absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t 
   return absl::OkStatus();
 }
 
+absl::Status CheckReadPartition(uint32_t partition, size_t partitions) {
+  if (partition >= partitions) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "partition: %d is not a partition of this log (0..%d)", partition, partitions - 1));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeRecorded(const StoredEvent& stored, v1::RecordedEvent* out) {
+  *out->mutable_envelope() = stored;
+  if (!out->mutable_event()->ParseFromString(stored.payload())) {
+    return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
+                                               stored.position().partition(),
+                                               stored.position().offset()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace perfledger

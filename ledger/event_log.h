@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "ledger/types.h"
 #include "perfledger/v1/envelope.pb.h"
+#include "perfledger/v1/ledger.pb.h"
 
 namespace perfledger {
 
@@ -25,6 +26,14 @@ using AppendDone = std::function<void(absl::StatusOr<std::vector<LogPosition>>)>
 // events (RESOURCE_EXHAUSTED) or an event routed to a partition the log does not have
 // (INVALID_ARGUMENT naming position.partition). `partitions` counts the control partition.
 absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t partitions);
+
+// What every backend's Read refuses: a partition the log does not have (INVALID_ARGUMENT naming
+// `partition`). `partitions` counts the control partition.
+absl::Status CheckReadPartition(uint32_t partition, size_t partitions);
+
+// A stored event as the API shows it: the envelope, and its payload parsed (DATA_LOSS naming
+// the position when the payload does not parse).
+absl::Status DecodeRecorded(const StoredEvent& stored, v1::RecordedEvent* out);
 
 class EventLog {
  public:

@@ -1405,11 +1405,7 @@ absl::StatusOr<std::vector<StoredEvent>> KafkaLog::Read(uint32_t partition, uint
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (partition >= durable_ends_.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("partition: %d is not a partition of this log (0..%d)", partition,
-                          durable_ends_.size() - 1));
-    }
+    RETURN_IF_ERROR(CheckReadPartition(partition, durable_ends_.size()));
     end = durable_ends_[partition];
   }
   std::vector<StoredEvent> out;

@@ -85,16 +85,6 @@ absl::StatusOr<std::optional<StoredEvent>> ReadAt(EventLog& log, uint32_t partit
   return std::optional<StoredEvent>(std::move(events.front()));
 }
 
-absl::Status Decode(const StoredEvent& stored, v1::RecordedEvent* out) {
-  *out->mutable_envelope() = stored;
-  if (!out->mutable_event()->ParseFromString(stored.payload())) {
-    return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
-                                               stored.position().partition(),
-                                               stored.position().offset()));
-  }
-  return absl::OkStatus();
-}
-
 // The request's query, answered from a reader.
 absl::StatusOr<v1::AsOfAnswer> Answer(const Projector::Reader& r, const v1::AsOfRequest& q,
                                       absl::Time now) {
@@ -347,7 +337,7 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
     v1::ExplainStep* step = out.add_steps();
     step->set_role(role);
     step->set_explains_event_id(explains);
-    RETURN_IF_ERROR(Decode(*stored, step->mutable_event()));
+    RETURN_IF_ERROR(DecodeRecorded(*stored, step->mutable_event()));
     return &step->event();
   };
   ASSIGN_OR_RETURN(const v1::RecordedEvent* action, add(Key({"a", action_id}), "action", ""));

@@ -16,16 +16,6 @@ namespace {
 // A stream filter must not turn one call into a full scan of a huge log.
 constexpr uint64_t kReadScanEventsMax = 1'000'000;
 
-absl::Status Decode(const StoredEvent& stored, v1::RecordedEvent* out) {
-  *out->mutable_envelope() = stored;
-  if (!out->mutable_event()->ParseFromString(stored.payload())) {
-    return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
-                                               stored.position().partition(),
-                                               stored.position().offset()));
-  }
-  return absl::OkStatus();
-}
-
 class LogService final : public v1::Log::Service {
  public:
   explicit LogService(ServiceDeps* deps) : deps_(deps) {}
@@ -60,7 +50,7 @@ class LogService final : public v1::Log::Service {
         for (const StoredEvent& e : *batch) {
           scanned++;
           if (!request->stream().empty() && e.stream() != request->stream()) continue;
-          if (absl::Status s = Decode(e, &out); !s.ok()) return ToGrpc(s);
+          if (absl::Status s = DecodeRecorded(e, &out); !s.ok()) return ToGrpc(s);
           if (!writer->Write(out)) return grpc::Status::CANCELLED;
           if (++sent >= limit) break;
         }
@@ -105,7 +95,7 @@ class LogService final : public v1::Log::Service {
           if (!types.empty() && std::find(types.begin(), types.end(), e.type()) == types.end()) {
             continue;
           }
-          if (absl::Status s = Decode(e, &out); !s.ok()) return ToGrpc(s);
+          if (absl::Status s = DecodeRecorded(e, &out); !s.ok()) return ToGrpc(s);
           if (!writer->Write(out)) return grpc::Status::CANCELLED;
         }
         any = any || !batch->empty();
