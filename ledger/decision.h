@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/write_model.h"
@@ -50,7 +51,7 @@ class Decision {
   // is kBeActive.
   absl::StatusOr<internal::EmployeeState> Employee(std::string_view field, const std::string& id,
                                                    EmployeeMust must = EmployeeMust::kBeActive);
-  // The org unit of an active employee (as Employee() with kBeActive checks it): what a metric
+  // The org unit of an active employee (the checks of Employee() with kBeActive): what a metric
   // observation is enriched with, without copying the employee's record.
   absl::StatusOr<std::string> EmployeeOrgUnit(std::string_view field, const std::string& id);
   absl::StatusOr<internal::OrgUnitState> OrgUnit(std::string_view field, const std::string& id);
@@ -75,6 +76,11 @@ class Decision {
   bool allows_no_events() const { return allow_no_events_; }
 
  private:
+  // The existence and activity checks of Employee(), then `read` on the employee's state in
+  // place (under the write model's lock: it must only copy what it needs).
+  absl::Status WithEmployee(std::string_view field, const std::string& id, EmployeeMust must,
+                            absl::FunctionRef<void(const internal::EmployeeState&)> read);
+
   WriteModel& wm_;
   const v1::CommandMeta& meta_;
   absl::Time now_;

@@ -68,37 +68,44 @@ absl::Status ValidateMeta(const v1::CommandMeta& meta) {
 
 std::optional<internal::Entity> Decision::Find(const std::string& key) { return wm_.Find(key); }
 
-absl::StatusOr<internal::EmployeeState> Decision::Employee(std::string_view field,
-                                                           const std::string& id,
-                                                           EmployeeMust must) {
-  auto e = wm_.Find(EmployeeStream(id));
-  if (!e || !e->has_employee()) {
+absl::Status Decision::WithEmployee(std::string_view field, const std::string& id,
+                                    EmployeeMust must,
+                                    absl::FunctionRef<void(const internal::EmployeeState&)> read) {
+  bool found = false;
+  bool departed = false;
+  wm_.Visit(EmployeeStream(id), [&](const internal::Entity& e) {
+    if (!e.has_employee()) return;
+    found = true;
+    departed = e.employee().departed();
+    if (must != EmployeeMust::kBeActive || !departed) read(e.employee());
+  });
+  if (!found) {
     return absl::NotFoundError(absl::StrCat(std::string(field), ": employee ", id, " not found"));
   }
-  if (must == EmployeeMust::kBeActive && e->employee().departed()) {
+  if (must == EmployeeMust::kBeActive && departed) {
     return absl::FailedPreconditionError(
         absl::StrCat(std::string(field), ": employee ", id, " has departed"));
   }
-  return e->employee();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<internal::EmployeeState> Decision::Employee(std::string_view field,
+                                                           const std::string& id,
+                                                           EmployeeMust must) {
+  internal::EmployeeState out;
+  RETURN_IF_ERROR(
+      WithEmployee(field, id, must, [&](const internal::EmployeeState& e) { out = e; }));
+  return out;
 }
 
 absl::StatusOr<std::string> Decision::EmployeeOrgUnit(std::string_view field,
                                                      const std::string& id) {
-  std::optional<std::string> org_unit;
-  bool departed = false;
-  wm_.Visit(EmployeeStream(id), [&](const internal::Entity& e) {
-    if (!e.has_employee()) return;
-    org_unit = e.employee().org_unit_id();
-    departed = e.employee().departed();
-  });
-  if (!org_unit) {
-    return absl::NotFoundError(absl::StrCat(std::string(field), ": employee ", id, " not found"));
-  }
-  if (departed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(std::string(field), ": employee ", id, " has departed"));
-  }
-  return *std::move(org_unit);
+  std::string org_unit;
+  RETURN_IF_ERROR(WithEmployee(field, id, EmployeeMust::kBeActive,
+                               [&](const internal::EmployeeState& e) {
+                                 org_unit = e.org_unit_id();
+                               }));
+  return org_unit;
 }
 
 absl::StatusOr<internal::OrgUnitState> Decision::OrgUnit(std::string_view field,
