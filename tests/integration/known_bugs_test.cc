@@ -5,13 +5,7 @@
 // belongs to (idempotency_test.cc, bad_input_test.cc, ...).
 #include "tests/integration/helpers.h"
 
-#include <atomic>
-#include <map>
-#include <thread>
-
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/barrier.h"
 
 namespace perfledger::testing {
 namespace {
