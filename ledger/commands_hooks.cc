@@ -170,7 +170,7 @@ absl::Status Ledger::RecordDeliveries(const std::string& consumer,
     }
     d.AllowNoEvents();
     return absl::OkStatus();
-  });
+  }, /*admit=*/false);  // bookkeeping of the hook streams, not a client write
   return result.status();
 }
 

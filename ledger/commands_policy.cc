@@ -55,6 +55,7 @@ Ledger::Result Ledger::React(const internal::Reaction& reaction, const CommandCo
   v1::CommandMeta meta;
   meta.set_idempotency_key(reaction.command_id());
   if (!reaction.events().empty()) meta.set_causation_id(reaction.events(0).causation_id());
+  // admit = false: the reactor drains the backlog admission control waits on.
   return Execute(meta, reaction, ctx, [&](Decision& d) -> absl::Status {
     if (reaction.events().empty()) return absl::InternalError("empty reaction");
     for (const auto& re : reaction.events()) {
@@ -62,7 +63,7 @@ Ledger::Result Ledger::React(const internal::Reaction& reaction, const CommandCo
              re.event(), "", re.has_occurred_at() ? &re.occurred_at() : nullptr);
     }
     return absl::OkStatus();
-  });
+  }, /*admit=*/false);
 }
 
 }  // namespace perfledger

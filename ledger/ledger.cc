@@ -181,10 +181,18 @@ void Decision::Emit(std::string stream, Route route, v1::Event event, std::strin
 
 Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
                                const google::protobuf::Message& request,
-                               const CommandContext& ctx, const Decider& decide) {
+                               const CommandContext& ctx, const Decider& decide,
+                               bool admit) {
   if (absl::Status s = ValidateMeta(meta); !s.ok()) {
     rejected_++;
     return s;
+  }
+  if (admit && admission_) {
+    // Before the decision lock: a held-back command must not hold back the others' answers.
+    if (absl::Status s = admission_(ctx.deadline); !s.ok()) {
+      rejected_++;
+      return s;
+    }
   }
   // The idempotency key names the command; an event id alone stands in for one.
   std::string command_id = meta.idempotency_key();

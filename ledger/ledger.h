@@ -39,6 +39,8 @@ struct CommandContext {
   v1::Actor actor;
   // Receive time: the default business time of the command's events.
   absl::Time now = absl::Now();
+  // The caller's deadline: admission control (Ledger::SetAdmission) waits no longer.
+  absl::Time deadline = absl::InfiniteFuture();
 };
 
 struct LedgerStats {
@@ -110,6 +112,13 @@ class Ledger {
   absl::Status RecordDeliveries(const std::string& consumer, const std::vector<Delivery>& items,
                                 const CommandContext& ctx);
 
+  // Admission control: runs before a client command is decided (after its meta is validated)
+  // and refuses it with its error, e.g. while the views are too far behind the log. The
+  // reactor's decisions and delivery reports skip it: they are what drains that backlog. Set
+  // before serving; `admit` must outlive the ledger's commands.
+  using Admission = std::function<absl::Status(absl::Time deadline)>;
+  void SetAdmission(Admission admit) { admission_ = std::move(admit); }
+
   LedgerStats stats() const;
   EventLog& log() { return *log_; }
   WriteModel& write_model() { return *write_model_; }
@@ -119,7 +128,7 @@ class Ledger {
 
   // The pipeline every command runs through. `request` is hashed for idempotency.
   Result Execute(const v1::CommandMeta& meta, const google::protobuf::Message& request,
-                 const CommandContext& ctx, const Decider& decide);
+                 const CommandContext& ctx, const Decider& decide, bool admit = true);
   Result ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
                        const std::string& digest, const CommandContext& ctx,
                        const Decider& decide, std::unique_lock<std::mutex>& lock);
@@ -147,6 +156,7 @@ class Ledger {
 
   EventLog* log_;
   WriteModel* write_model_;
+  Admission admission_;
 
   std::mutex fold_mu_;
   std::condition_variable fold_cv_;

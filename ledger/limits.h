@@ -33,6 +33,10 @@ inline constexpr size_t kGroupCommitEventsMax = 20'000;       // events in one s
 inline constexpr size_t kGroupCommitBytesMax = 16 * 1024 * 1024;
 inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends before pushback
 
+// ---- admission control (projections/backlog.h): how far the views may fall behind the log
+inline constexpr uint64_t kViewBacklogEventsMax = 50'000;     // beyond it, new commands wait
+inline constexpr uint32_t kViewBacklogWaitMillisMax = 5'000;  // then UNAVAILABLE
+
 // ---- policy documents and the policy reactor (policy.h, policy_eval.h)
 inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
 inline constexpr size_t kPolicyNodesMax = 20'000;             // parsed nodes (YAML aliases expand)

@@ -369,6 +369,11 @@ absl::Status Projector::WaitCaughtUp(absl::Time deadline) {
 }
 
 absl::Status Projector::Rebuild(absl::Time deadline) {
+  rebuilding_ = true;
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{rebuilding_};
   Stop();
   {
     std::unique_lock<std::shared_mutex> families(families_mu_);

@@ -84,6 +84,8 @@ class Projector {
 
   // Events between the applied positions and the log's end.
   uint64_t Lag();
+  // True while Rebuild replays the log (its lag then says how far the replay has to go).
+  bool rebuilding() const { return rebuilding_.load(); }
 
   // Waits until every position in `positions` is applied (offset < applied end), the
   // deadline passes (DEADLINE_EXCEEDED) or the projector failed (its error).
@@ -144,6 +146,7 @@ class Projector {
   absl::Status failed_;
   bool stop_ = false;
   std::atomic<uint64_t> events_applied_{0};
+  std::atomic<bool> rebuilding_{false};
   std::thread thread_;
 };
 

@@ -21,6 +21,7 @@ grpc::Status Run(ServiceDeps* deps, grpc::ServerContext* context, Operation op,
   CommandContext ctx;
   ctx.actor = ToActor(*principal);
   ctx.now = absl::Now();
+  ctx.deadline = absl::FromChrono(context->deadline());
   Ledger::Result result = (deps->ledger->*fn)(request, ctx);
   if (!result.ok()) return ToGrpc(result.status());
   *response = std::move(*result);
@@ -91,6 +92,7 @@ class ReviewsService final : public v1::Reviews::Service {
     if (absl::Status s = Authorize(*principal, Operation::kWriteReviews); !s.ok()) return ToGrpc(s);
     CommandContext ctx;
     ctx.actor = ToActor(*principal);
+    ctx.deadline = absl::FromChrono(context->deadline());
     v1::ComputeGradesRequest compute;
     compute.set_cycle_id(request->cycle_id());
     compute.add_employee_ids(request->employee_id());
@@ -162,6 +164,7 @@ class MetricsService final : public v1::Metrics::Service {
       CommandContext ctx;
       ctx.actor = ToActor(*principal);
       ctx.now = absl::Now();
+      ctx.deadline = absl::FromChrono(context->deadline());
       Ledger::Result r = deps_->ledger->ObserveMetrics(batch, ctx);
       if (!r.ok()) {
         absl::Status s = r.status();

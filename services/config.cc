@@ -54,6 +54,11 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
   app.add_option("--max-threads", c.max_threads, "Upper bound on gRPC server threads")
       ->check(CLI::Range(4u, 4096u))
       ->capture_default_str();
+  app.add_option("--view-backlog-max-events", c.view_backlog_events_max,
+                 "New commands wait (then UNAVAILABLE) while the views or the policy reactor "
+                 "are more than this many events behind the log; 0 = never wait")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--replay-to", c.replay_to,
                  "Auditor replay: fold the log from offset 0 into a new state store in this "
                  "directory, print each view's digest and exit (kafka is only read)");

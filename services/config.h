@@ -33,6 +33,9 @@ struct ServerConfig {
   uint32_t deadline_check_seconds = 60;  // 0 = no live scheduler
   // Hooks: an item not acknowledged within this time is sent again (per-subscription override).
   uint32_t hook_redelivery_seconds = limits::kHookRedeliverSecondsDefault;
+  // Admission control: new commands wait while the views or the reactor are further behind the
+  // log than this many events (0 = never wait).
+  uint64_t view_backlog_events_max = limits::kViewBacklogEventsMax;
   std::string replay_to;  // set: replay the log into this scratch dir, print digests, exit
 };
 

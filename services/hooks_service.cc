@@ -64,6 +64,7 @@ class HooksService final : public v1::Hooks::Service {
       }
       if (deps_->ledger != nullptr && !first_deliveries.empty()) {
         ctx.now = absl::Now();
+        ctx.deadline = absl::FromChrono(context->deadline());
         if (absl::Status s = deps_->ledger->RecordDeliveries(consumer, first_deliveries, ctx);
             !s.ok()) {
           LogWarning(absl::StrCat("hooks: delivery report for ", consumer, ": ", s.ToString()));
@@ -97,6 +98,7 @@ class HooksService final : public v1::Hooks::Service {
     CommandContext ctx;
     ctx.actor = ToActor(*principal);
     ctx.now = absl::Now();
+    ctx.deadline = absl::FromChrono(context->deadline());
     const Principal who = *principal;
     auto result = deps_->ledger->Acknowledge(
         *request, ctx, [&](v1::ActionKind kind) { return MayHandleAction(who, kind); });

@@ -92,6 +92,7 @@ class PoliciesService final : public v1::Policies::Service {
     CommandContext ctx;
     ctx.actor = ToActor(*principal);
     ctx.now = absl::Now();
+    ctx.deadline = absl::FromChrono(c->deadline());
     return ctx;
   }
 

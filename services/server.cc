@@ -93,6 +93,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
                                                  server->ledger_.get()));
   }
 
+  if (!config.read_replica && config.view_backlog_events_max > 0) {
+    std::vector<projections::BacklogGate::Source> sources = {{"views", server->projector_.get()}};
+    sources.push_back({"policy reactor", &server->reactor_->projector()});
+    server->backlog_ = std::make_unique<projections::BacklogGate>(
+        std::move(sources), config.view_backlog_events_max,
+        absl::Milliseconds(limits::kViewBacklogWaitMillisMax));
+    projections::BacklogGate* gate = server->backlog_.get();
+    server->ledger_->SetAdmission([gate](absl::Time deadline) { return gate->Admit(deadline); });
+  }
+
   server->deps_ = std::make_unique<ServiceDeps>();
   server->deps_->ledger = server->ledger_.get();
   server->deps_->projector = server->projector_.get();

@@ -20,6 +20,7 @@
 #include "ledger/ledger.h"
 #include "ledger/state_store.h"
 #include "ledger/write_model.h"
+#include "projections/backlog.h"
 #include "projections/projector.h"
 #include "projections/reactor.h"
 #include "services/auth.h"
@@ -71,6 +72,7 @@ class Server {
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<projections::Projector> projector_;
   std::unique_ptr<projections::Reactor> reactor_;
+  std::unique_ptr<projections::BacklogGate> backlog_;
   std::thread scheduler_;
   std::mutex scheduler_mu_;
   std::condition_variable scheduler_cv_;

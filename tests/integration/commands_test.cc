@@ -3,6 +3,8 @@
 #include "tests/integration/helpers.h"
 
 #include "ledger/partitioner.h"
+#include "ledger/limits.h"
+#include "absl/strings/match.h"
 
 namespace perfledger::testing {
 namespace {
@@ -398,6 +400,34 @@ TEST_CASE("commands: reviews, grades and training", "[commands]") {
     CHECK(done.event().training_completed().score_milli() == 87'000);
   }
   RequireChainsVerify(server);
+}
+
+TEST_CASE("commands: a command refused by admission control is UNAVAILABLE and writes nothing",
+          "[integration]") {
+  TestServer server;
+  SeedFixture(server);
+  const uint64_t end = server.LogEnd();
+  // What the server's backlog gate answers when the views stay too far behind for too long.
+  server.server().ledger().SetAdmission([](absl::Time) {
+    return absl::UnavailableError("the views are 60000 events behind the log; retry with backoff");
+  });
+  const auto refused = server.Call(server.metrics(), &v1::Metrics::Stub::ObserveMetric,
+                                   ObserveMetricReq());
+  CHECK(refused.status.error_code() == grpc::StatusCode::UNAVAILABLE);
+  CHECK(absl::StrContains(refused.status.error_message(), "views are 60000 events behind"));
+  CHECK(server.LogEnd() == end);
+  // Bad input is still reported as such (the meta is checked before admission): a client
+  // learns what to fix, not to retry.
+  auto bad = ObserveMetricReq();
+  bad.mutable_meta()->set_idempotency_key(std::string(limits::kIdBytesMax + 1, 'k'));
+  const auto invalid = server.Call(server.metrics(), &v1::Metrics::Stub::ObserveMetric, bad);
+  CHECK(invalid.status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  server.server().ledger().SetAdmission(nullptr);
+  const auto admitted = server.Call(server.metrics(), &v1::Metrics::Stub::ObserveMetric,
+                                    ObserveMetricReq());
+  INFO(admitted.status.error_message());
+  CHECK(admitted.ok());
+  CHECK(server.LogEnd() == end + 1);
 }
 
 }  // namespace
