@@ -37,6 +37,9 @@ inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends 
 inline constexpr uint64_t kViewBacklogEventsMax = 50'000;     // beyond it, new commands wait
 inline constexpr uint32_t kViewBacklogWaitMillisMax = 5'000;  // then UNAVAILABLE
 
+// ---- the state store (state_store.h): written without WAL, refolded from the log after a crash
+inline constexpr uint32_t kStateFlushIntervalSeconds = 300;   // bounds what a crash refolds
+
 // ---- policy documents and the policy reactor (policy.h, policy_eval.h)
 inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
 inline constexpr size_t kPolicyNodesMax = 20'000;             // parsed nodes (YAML aliases expand)

@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "ledger/limits.h"
+#include "ledger/logging.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "rocksdb/cache.h"
@@ -47,6 +49,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   db_options.write_buffer_size = kWriteBufferBytes;
   db_options.compaction_style = rocksdb::kCompactionStyleUniversal;
   db_options.compression = rocksdb::kNoCompression;
+  // Writes skip the WAL (see state_store.h): families flush together, so a crash leaves every
+  // view with its own checkpoint.
+  db_options.atomic_flush = true;
 
   auto store = std::unique_ptr<StateStore>(new StateStore());
   store->dir_ = options.dir;
@@ -107,9 +112,11 @@ absl::Status StateStore::DropAndRecreate(const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status StateStore::Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch,
-                               std::string_view what) {
+absl::Status StateStore::Write(rocksdb::WriteBatch* batch, std::string_view what) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
   RETURN_IF_ERROR(FromRocks(db_->Write(options, batch), what));
+  MaybeFlush();
   std::shared_ptr<const WriteObserver> observer;
   {
     std::lock_guard<std::mutex> lock(observer_mu_);
@@ -117,6 +124,25 @@ absl::Status StateStore::Write(const rocksdb::WriteOptions& options, rocksdb::Wr
   }
   if (observer) (*observer)(*batch);
   return absl::OkStatus();
+}
+
+void StateStore::MaybeFlush() {
+  const absl::Time now = absl::Now();
+  {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    if (now < next_flush_) return;
+    next_flush_ = now + absl::Seconds(limits::kStateFlushIntervalSeconds);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [name, handle] : families_) handles.push_back(handle);
+  }
+  rocksdb::FlushOptions options;
+  options.wait = false;  // a background flush; the writer goes on
+  options.allow_write_stall = true;
+  rocksdb::Status s = db_->Flush(options, handles);
+  if (!s.ok()) LogWarning(absl::StrCat("state store: periodic flush: ", s.ToString()));
 }
 
 void StateStore::SetWriteObserver(WriteObserver observer) {

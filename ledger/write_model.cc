@@ -371,12 +371,9 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
   // The memory copy is current: deciders need not wait for the disk write. Callers are
   // serialized (log order), so releasing the lock cannot reorder writes.
   lock.unlock();
-  // No WAL and no sync: the log is the durable truth. The write model is one column family,
-  // so a memtable flush persists rows and checkpoint together; whatever a crash loses is
-  // refolded by CatchUp from the checkpoint that survived.
-  rocksdb::WriteOptions wo;
-  wo.disableWAL = true;
-  absl::Status persisted = FromRocks(store_->db()->Write(wo, &batch), "persist write model");
+  // No WAL and no sync (StateStore::Write): the log is the durable truth; whatever a crash
+  // loses is refolded by CatchUp from the checkpoint that survived with the rows.
+  absl::Status persisted = store_->Write(&batch, "persist write model");
   if (!persisted.ok()) store_behind_ = true;
   return persisted;
 }

@@ -182,4 +182,11 @@ WholeLog ReadWholeLog(const std::shared_ptr<grpc::Channel>& channel);
 // - a command's events (command_id) are appended once, as many as command_event_count says.
 std::vector<std::string> CheckLog(const WholeLog& log);
 
+// ---------------------------------------------------------------- the views
+
+// Each view's digest once the projector has applied the whole log (waits up to 60 s; throws).
+std::map<std::string, std::string> LiveDigests(const std::shared_ptr<grpc::Channel>& channel);
+// Each view's digest after Views.Rebuild replayed the whole log (throws on failure).
+std::map<std::string, std::string> RebuildDigests(const std::shared_ptr<grpc::Channel>& channel);
+
 }  // namespace perfledger::e2e

@@ -276,42 +276,6 @@ std::vector<std::string> CompareWithKnown(const WholeLog& log,
   return diff;
 }
 
-// The views' digests once the projector has applied the whole log (bounded wait).
-std::map<std::string, std::string> LiveDigests(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = v1::Views::NewStub(channel);
-  const auto until = Clock::now() + seconds(60);
-  for (;;) {
-    grpc::ClientContext context;
-    context.set_deadline(DeadlineIn(kCallDeadline));
-    v1::ProjectionStatusRequest request;
-    request.set_digests(true);
-    v1::ProjectionStatusResponse response;
-    const grpc::Status s = stub->GetProjectionStatus(&context, request, &response);
-    if (s.ok() && response.lag_events() == 0) {
-      std::map<std::string, std::string> out;
-      for (const auto& v : response.views()) out[v.view()] = v.digest();
-      return out;
-    }
-    if (Clock::now() >= until) {
-      throw std::runtime_error("projection never caught up: " + s.error_message() + " lag " +
-                               std::to_string(response.lag_events()));
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-}
-
-std::map<std::string, std::string> RebuildDigests(const std::shared_ptr<grpc::Channel>& channel) {
-  auto stub = v1::Views::NewStub(channel);
-  grpc::ClientContext context;
-  context.set_deadline(DeadlineIn(seconds(120)));
-  v1::RebuildResponse response;
-  const grpc::Status s = stub->Rebuild(&context, v1::RebuildRequest(), &response);
-  if (!s.ok()) throw std::runtime_error("Views.Rebuild: " + s.error_message());
-  std::map<std::string, std::string> out;
-  for (const auto& v : response.views()) out[v.view()] = v.digest();
-  return out;
-}
-
 std::vector<std::string> KafkaFlags(const std::string& prefix) {
   return {"--log-backend", "kafka", "--kafka-brokers", Brokers(), "--kafka-topic-prefix", prefix,
           "--data-partitions", "4", "--deadline-check-seconds", "0",
