@@ -107,4 +107,22 @@ absl::Status StateStore::DropAndRecreate(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status StateStore::Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch,
+                               std::string_view what) {
+  RETURN_IF_ERROR(FromRocks(db_->Write(options, batch), what));
+  std::shared_ptr<const WriteObserver> observer;
+  {
+    std::lock_guard<std::mutex> lock(observer_mu_);
+    observer = observer_;
+  }
+  if (observer) (*observer)(*batch);
+  return absl::OkStatus();
+}
+
+void StateStore::SetWriteObserver(WriteObserver observer) {
+  auto next = observer ? std::make_shared<const WriteObserver>(std::move(observer)) : nullptr;
+  std::lock_guard<std::mutex> lock(observer_mu_);
+  observer_ = std::move(next);
+}
+
 }  // namespace perfledger

@@ -6,15 +6,18 @@
 // destroyed. Families are created on first open and can be dropped and recreated (rebuild).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace perfledger {
 
@@ -41,6 +44,19 @@ class StateStore {
   // Drops a family with all its data and creates it empty (used by rebuilds).
   absl::Status DropAndRecreate(const std::string& name);
 
+  // Writes `batch` atomically; `what` names the write in the error. The projectors write through
+  // here rather than db()->Write, so that one place sees every batch of view rows and
+  // checkpoints (see SetWriteObserver).
+  absl::Status Write(const rocksdb::WriteOptions& options, rocksdb::WriteBatch* batch,
+                     std::string_view what = "write state");
+
+  // Exists for benchmarks and auditing: `observer` is called with every batch Write committed,
+  // on the writing thread, after the write succeeded (so it never sees a batch that did not
+  // land). It must be cheap and thread-safe if several threads write; it delays the writer.
+  // An empty function removes it. The rebuild benchmark copies the batches to replay them.
+  using WriteObserver = std::function<void(const rocksdb::WriteBatch&)>;
+  void SetWriteObserver(WriteObserver observer);
+
  private:
   StateStore() = default;
   std::string dir_;
@@ -50,6 +66,9 @@ class StateStore {
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::ColumnFamilyOptions blob_cf_options_;
   std::set<std::string> blob_families_;
+  // Copied under observer_mu_ by each Write, so it may be replaced while writes are in flight.
+  std::mutex observer_mu_;
+  std::shared_ptr<const WriteObserver> observer_;
   const rocksdb::ColumnFamilyOptions& OptionsFor(const std::string& name) const {
     return blob_families_.contains(name) ? blob_cf_options_ : cf_options_;
   }

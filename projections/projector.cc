@@ -303,7 +303,7 @@ absl::StatusOr<size_t> Projector::Step() {
   }
   // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
   // the projector re-applies those events on restart.
-  RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch), "write views"));
+  RETURN_IF_ERROR(store_->Write(rocksdb::WriteOptions(), &batch, "write views"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     applied_ = applied;
@@ -379,8 +379,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
       batch.Delete(store_->family(kMetaFamily), CheckpointKey(options_.name, p))
           .PermitUncheckedError();
     }
-    RETURN_IF_ERROR(FromRocks(store_->db()->Write(rocksdb::WriteOptions(), &batch),
-                              "reset checkpoint"));
+    RETURN_IF_ERROR(store_->Write(rocksdb::WriteOptions(), &batch, "reset checkpoint"));
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
