@@ -13,9 +13,9 @@ absl::Status BacklogGate::Admit(absl::Time deadline) {
   for (const Source& source : sources_) {
     Projector& p = *source.projector;
     while (!p.rebuilding()) {
-      const LogEnds seen = p.Applied();
       const uint64_t lag = p.Lag();
       if (lag <= max_events_) break;
+      const LogEnds seen = p.Applied();  // only now: the fast path above runs per command
       const absl::Time now = absl::Now();
       if (until == absl::InfinitePast()) until = std::min(deadline, now + max_wait_);
       absl::Status health = p.health();
