@@ -40,6 +40,9 @@ inline constexpr uint32_t kViewBacklogWaitMillisMax = 5'000;  // then UNAVAILABL
 // ---- the state store (state_store.h): written without WAL, refolded from the log after a crash
 inline constexpr uint32_t kStateFlushIntervalSeconds = 300;   // bounds what a crash refolds
 
+// ---- the policy reactor's rows kept in memory between batches (projections/view.h RowCache)
+inline constexpr size_t kReactorCachedRowsMax = 200'000;      // ~40 MB at most
+
 // ---- policy documents and the policy reactor (policy.h, policy_eval.h)
 inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
 inline constexpr size_t kPolicyNodesMax = 20'000;             // parsed nodes (YAML aliases expand)

@@ -42,12 +42,22 @@ std::string ViewFamily(std::string_view view_name) {
 
 absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
   if (auto it = rows_->find(key); it != rows_->end()) return it->second;
+  if (cache_ != nullptr) {
+    // Debian's Abseil has its own string_view: look up with that for a heterogeneous find.
+    if (auto it = cache_->find(absl::string_view(key.data(), key.size())); it != cache_->end()) {
+      return it->second;
+    }
+  }
   std::string value;
   rocksdb::Status s =
       db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &value);
-  if (s.IsNotFound()) return std::optional<std::string>();
-  RETURN_IF_ERROR(FromRocks(s, "read view"));
-  return std::optional<std::string>(std::move(value));
+  std::optional<std::string> found;
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read view"));
+    found = std::move(value);
+  }
+  if (cache_ != nullptr) cache_->insert_or_assign(std::string(key), found);
+  return found;
 }
 
 void ViewTxn::Put(std::string_view key, std::string_view value) {
@@ -113,6 +123,7 @@ absl::StatusOr<std::unique_ptr<Projector>> Projector::Start(EventLog* log, State
   p->log_ = log;
   p->store_ = store;
   p->views_ = std::move(views);
+  p->caches_.resize(p->views_.size());
   p->options_ = options;
   for (const std::string& f : Families(p->views_)) {
     if (store->family(f) == nullptr) {
@@ -251,7 +262,8 @@ absl::StatusOr<size_t> Projector::Step() {
   std::atomic<size_t> next_view{0};
   auto apply_views = [&] {
     for (size_t i = next_view++; i < views_.size(); i = next_view++) {
-      ViewTxn txn(store_->db(), families[i], &rows[i]);
+      ViewTxn txn(store_->db(), families[i], &rows[i],
+                  views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr);
       for (size_t j = 0; j < stored.size(); j++) {
         absl::Status s = views_[i]->Apply(stored[j], events[j], txn);
         if (!s.ok()) {
@@ -304,6 +316,14 @@ absl::StatusOr<size_t> Projector::Step() {
   // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
   // the projector re-applies those events on restart.
   RETURN_IF_ERROR(store_->Write(&batch, "write views"));
+  // Committed: the batch's rows join the caches.
+  for (size_t i = 0; i < views_.size(); i++) {
+    const size_t limit = views_[i]->cached_rows();
+    if (limit == 0) continue;
+    RowCache& cache = caches_[i];
+    if (cache.size() + rows[i].size() > limit) cache.clear();
+    for (auto& [key, value] : rows[i]) cache.insert_or_assign(key, std::move(value));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     applied_ = applied;
@@ -378,6 +398,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
   {
     std::unique_lock<std::shared_mutex> families(families_mu_);
     for (const auto& v : views_) RETURN_IF_ERROR(store_->DropAndRecreate(ViewFamily(v->name())));
+    for (RowCache& cache : caches_) cache.clear();
     // The meta family is shared with other projectors: delete only this one's checkpoint.
     rocksdb::WriteBatch batch;
     for (uint32_t p = 0; p < log_->partitions(); p++) {

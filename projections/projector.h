@@ -136,6 +136,9 @@ class Projector {
   EventLog* log_ = nullptr;
   StateStore* store_ = nullptr;
   std::vector<std::unique_ptr<View>> views_;
+  // Per view (View::cached_rows); touched only by the projector thread, and by Rebuild after
+  // that thread stopped.
+  std::vector<RowCache> caches_;
   ProjectorOptions options_;
 
   // Exclusive only while Rebuild drops and recreates the families.

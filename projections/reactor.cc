@@ -76,6 +76,8 @@ class ReactorView final : public View {
   explicit ReactorView(Mode mode) : mode_(mode) {}
 
   std::string_view name() const override { return Reactor::kViewName; }
+  // Aggregates and windows are read back on every observation of their subject.
+  size_t cached_rows() const override { return limits::kReactorCachedRowsMax; }
 
   absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override;
 

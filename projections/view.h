@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "perfledger/v1/envelope.pb.h"
 #include "perfledger/v1/events.pb.h"
@@ -28,12 +29,21 @@ namespace perfledger::projections {
 // comparison.
 using ViewRows = absl::btree_map<std::string, std::optional<std::string>, std::less<>>;
 
+// Rows of one view as committed (nullopt: known absent), kept in memory between batches for a
+// view that reads the same rows batch after batch (View::cached_rows). Only committed values
+// enter it: the projector adds a batch's rows once its WriteBatch landed, and a read from the
+// store is committed by definition.
+using RowCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
+
 // Reads and writes of one view within the batch being applied: reads see the batch's own
 // earlier writes. Not thread-safe; one view's batch is applied by one thread at a time.
 class ViewTxn {
  public:
-  ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows)
-      : db_(db), cf_(cf), rows_(rows) {}
+  // `cache` (may be null) is this view's RowCache: consulted after the batch's own rows and
+  // before the store, and filled by reads from the store.
+  ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows,
+          RowCache* cache = nullptr)
+      : db_(db), cf_(cf), rows_(rows), cache_(cache) {}
 
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
@@ -47,6 +57,7 @@ class ViewTxn {
   rocksdb::DB* db_;
   rocksdb::ColumnFamilyHandle* cf_;
   ViewRows* rows_;
+  RowCache* cache_;
 };
 
 class View {
@@ -61,6 +72,10 @@ class View {
   // True when the view's rows are large and never rewritten (a copy of each event): the state
   // store keeps their values in blob files, out of compaction's way.
   virtual bool large_values() const { return false; }
+  // How many of its rows the projector keeps in memory between batches (0 = none; the cache
+  // starts over when full): for a view that reads the same rows batch after batch, where a
+  // memtable holding many versions of each makes every read a long skiplist search.
+  virtual size_t cached_rows() const { return 0; }
 };
 
 // The employee an event is about (its timeline), or empty.
