@@ -133,11 +133,11 @@ void StateStore::MaybeFlush() {
     if (now < next_flush_) return;
     next_flush_ = now + absl::Seconds(limits::kStateFlushIntervalSeconds);
   }
+  // Under mu_: a rebuild's DropAndRecreate must not destroy a handle in the middle of this.
+  // Not waiting for the flush itself makes that short.
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [name, handle] : families_) handles.push_back(handle);
-  }
+  for (const auto& [name, handle] : families_) handles.push_back(handle);
   rocksdb::FlushOptions options;
   options.wait = false;  // a background flush; the writer goes on
   options.allow_write_stall = true;
