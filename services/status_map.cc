@@ -1,8 +1,79 @@
 #include "services/status_map.h"
 
+#include <mutex>
 #include <string>
 
+#include <google/protobuf/stubs/logging.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
 namespace perfledger::services {
+namespace {
+
+// The field protobuf last reported as invalid UTF-8 on this thread ("" = none). A sync server
+// parses a request and sends its status on the same thread, so the interceptor below finds the
+// field of its own call here.
+thread_local std::string invalid_utf8_field;
+
+google::protobuf::LogHandler* previous_log_handler = nullptr;
+
+// Protobuf logs "String field 'perfledger.v1.RecordFeedbackRequest.feedback' contains invalid
+// UTF-8 data when parsing a protocol buffer. ..." before the parse fails.
+void CaptureUtf8Errors(google::protobuf::LogLevel level, const char* filename, int line,
+                       const std::string& message) {
+  constexpr absl::string_view kPrefix = "String field '";
+  if (absl::StartsWith(message, kPrefix) && absl::StrContains(message, "invalid UTF-8") &&
+      absl::StrContains(message, "when parsing")) {
+    const absl::string_view rest = absl::string_view(message).substr(kPrefix.size());
+    const absl::string_view full = rest.substr(0, rest.find('\''));
+    // "package.Message.field" → "field": the request's own field, or a nested message's.
+    invalid_utf8_field = std::string(full.substr(full.rfind('.') + 1));
+  }
+  if (previous_log_handler != nullptr) previous_log_handler(level, filename, line, message);
+}
+
+class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const grpc::Status status = methods->GetSendStatus();
+      std::string field;
+      field.swap(invalid_utf8_field);  // consumed by this call either way
+      // Our own INTERNAL errors always carry a message; an empty one is gRPC's parse failure.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+        methods->ModifySendStatus(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            field.empty() ? "request: the message does not parse (malformed protobuf)"
+                          : absl::StrCat(field, ": not valid UTF-8 (string fields must be "
+                                                "UTF-8; nothing was written)")));
+      }
+    }
+    methods->Proceed();
+  }
+};
+
+class ParseErrorInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new ParseErrorInterceptor();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeParseErrorInterceptorFactory() {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    previous_log_handler = google::protobuf::SetLogHandler(&CaptureUtf8Errors);
+  });
+  return std::make_unique<ParseErrorInterceptorFactory>();
+}
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code) {
   switch (code) {

@@ -2,6 +2,9 @@
 // the mapping is still an exhaustive switch so a new code is a compile-time decision.
 #pragma once
 
+#include <memory>
+
+#include <grpcpp/support/server_interceptor.h>
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
@@ -10,5 +13,14 @@ namespace perfledger::services {
 
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 grpc::Status ToGrpc(const absl::Status& status);
+
+// A request whose bytes do not parse never reaches a handler: gRPC answers INTERNAL with an
+// empty message. The usual cause is a string field holding invalid UTF-8, which proto3 rejects
+// while parsing, and protobuf names that field only in its error log. This interceptor turns
+// such an answer into INVALID_ARGUMENT naming the field ("feedback: not valid UTF-8 ..."), or,
+// for other malformed bytes, INVALID_ARGUMENT saying the request did not parse. Install once
+// per process (it chains protobuf's log handler) and add the factory to the server builder.
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+MakeParseErrorInterceptorFactory();
 
 }  // namespace perfledger::services

@@ -811,9 +811,8 @@ TEST_CASE("bad input: the table covers every command RPC", "[bad_input]") {
 }
 
 // Invalid UTF-8 in a proto3 string field never reaches the ledger's validation: the protobuf
-// runtime refuses to parse the request and gRPC answers INTERNAL without a message (the
-// contract asks for INVALID_ARGUMENT naming the field; see known_bugs_test.cc). Pinned here:
-// the request is refused and nothing is written.
+// runtime refuses to parse the request. The server's parse-error interceptor
+// (services/status_map.h) answers INVALID_ARGUMENT naming the field; nothing is written.
 TEST_CASE("bad input: invalid UTF-8 is refused before the ledger", "[bad_input]") {
   TestServer server;
   Seed(server);
@@ -826,6 +825,8 @@ TEST_CASE("bad input: invalid UTF-8 is refused before the ledger", "[bad_input]"
   check_in.set_notes(kBadUtf8);
   auto feedback = FeedbackReq();
   feedback.set_feedback(kBadUtf8);
+  auto metric = ObserveMetricReq();
+  metric.mutable_observation()->set_metric(kBadUtf8);
   const std::vector<std::pair<std::string, grpc::Status>> replies = {
       {"DefineOrgUnit name", server.Call(server.people(), &v1::People::Stub::DefineOrgUnit, org)
                                  .status},
@@ -835,11 +836,15 @@ TEST_CASE("bad input: invalid UTF-8 is refused before the ledger", "[bad_input]"
        server.Call(server.check_ins(), &v1::CheckIns::Stub::RecordCheckIn, check_in).status},
       {"RecordFeedback feedback",
        server.Call(server.reviews(), &v1::Reviews::Stub::RecordFeedback, feedback).status},
+      {"ObserveMetric metric",
+       server.Call(server.metrics(), &v1::Metrics::Stub::ObserveMetric, metric).status},
   };
   for (const auto& [what, status] : replies) {
     INFO(what << " -> " << CodeName(status.error_code()) << ": " << status.error_message());
-    CHECK((status.error_code() == StatusCode::INTERNAL ||
-           status.error_code() == StatusCode::INVALID_ARGUMENT));
+    CHECK(status.error_code() == StatusCode::INVALID_ARGUMENT);
+    // The field's own name ("name", "reason", ..., "metric" of the nested observation).
+    const std::string field = what.substr(what.find(' ') + 1);
+    CHECK(absl::StartsWith(status.error_message(), field + ": not valid UTF-8"));
   }
   CHECK(server.LogEnd() == end);
   CHECK(server.Call(server.reviews(), &v1::Reviews::Stub::RecordFeedback, FeedbackReq()).ok());
