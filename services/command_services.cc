@@ -179,6 +179,12 @@ class MetricsService final : public v1::Metrics::Service {
         off = std::max<uint64_t>(off, e.position().offset());
       }
     }
+    // Read is false at the client's half-close and also for a message that does not parse.
+    if (const std::string field = TakeInvalidUtf8Field(); !field.empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("batch ", summary->batches(), ": ", field,
+                                       ": not valid UTF-8 (earlier batches were recorded)"));
+    }
     std::vector<std::pair<uint32_t, uint64_t>> sorted(last.begin(), last.end());
     std::sort(sorted.begin(), sorted.end());
     for (const auto& [p, o] : sorted) {

@@ -40,8 +40,7 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      std::string field;
-      field.swap(invalid_utf8_field);  // consumed by this call either way
+      const std::string field = TakeInvalidUtf8Field();  // consumed by this call either way
       // Our own INTERNAL errors always carry a message; an empty one is gRPC's parse failure.
       if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
         methods->ModifySendStatus(grpc::Status(
@@ -65,6 +64,12 @@ class ParseErrorInterceptorFactory final
 };
 
 }  // namespace
+
+std::string TakeInvalidUtf8Field() {
+  std::string field;
+  field.swap(invalid_utf8_field);
+  return field;
+}
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeParseErrorInterceptorFactory() {

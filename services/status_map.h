@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <grpcpp/support/server_interceptor.h>
 #include <grpcpp/support/status.h>
@@ -22,5 +23,10 @@ grpc::Status ToGrpc(const absl::Status& status);
 // per process (it chains protobuf's log handler) and add the factory to the server builder.
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
 MakeParseErrorInterceptorFactory();
+
+// The field protobuf last reported as not valid UTF-8 while parsing on this thread, or "" (and
+// forgets it). A server stream's Read returns false both at the client's half-close and for a
+// message that does not parse; a handler tells them apart with this.
+std::string TakeInvalidUtf8Field();
 
 }  // namespace perfledger::services

@@ -134,5 +134,30 @@ TEST_CASE("stream metrics: a bad batch ends the stream, earlier batches stay", "
   MustOk(server.Call(server.metrics(), &v1::Metrics::Stub::ObserveMetric, ObserveMetricReq()));
 }
 
+TEST_CASE("stream metrics: a batch with invalid UTF-8 ends the stream naming the field",
+          "[stream]") {
+  TestServer server;
+  SeedFixture(server);
+  const uint64_t base = server.LogEnd();
+  grpc::ClientContext context;
+  server.Prepare(context);
+  v1::ObserveMetricsSummary summary;
+  auto writer = server.metrics().StreamMetrics(&context, &summary);
+  writer->Write(FeedBatch(0));
+  auto bad = FeedBatch(1);
+  bad.mutable_observations(2)->set_unit("\xc3");
+  writer->Write(bad);
+  writer->Write(FeedBatch(2));
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  INFO(status.error_message());
+  CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(absl::StartsWith(status.error_message(), "batch 1: unit: not valid UTF-8"));
+  const auto counts = CountPerBatch(server);
+  CHECK(counts.at(0) == kPerBatch);
+  CHECK(counts.count(1) == 0);
+  CHECK(server.LogEnd() == base + kPerBatch);
+}
+
 }  // namespace
 }  // namespace perfledger::testing
