@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "ledger/limits.h"
 #include "ledger/logging.h"
 #include "ledger/rocks_util.h"

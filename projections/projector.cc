@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ledger/hash_chain.h"
@@ -285,7 +286,7 @@ absl::StatusOr<size_t> Projector::Step() {
   for (size_t t = 0; t < helpers; t++) {
     threads.emplace_back([&] {
       NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-          apply_views();
+      apply_views();
     });
   }
   apply_views();
@@ -313,8 +314,8 @@ absl::StatusOr<size_t> Projector::Step() {
     PutBigEndian64(value, applied[p]);
     batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
   }
-  // Not synced: views are derived. A lost tail loses its checkpoint with it (same batch), and
-  // the projector re-applies those events on restart.
+  // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses rows
+  // and checkpoint together, and the projector re-applies those events on restart.
   RETURN_IF_ERROR(store_->Write(&batch, "write views"));
   // Committed: the batch's rows join the caches.
   for (size_t i = 0; i < views_.size(); i++) {
@@ -390,10 +391,7 @@ absl::Status Projector::WaitCaughtUp(absl::Time deadline) {
 
 absl::Status Projector::Rebuild(absl::Time deadline) {
   rebuilding_ = true;
-  struct Done {
-    std::atomic<bool>& flag;
-    ~Done() { flag = false; }
-  } done{rebuilding_};
+  absl::Cleanup done = [this] { rebuilding_ = false; };
   Stop();
   {
     std::unique_lock<std::shared_mutex> families(families_mu_);

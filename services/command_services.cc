@@ -18,10 +18,7 @@ grpc::Status Run(ServiceDeps* deps, grpc::ServerContext* context, Operation op,
   auto principal = deps->auth->Authenticate(*context);
   if (!principal.ok()) return ToGrpc(principal.status());
   if (absl::Status s = Authorize(*principal, op); !s.ok()) return ToGrpc(s);
-  CommandContext ctx;
-  ctx.actor = ToActor(*principal);
-  ctx.now = absl::Now();
-  ctx.deadline = absl::FromChrono(context->deadline());
+  const CommandContext ctx = CallerContext(*principal, *context);
   Ledger::Result result = (deps->ledger->*fn)(request, ctx);
   if (!result.ok()) return ToGrpc(result.status());
   *response = std::move(*result);
@@ -90,16 +87,13 @@ class ReviewsService final : public v1::Reviews::Service {
     auto principal = deps_->auth->Authenticate(*context);
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kWriteReviews); !s.ok()) return ToGrpc(s);
-    CommandContext ctx;
-    ctx.actor = ToActor(*principal);
-    ctx.deadline = absl::FromChrono(context->deadline());
+    const CommandContext ctx = CallerContext(*principal, *context);
     v1::ComputeGradesRequest compute;
     compute.set_cycle_id(request->cycle_id());
     compute.add_employee_ids(request->employee_id());
     compute.set_dry_run(true);
     auto computed = deps_->reactor->ComputeGrades(
-        compute, ctx,
-        std::min(absl::FromChrono(context->deadline()), absl::Now() + absl::Seconds(30)));
+        compute, ctx, std::min(ctx.deadline, absl::Now() + absl::Seconds(30)));
     if (!computed.ok()) {
       if (absl::IsNotFound(computed.status())) {
         // No policy in force: nothing can compute the grade the request left out.
@@ -161,10 +155,7 @@ class MetricsService final : public v1::Metrics::Service {
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                             "stream: too many batches in one call; open a new stream");
       }
-      CommandContext ctx;
-      ctx.actor = ToActor(*principal);
-      ctx.now = absl::Now();
-      ctx.deadline = absl::FromChrono(context->deadline());
+      const CommandContext ctx = CallerContext(*principal, *context);
       Ledger::Result r = deps_->ledger->ObserveMetrics(batch, ctx);
       if (!r.ok()) {
         absl::Status s = r.status();

@@ -34,8 +34,7 @@ class HooksService final : public v1::Hooks::Service {
                          " may not receive ", v1::ActionKind_Name(options->kinds[i]))));
       }
     }
-    CommandContext ctx;
-    ctx.actor = ToActor(*principal);
+    CommandContext ctx = CallerContext(*principal, *context);
     projections::HookSubscription subscription(std::move(*options));
     const std::string& consumer = subscription.options().consumer;
     // Start from the views as of the log when the stream opened: a consumer that answered its
@@ -64,7 +63,6 @@ class HooksService final : public v1::Hooks::Service {
       }
       if (deps_->ledger != nullptr && !first_deliveries.empty()) {
         ctx.now = absl::Now();
-        ctx.deadline = absl::FromChrono(context->deadline());
         if (absl::Status s = deps_->ledger->RecordDeliveries(consumer, first_deliveries, ctx);
             !s.ok()) {
           LogWarning(absl::StrCat("hooks: delivery report for ", consumer, ": ", s.ToString()));
@@ -95,10 +93,7 @@ class HooksService final : public v1::Hooks::Service {
       return ToGrpc(absl::FailedPreconditionError("this server is a read replica; acknowledge on "
                                                   "the writer"));
     }
-    CommandContext ctx;
-    ctx.actor = ToActor(*principal);
-    ctx.now = absl::Now();
-    ctx.deadline = absl::FromChrono(context->deadline());
+    const CommandContext ctx = CallerContext(*principal, *context);
     const Principal who = *principal;
     auto result = deps_->ledger->Acknowledge(
         *request, ctx, [&](v1::ActionKind kind) { return MayHandleAction(who, kind); });

@@ -89,11 +89,7 @@ class PoliciesService final : public v1::Policies::Service {
     auto principal = deps_->auth->Authenticate(*c);
     if (!principal.ok()) return principal.status();
     if (absl::Status s = Authorize(*principal, op); !s.ok()) return s;
-    CommandContext ctx;
-    ctx.actor = ToActor(*principal);
-    ctx.now = absl::Now();
-    ctx.deadline = absl::FromChrono(c->deadline());
-    return ctx;
+    return CallerContext(*principal, *c);
   }
 
   ServiceDeps* deps_;

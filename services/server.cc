@@ -1,5 +1,4 @@
 #include "services/server.h"
-#include "services/status_map.h"
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +17,7 @@
 #include "ledger/logging.h"
 #include "ledger/status_macros.h"
 #include "projections/view.h"
+#include "services/status_map.h"
 
 namespace perfledger::services {
 namespace {
@@ -95,8 +95,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   }
 
   if (!config.read_replica && config.view_backlog_events_max > 0) {
-    std::vector<projections::BacklogGate::Source> sources = {{"views", server->projector_.get()}};
-    sources.push_back({"policy reactor", &server->reactor_->projector()});
+    std::vector<projections::BacklogGate::Source> sources = {
+        {"views", server->projector_.get()}, {"policy reactor", &server->reactor_->projector()}};
     server->backlog_ = std::make_unique<projections::BacklogGate>(
         std::move(sources), config.view_backlog_events_max,
         absl::Milliseconds(limits::kViewBacklogWaitMillisMax));
@@ -176,6 +176,14 @@ void Server::Shutdown(absl::Duration grace) {
 }
 
 void Server::Wait() { server_->Wait(); }
+
+CommandContext CallerContext(const Principal& principal, const grpc::ServerContext& call) {
+  CommandContext ctx;
+  ctx.actor = ToActor(principal);
+  ctx.now = absl::Now();
+  ctx.deadline = absl::FromChrono(call.deadline());
+  return ctx;
+}
 
 void Server::ScheduleDeadlines() {
   CommandContext ctx;

@@ -41,6 +41,10 @@ struct ServiceDeps {
   std::atomic<bool> stopping{false};
 };
 
+// A client command's context: who sent it (from the authenticated call), received now, and
+// the call's deadline (admission control waits no longer).
+CommandContext CallerContext(const Principal& principal, const grpc::ServerContext& call);
+
 class Server {
  public:
   // Opens everything and starts serving. `config.listen` may use port 0 (see port()).
