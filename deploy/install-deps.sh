@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   librdkafka-dev librocksdb-dev rocksdb-tools libabsl-dev catch2 libssl-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libjemalloc-dev
   kcat python3-grpcio python3-protobuf
   python3  # deploy/examples/clients: /usr/bin/python3 + the two above + grpc_python_plugin
   default-jre-headless maven curl procps
