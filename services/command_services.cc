@@ -9,6 +9,10 @@
 namespace perfledger::services {
 namespace {
 
+// Trailing metadata of a failed StreamMetrics: the batches of that call recorded before it
+// ended (documented with the RPC in proto/perfledger/v1/ledger.proto).
+constexpr char kBatchesRecordedTrailer[] = "perfledger-batches-recorded";
+
 template <typename Request>
 using LedgerFn = Ledger::Result (Ledger::*)(const Request&, const CommandContext&);
 
@@ -142,6 +146,19 @@ class MetricsService final : public v1::Metrics::Service {
   grpc::Status StreamMetrics(grpc::ServerContext* context,
                              grpc::ServerReader<v1::ObserveMetricsRequest>* reader,
                              v1::ObserveMetricsSummary* summary) override {
+    grpc::Status status = Stream(context, reader, summary);
+    // A failed call sends no summary, so the trailer tells the client where to resume (perfctl
+    // metric import does, after UNAVAILABLE).
+    if (!status.ok()) {
+      context->AddTrailingMetadata(kBatchesRecordedTrailer, absl::StrCat(summary->batches()));
+    }
+    return status;
+  }
+
+ private:
+  grpc::Status Stream(grpc::ServerContext* context,
+                      grpc::ServerReader<v1::ObserveMetricsRequest>* reader,
+                      v1::ObserveMetricsSummary* summary) {
     auto principal = deps_->auth->Authenticate(*context);
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kWriteMetrics); !s.ok()) return ToGrpc(s);
@@ -186,7 +203,6 @@ class MetricsService final : public v1::Metrics::Service {
     return grpc::Status::OK;
   }
 
- private:
   ServiceDeps* deps_;
 };
 

@@ -219,7 +219,7 @@ ServerProcess::~ServerProcess() {
   if (process_ != nullptr && process_->Running()) process_->Kill();
 }
 
-void ServerProcess::Start() {
+void ServerProcess::Start(int port) {
   if (process_ != nullptr && process_->Running()) {
     throw std::logic_error("ServerProcess::Start: already running");
   }
@@ -227,7 +227,7 @@ void ServerProcess::Start() {
   const std::string base = log_dir_ + "/server-" + std::to_string(starts_);
   stderr_path_ = base + ".err";
   std::vector<std::string> argv = {PERFLEDGERD_PATH, "--data-dir", data_dir_,
-                                   "--listen", "127.0.0.1:0"};
+                                   "--listen", "127.0.0.1:" + std::to_string(port)};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   port_ = 0;
   process_ = std::make_unique<ChildProcess>(argv, base + ".out", stderr_path_);

@@ -123,7 +123,8 @@ class ServerProcess {
 
   // Spawns perfledgerd and waits for readiness (port parsed from stderr, then Log.Status OK)
   // within kReadyTimeout. Throws std::runtime_error (with the stderr tail) otherwise.
-  void Start();
+  // `port` 0 lets the kernel choose; a restart passes port() so that clients find it again.
+  void Start(int port = 0);
   // SIGKILL and reap: a crash.
   ExitStatus Kill();
   // SIGTERM, then waits up to `timeout` for the exit (SIGKILL after that; nullopt returned).

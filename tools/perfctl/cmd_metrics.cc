@@ -11,7 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -110,6 +112,7 @@ struct ImportFlags {
   bool dry_run = false;
   bool skip_invalid = false;
   std::string key_base;
+  std::string retry_for = limits::kImportRetryForDefault;
 };
 
 struct InvalidRow {
@@ -278,6 +281,84 @@ std::string BatchKey(const std::string& key_base, uint32_t batch_size, uint64_t 
   return absl::StrCat("metrics:", key_base, ":", batch_size, ":", index);
 }
 
+// Trailing metadata of a failed StreamMetrics: how many of that stream's batches the server
+// recorded (proto/perfledger/v1/ledger.proto).
+constexpr char kBatchesRecordedTrailer[] = "perfledger-batches-recorded";
+
+struct StreamAttempt {
+  grpc::Status status;
+  // Batches of this stream known to be recorded: all of them on success, the server's trailer
+  // on failure, 0 when the call failed without one (the connection broke).
+  uint64_t recorded = 0;
+  uint64_t written = 0;  // batches the transport took (the server was reachable)
+  v1::ObserveMetricsSummary summary;
+};
+
+// Streams the file's batches [first, batches), at most limits::kImportStreamBatchesMax of them,
+// in one call. Batch i always carries BatchKey(..., i), whichever call sends it.
+absl::StatusOr<StreamAttempt> StreamFrom(const Connection& connection, v1::Metrics::Stub& stub,
+                                         const ImportFlags& flags, const std::string& key_base,
+                                         uint64_t batches, uint64_t first, ProgressBar& progress) {
+  const uint64_t last = std::min(batches, first + limits::kImportStreamBatchesMax);
+  // The deadline grants every batch the per-call timeout, so a stalled server is noticed while a
+  // large healthy import is not cut short.
+  auto context =
+      connection.NewContext(connection.timeout() * static_cast<int64_t>(std::max<uint64_t>(last - first, 1)));
+  PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(flags.file));
+  StreamAttempt attempt;
+  auto writer = stub.StreamMetrics(context.get(), &attempt.summary);
+  uint64_t index = 0;  // of the batch being filled, counted from the file's start
+  uint64_t rows = 0;   // valid rows read so far
+  bool broken = false;
+  v1::ObserveMetricsRequest batch;
+  auto flush = [&]() {
+    if (batch.observations_size() == 0 || broken) return;
+    batch.mutable_meta()->set_idempotency_key(BatchKey(key_base, flags.batch_size, index));
+    if (writer->Write(batch)) {
+      ++attempt.written;
+    } else {
+      broken = true;  // the server ended the stream (or was not there); Finish() says why
+    }
+    batch.Clear();
+    ++index;
+    progress.Update(file->bytes_read(), rows);
+  };
+  while (!broken && index < last) {
+    absl::StatusOr<std::optional<MetricFile::Item>> item = file->Next();
+    if (!item.ok()) {
+      // A call must be finished before its context goes away; cancel rather than commit the
+      // batch in progress.
+      context->TryCancel();
+      writer->Finish();
+      return item.status();
+    }
+    if (!item->has_value()) break;
+    if (!(*item)->observation.has_value()) continue;  // counted in pass 1; --skip-invalid
+    ++rows;
+    if (index < first) {  // recorded by an earlier call: only keep the count of rows
+      if (rows % flags.batch_size == 0) ++index;
+      continue;
+    }
+    *batch.add_observations() = std::move(*(*item)->observation);
+    if (static_cast<uint32_t>(batch.observations_size()) >= flags.batch_size) flush();
+  }
+  flush();
+  if (!broken) writer->WritesDone();
+  attempt.status = writer->Finish();
+  if (attempt.status.ok()) {
+    attempt.recorded = last - first;
+    return attempt;
+  }
+  const auto& trailers = context->GetServerTrailingMetadata();
+  if (auto it = trailers.find(kBatchesRecordedTrailer); it != trailers.end()) {
+    uint64_t recorded = 0;
+    if (absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &recorded)) {
+      attempt.recorded = std::min(recorded, last - first);
+    }
+  }
+  return attempt;
+}
+
 absl::Status RunImport(Session& session, const ImportFlags& flags) {
   if (flags.batch_size == 0 || flags.batch_size > limits::kMetricBatchSizeMax) {
     return UsageError(absl::StrCat("--batch-size: must be 1..", limits::kMetricBatchSizeMax));
@@ -287,6 +368,8 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     // Keeps the whole key within the 64-character limit of idempotency keys.
     if (flags.key_base.size() > 32) return UsageError("--key-base: at most 32 characters");
   }
+  PERFCTL_ASSIGN_OR_RETURN(const absl::Duration retry_for,
+                           ParseDuration("--retry-for", flags.retry_for));
   // Pass 1: hash the file (the key base) and validate every row before anything is sent, so a
   // bad row never leaves a half-imported file behind.
   PERFCTL_ASSIGN_OR_RETURN(Survey survey, SurveyFile(flags.file));
@@ -313,54 +396,56 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
         flags.dry_run ? "" : "; nothing sent (fix them, or pass --skip-invalid)"));
   }
 
-  // Pass 2: stream. The deadline grants every batch the per-call timeout, so a stalled server
-  // is noticed while a large healthy import is not cut short.
+  // Pass 2: stream, resuming after UNAVAILABLE (see StreamFrom).
   PERFCTL_ASSIGN_OR_RETURN(Connection * connection, session.connection());
   auto stub = v1::Metrics::NewStub(connection->channel());
-  auto context = connection->NewContext(connection->timeout() *
-                                        static_cast<int64_t>(std::max<uint64_t>(batches, 1)));
-  PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(flags.file));
-  v1::ObserveMetricsSummary summary;
-  auto writer = stub->StreamMetrics(context.get(), &summary);
   ProgressBar progress(absl::StrCat("metric import ", flags.file), survey.bytes);
   const absl::Time started = absl::Now();
-  uint64_t sent_batches = 0;
-  uint64_t sent_rows = 0;
-  bool broken = false;
-  v1::ObserveMetricsRequest batch;
-  auto flush = [&]() {
-    if (batch.observations_size() == 0 || broken) return;
-    batch.mutable_meta()->set_idempotency_key(BatchKey(key_base, flags.batch_size, sent_batches));
-    if (!writer->Write(batch)) {
-      broken = true;  // the server ended the stream; Finish() says why
-      return;
+  const absl::Time give_up = started + retry_for;
+  absl::Duration backoff = limits::kImportRetryBackoffFirst;
+  uint64_t next_batch = 0;  // every batch before it is known to be recorded
+  uint64_t retries = 0;
+  v1::ObserveMetricsSummary summary;
+  absl::flat_hash_map<uint32_t, uint64_t> last_offsets;
+  while (true) {
+    PERFCTL_ASSIGN_OR_RETURN(
+        StreamAttempt attempt,
+        StreamFrom(*connection, *stub, flags, key_base, batches, next_batch, progress));
+    const uint64_t first = next_batch;
+    next_batch += attempt.recorded;
+    if (attempt.status.ok()) {
+      summary.set_batches(summary.batches() + attempt.summary.batches());
+      summary.set_events(summary.events() + attempt.summary.events());
+      summary.set_deduplicated_batches(summary.deduplicated_batches() +
+                                       attempt.summary.deduplicated_batches());
+      for (const v1::Position& p : attempt.summary.last_positions()) {
+        uint64_t& offset = last_offsets[p.partition()];
+        offset = std::max(offset, p.offset());
+      }
+      if (next_batch >= batches) break;
+      continue;  // a full stream (limits::kImportStreamBatchesMax): open the next one
     }
-    ++sent_batches;
-    sent_rows += static_cast<uint64_t>(batch.observations_size());
-    batch.Clear();
-    progress.Update(file->bytes_read(), sent_rows);
-  };
-  while (!broken) {
-    absl::StatusOr<std::optional<MetricFile::Item>> item = file->Next();
-    if (!item.ok()) {
-      // A call must be finished before its context goes away; cancel rather than commit the
-      // batch in progress.
-      context->TryCancel();
-      writer->Finish();
-      return item.status();
+    absl::Status failure = FromGrpc(attempt.status);
+    // UNAVAILABLE is the server asking to come back later (its views are behind, it is shutting
+    // down, or it cannot be reached): every batch carries its idempotency key, so sending again
+    // from the first unconfirmed batch cannot append anything twice.
+    if (ExitCodeFor(failure) == ExitCode::kUnavailable &&
+        failure.code() != absl::StatusCode::kDeadlineExceeded && absl::Now() < give_up) {
+      // A call that reached the server (a broken connection sends no trailer, so progress is
+      // not always known) starts the backoff over.
+      if (next_batch > first || attempt.written > 0) {
+        backoff = limits::kImportRetryBackoffFirst;
+      }
+      ++retries;
+      progress.Clear();
+      std::cerr << "perfctl: metric import: " << failure.message() << "; retrying from batch "
+                << next_batch << " of " << batches << " in "
+                << absl::FormatDuration(backoff) << '\n';
+      absl::SleepFor(backoff);
+      backoff = std::min(backoff * 2, limits::kImportRetryBackoffMax);
+      continue;
     }
-    if (!item->has_value()) break;
-    if (!(*item)->observation.has_value()) continue;  // counted in pass 1; --skip-invalid
-    *batch.add_observations() = std::move(*(*item)->observation);
-    if (static_cast<uint32_t>(batch.observations_size()) >= flags.batch_size) flush();
-  }
-  flush();
-  if (!broken) writer->WritesDone();
-  const grpc::Status status = writer->Finish();
-  progress.Clear();
-  const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - started), 1e-3);
-  if (!status.ok()) {
-    absl::Status failure = FromGrpc(status);
+    progress.Clear();
     // Batches the server accepted before the failure are durable. An unchanged file resumes by
     // itself (those batches are deduplicated); an edited file gets new keys unless the old key
     // base is reused, so the hint says which applies.
@@ -371,9 +456,22 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
                            " --batch-size ", flags.batch_size,
                            " so accepted batches are not appended twice");
     return absl::Status(failure.code(),
-                        absl::StrCat(failure.message(), " (", sent_batches, " of ", batches,
-                                     " batches sent; ", hint, ")"));
+                        absl::StrCat(failure.message(), " (", next_batch, " of ", batches,
+                                     " batches recorded", retries > 0 ? absl::StrCat(
+                                         " after ", retries, " retries") : "",
+                                     "; ", hint, ")"));
   }
+  progress.Clear();
+  std::vector<std::pair<uint32_t, uint64_t>> sorted(last_offsets.begin(), last_offsets.end());
+  std::sort(sorted.begin(), sorted.end());
+  for (const auto& [partition, offset] : sorted) {
+    v1::Position* position = summary.add_last_positions();
+    position->set_partition(partition);
+    position->set_offset(offset);
+  }
+  const uint64_t sent_batches = next_batch;
+  const uint64_t sent_rows = survey.valid;
+  const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - started), 1e-3);
 
   const uint64_t rate = static_cast<uint64_t>(static_cast<double>(sent_rows) / seconds);
   if (session.format() == OutputFormat::kJson) {
@@ -381,6 +479,7 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     report["sent_rows"] = sent_rows;
     report["sent_batches"] = sent_batches;
     report["seconds"] = seconds;
+    report["retries"] = retries;
     report["summary"] = ToJsonValue(summary);
     std::cout << report.dump(2) << '\n';
   } else {
@@ -398,6 +497,7 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     std::cout << '\n';
     if (!positions.empty()) std::cout << "last positions: " << absl::StrJoin(positions, " ") << '\n';
     if (survey.invalid > 0) std::cout << survey.invalid << " invalid rows skipped\n";
+    if (retries > 0) std::cout << retries << " retries after UNAVAILABLE\n";
   }
   if (survey.invalid > 0) {
     return ReportedFailure(absl::StrCat(survey.invalid, " invalid rows skipped"));
@@ -414,6 +514,9 @@ void AddImport(CLI::App& metric, Session& session) {
   sub->add_flag("--dry-run", flags->dry_run, "Validate every row; send nothing");
   sub->add_flag("--skip-invalid", flags->skip_invalid,
                 "Send the valid rows even if some are invalid (exit 1 afterwards)");
+  sub->add_option("--retry-for", flags->retry_for,
+                  "How long to keep resuming after UNAVAILABLE (views behind, server restarting)")
+      ->capture_default_str();
   sub->add_option("--key-base", flags->key_base,
                   "Base of the batch idempotency keys (default: first 16 hex of the file's "
                   "SHA-256); reuse the old one to resume an edited file");
@@ -421,7 +524,9 @@ void AddImport(CLI::App& metric, Session& session) {
       "\nColumns: subject_id,metric,value_milli (required), unit,source,observed_at (RFC 3339),"
       "\n  subject_kind (employee|org_unit, default employee),cycle_id"
       "\nEvery row is validated before the first batch is sent. Batch i carries the idempotency "
-      "key\nmetrics:<key-base>:<batch-size>:<i>, so re-running the same file is harmless.",
+      "key\nmetrics:<key-base>:<batch-size>:<i>, so re-running the same file is harmless. When the"
+      "\nserver answers UNAVAILABLE (views behind, restarting) the import waits and resumes from"
+      "\nthe first batch not recorded, for up to --retry-for.",
       Examples({"perfctl metric import tools/perfctl/examples/metrics.csv",
                 "perfctl metric import feed.csv --batch-size 2000 --dry-run"})));
   sub->callback([&session, flags] {

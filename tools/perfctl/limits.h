@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "absl/time/time.h"
+
 namespace perfctl::limits {
 
 // Ids on the wire are 1..64 bytes of [A-Za-z0-9._:-] (common.proto).
@@ -23,6 +25,14 @@ inline constexpr size_t kImportFileBytesMax = 512u << 20;
 // Metric import batches: each is one atomic append on the server.
 inline constexpr uint32_t kMetricBatchSizeDefault = 500;
 inline constexpr uint32_t kMetricBatchSizeMax = 10'000;
+// Batches per StreamMetrics call; a longer file continues in a new call (the server's bound is
+// ledger/limits.h kStreamBatchesMax).
+inline constexpr uint64_t kImportStreamBatchesMax = 100'000;
+// A metric import answered UNAVAILABLE resumes after a backoff (doubling from the first to the
+// max) for this long by default (--retry-for).
+inline constexpr absl::Duration kImportRetryBackoffFirst = absl::Milliseconds(200);
+inline constexpr absl::Duration kImportRetryBackoffMax = absl::Seconds(5);
+inline constexpr char kImportRetryForDefault[] = "2m";
 
 // Invalid rows listed before "... and N more".
 inline constexpr size_t kInvalidRowsShownMax = 20;
