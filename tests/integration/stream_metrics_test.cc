@@ -125,6 +125,11 @@ TEST_CASE("stream metrics: a bad batch ends the stream, earlier batches stay", "
   const grpc::Status status = writer->Finish();
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(absl::StartsWith(status.error_message(), "batch 2: observations[1].metric"));
+  // The failed call names how many of its batches were recorded: where a client resumes.
+  const auto& trailers = context.GetServerTrailingMetadata();
+  const auto recorded = trailers.find("perfledger-batches-recorded");
+  REQUIRE(recorded != trailers.end());
+  CHECK(std::string(recorded->second.data(), recorded->second.size()) == "2");
   const auto counts = CountPerBatch(server);
   CHECK(counts.at(0) == kPerBatch);
   CHECK(counts.at(1) == kPerBatch);
