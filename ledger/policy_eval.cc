@@ -448,8 +448,15 @@ std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64
                                                    const RollingWindow& window,
                                                    const AlertSubject& subject,
                                                    const std::string& cause_event_id) {
+  return EvaluateAlert(rule, policy_version, window.Aggregate(rule.aggregate), subject,
+                       cause_event_id);
+}
+
+std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64_t policy_version,
+                                                   std::optional<int64_t> value,
+                                                   const AlertSubject& subject,
+                                                   const std::string& cause_event_id) {
   if (subject.kind != rule.scope) return std::nullopt;
-  const std::optional<int64_t> value = window.Aggregate(rule.aggregate);
   if (!value.has_value() || !Breaches(rule, *value)) return std::nullopt;
   const std::string rule_id = absl::StrCat("alerts.", rule.id);
   v1::ThresholdBreached b;

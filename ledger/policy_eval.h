@@ -257,5 +257,10 @@ std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64
                                                    const RollingWindow& window,
                                                    const AlertSubject& subject,
                                                    const std::string& cause_event_id);
+// The same for a window's aggregate computed elsewhere (nullopt: the window is empty).
+std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64_t policy_version,
+                                                   std::optional<int64_t> aggregate,
+                                                   const AlertSubject& subject,
+                                                   const std::string& cause_event_id);
 
 }  // namespace perfledger::policy

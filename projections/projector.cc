@@ -1,5 +1,7 @@
 #include "projections/projector.h"
 
+#include <limits>
+
 #include <openssl/evp.h>
 
 #include "absl/cleanup/cleanup.h"
@@ -71,6 +73,12 @@ void ViewTxn::Delete(std::string_view key) {
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
     std::string_view prefix) {
+  return Scan(prefix, prefix, std::numeric_limits<size_t>::max());
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
+    std::string_view prefix, std::string_view from, size_t limit) {
+  if (from < prefix) from = prefix;
   std::vector<std::pair<std::string, std::string>> out;
   // "" when no key is greater than every key with the prefix (a prefix of 0xff bytes).
   const std::string end = PrefixEnd(std::string(prefix));
@@ -78,14 +86,14 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
   rocksdb::Slice upper(end);
   if (!end.empty()) ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
-  it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
-  auto mine = rows_->lower_bound(prefix);
+  it->Seek(rocksdb::Slice(from.data(), from.size()));
+  auto mine = rows_->lower_bound(from);
   const rocksdb::Slice wanted(prefix.data(), prefix.size());
   auto stored_in_range = [&] { return it->Valid() && it->key().starts_with(wanted); };
   auto mine_in_range = [&] { return mine != rows_->end() && mine->first.starts_with(prefix); };
   // Merge the stored rows with this batch's: on equal keys the batch wins (a nullopt hides the
   // stored row).
-  while (stored_in_range() || mine_in_range()) {
+  while ((stored_in_range() || mine_in_range()) && out.size() < limit) {
     const bool take_stored =
         stored_in_range() && (!mine_in_range() || it->key().compare(mine->first) < 0);
     if (take_stored) {

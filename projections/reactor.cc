@@ -17,6 +17,7 @@
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "ledger/validation.h"
+#include "projections/alert_window.h"
 #include "projections/keys.h"
 
 namespace perfledger::projections {
@@ -525,24 +526,9 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
   if (!pol) return absl::OkStatus();
   for (const policy::AlertRule& rule : pol->alerts) {
     if (rule.metric != m.metric() || rule.scope != m.subject_kind()) continue;
-    const std::string key = Key({"win", rule.id, m.subject_id()});
-    ASSIGN_OR_RETURN(auto state, Load<internal::WindowState>(txn, key));
-    internal::WindowState ws = state ? *state : internal::WindowState();
-    policy::RollingWindow window(rule.window_days);
-    for (const auto& s : ws.samples()) window.Add(s.at(), s.value_milli());
-    window.Add(e.occurred_at(), m.value_milli());
-    // Keep only samples still inside the window (and at most the window's bound).
-    const absl::Time newest = ToTime(e.occurred_at());
-    internal::WindowState next;
-    for (const auto& s : ws.samples()) {
-      if (ToTime(s.at()) > newest - absl::Hours(24) * rule.window_days) *next.add_samples() = s;
-    }
-    auto* added = next.add_samples();
-    *added->mutable_at() = e.occurred_at();
-    added->set_value_milli(m.value_milli());
-    while (static_cast<size_t>(next.samples_size()) > limits::kRollingWindowSamplesMax) {
-      next.mutable_samples()->erase(next.mutable_samples()->begin());
-    }
+    ASSIGN_OR_RETURN(AlertWindow window,
+                     AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days));
+    RETURN_IF_ERROR(window.Add(txn, e.occurred_at(), m.value_milli()));
     policy::AlertSubject subject;
     subject.kind = m.subject_kind();
     subject.subject_id = m.subject_id();
@@ -558,9 +544,10 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
       if (mgr) subject.org_unit_manager_id = *mgr;
     }
-    auto breach = policy::EvaluateAlert(rule, version, window, subject, e.event_id());
+    ASSIGN_OR_RETURN(const std::optional<int64_t> value, window.Aggregate(txn, rule.aggregate));
+    auto breach = policy::EvaluateAlert(rule, version, value, subject, e.event_id());
     // One alert per excursion: only the crossing into breach is news.
-    if (breach && !ws.breached()) {
+    if (breach && !window.breached()) {
       internal::Reaction r;
       r.set_command_id(absl::StrCat("alert:", breach->alert_id()));
       auto* ev = r.add_events();
@@ -571,8 +558,7 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       *ev->mutable_event()->mutable_threshold_breached() = *breach;
       Decide(std::move(r));
     }
-    next.set_breached(breach.has_value());
-    txn.Put(key, next.SerializeAsString());
+    if (window.breached() != breach.has_value()) window.SetBreached(txn, breach.has_value());
   }
   return absl::OkStatus();
 }

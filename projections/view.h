@@ -52,6 +52,11 @@ class ViewTxn {
   // Every row whose key starts with `prefix`, in key order, this batch's writes included.
   // Materialized, so the view may write while it walks the result.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix);
+  // The same, only rows at or after `from` and at most `limit` of them: a walk that resumes
+  // where it stopped, and seeks past rows deleted before `from` instead of skipping them.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix,
+                                                                        std::string_view from,
+                                                                        size_t limit);
 
  private:
   rocksdb::DB* db_;

@@ -254,6 +254,11 @@ TEST_CASE("ViewTxn: reads see the batch's own writes over the stored rows", "[pr
         Rows{{"a/1", "stored a/1"}, {"a/3", "new"}, {"a/4", "rewritten"}});
   CHECK(txn.Scan("b/").value() == Rows{{"b/1", "stored b/1"}});
   CHECK(txn.Scan("c/").value().empty());
+  // From a key on, at most `limit` rows, the batch's deletions skipped.
+  CHECK(txn.Scan("a/", "a/2", 1).value() == Rows{{"a/3", "new"}});
+  CHECK(txn.Scan("a/", std::string("a/3\0", 4), 5).value() == Rows{{"a/4", "rewritten"}});
+  CHECK(txn.Scan("a/", "", 2).value() == Rows{{"a/1", "stored a/1"}, {"a/3", "new"}});
+  CHECK(txn.Scan("b/", "a/9", 5).value() == Rows{{"b/1", "stored b/1"}});
   // A prefix of 0xff bytes has no successor key: the scan must still stop at the prefix.
   CHECK(txn.Scan("\xff\xff/").value() ==
         Rows{{"\xff\xff/1", "stored \xff\xff/1"}, {"\xff\xff/2", "new"}});

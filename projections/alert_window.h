@@ -1,0 +1,70 @@
+// An alert rule's rolling window for one subject, kept as rows of the reactor's family so that an
+// observation costs O(1) amortized instead of O(window):
+//   "win/<rule>/<subject>"                         header (internal::WindowState): count, sum,
+//                                                  newest, last sample, oldest sample's key
+//   "ws/<rule>/<subject>/" + time + arrival seq    one row per sample: its value
+// An observation writes its sample row and deletes the few rows that left the window, reading
+// them from the oldest one's key (a seek past earlier deletions, not a scan over them). Before
+// this, the window was one row of up to limits::kRollingWindowSamplesMax samples parsed, rebuilt
+// and rewritten for every observation: with the reference policy's alerts, perfbench's ingest
+// fell to 10k events/s at 73 µs of reactor CPU per event, and slowed as windows filled.
+//
+// Semantics are policy::RollingWindow's (the model the tests compare against): the samples with
+// time in (newest - window_days, newest], at most max_samples of the latest, ordered by time with
+// ties in arrival order; a sample already out of the window when it arrives is dropped.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "ledger/limits.h"
+#include "ledger/policy.h"
+#include "perfledger/internal/reactor.pb.h"
+#include "projections/view.h"
+
+namespace perfledger::projections {
+
+class AlertWindow {
+ public:
+  // The window of `rule_id` for `subject` as of `txn` (empty when it has no header yet).
+  static absl::StatusOr<AlertWindow> Load(ViewTxn& txn, std::string_view rule_id,
+                                          std::string_view subject, uint32_t window_days,
+                                          size_t max_samples = limits::kRollingWindowSamplesMax);
+
+  // Adds a sample and evicts what left the window; writes the rows through `txn`, the header
+  // included.
+  absl::Status Add(ViewTxn& txn, const google::protobuf::Timestamp& at, int64_t value_milli);
+
+  // Over the samples in the window; nullopt when empty. kMax and kMin read every sample row.
+  absl::StatusOr<std::optional<int64_t>> Aggregate(ViewTxn& txn, policy::Aggregate aggregate) const;
+
+  uint64_t size() const { return header_.count(); }
+  bool breached() const { return header_.breached(); }
+  // Records whether the window is in breach (one alert per excursion); writes the header.
+  void SetBreached(ViewTxn& txn, bool breached);
+
+ private:
+  AlertWindow(std::string header_key, std::string sample_prefix, uint32_t window_days,
+              size_t max_samples)
+      : header_key_(std::move(header_key)),
+        sample_prefix_(std::move(sample_prefix)),
+        window_days_(window_days),
+        max_samples_(max_samples) {}
+
+  absl::Status Migrate(ViewTxn& txn);
+  absl::Status Evict(ViewTxn& txn);
+  __int128 sum() const;
+  void set_sum(__int128 sum);
+  void SaveHeader(ViewTxn& txn);
+
+  std::string header_key_;
+  std::string sample_prefix_;
+  uint32_t window_days_;
+  size_t max_samples_;
+  internal::WindowState header_;
+};
+
+}  // namespace perfledger::projections
