@@ -325,13 +325,17 @@ absl::StatusOr<size_t> Projector::Step() {
   // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses rows
   // and checkpoint together, and the projector re-applies those events on restart.
   RETURN_IF_ERROR(store_->Write(&batch, "write views"));
-  // Committed: the batch's rows join the caches.
+  // Committed: the batch's rows refresh the caches. Only rows the view reads back are cached
+  // (ViewTxn::Get put them there); rows it only writes, such as an alert window's samples,
+  // would crowd those out.
   for (size_t i = 0; i < views_.size(); i++) {
     const size_t limit = views_[i]->cached_rows();
     if (limit == 0) continue;
     RowCache& cache = caches_[i];
-    if (cache.size() + rows[i].size() > limit) cache.clear();
-    for (auto& [key, value] : rows[i]) cache.insert_or_assign(key, std::move(value));
+    if (cache.size() > limit) cache.clear();
+    for (auto& [key, value] : rows[i]) {
+      if (auto it = cache.find(key); it != cache.end()) it->second = std::move(value);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -529,25 +529,30 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
     ASSIGN_OR_RETURN(AlertWindow window,
                      AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days));
     RETURN_IF_ERROR(window.Add(txn, e.occurred_at(), m.value_milli()));
-    policy::AlertSubject subject;
-    subject.kind = m.subject_kind();
-    subject.subject_id = m.subject_id();
-    std::string org_unit = m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? m.subject_id() : "";
-    if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
-      ASSIGN_OR_RETURN(auto person, Load<internal::PersonRecord>(txn, Key({"emp", m.subject_id()})));
-      if (person) {
-        subject.manager_id = person->manager_id();
-        org_unit = person->org_unit_id();
-      }
-    }
-    if (!org_unit.empty()) {
-      ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
-      if (mgr) subject.org_unit_manager_id = *mgr;
-    }
     ASSIGN_OR_RETURN(const std::optional<int64_t> value, window.Aggregate(txn, rule.aggregate));
-    auto breach = policy::EvaluateAlert(rule, version, value, subject, e.event_id());
-    // One alert per excursion: only the crossing into breach is news.
-    if (breach && !window.breached()) {
+    const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
+    // One alert per excursion: only the crossing into breach is news, and only then are the
+    // people to notify looked up.
+    if (in_breach && !window.breached()) {
+      policy::AlertSubject subject;
+      subject.kind = m.subject_kind();
+      subject.subject_id = m.subject_id();
+      std::string org_unit = m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? m.subject_id() : "";
+      if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
+        ASSIGN_OR_RETURN(auto person,
+                         Load<internal::PersonRecord>(txn, Key({"emp", m.subject_id()})));
+        if (person) {
+          subject.manager_id = person->manager_id();
+          org_unit = person->org_unit_id();
+        }
+      }
+      if (!org_unit.empty()) {
+        ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
+        if (mgr) subject.org_unit_manager_id = *mgr;
+      }
+      std::optional<v1::ThresholdBreached> breach =
+          policy::EvaluateAlert(rule, version, value, subject, e.event_id());
+      if (!breach) return absl::InternalError("alert rule in breach without an alert");
       internal::Reaction r;
       r.set_command_id(absl::StrCat("alert:", breach->alert_id()));
       auto* ev = r.add_events();
@@ -558,7 +563,7 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       *ev->mutable_event()->mutable_threshold_breached() = *breach;
       Decide(std::move(r));
     }
-    if (window.breached() != breach.has_value()) window.SetBreached(txn, breach.has_value());
+    if (window.breached() != in_breach) window.SetBreached(txn, in_breach);
   }
   return absl::OkStatus();
 }
