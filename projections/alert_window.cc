@@ -131,7 +131,8 @@ absl::StatusOr<std::optional<int64_t>> AlertWindow::Aggregate(ViewTxn& txn,
   if (header_.count() == 0) return std::optional<int64_t>();
   switch (aggregate) {
     case policy::Aggregate::kMean:
-      return std::optional<int64_t>(policy::DivRound(sum(), static_cast<__int128>(header_.count())));
+      return std::optional<int64_t>(
+          policy::DivRound(sum(), static_cast<__int128>(header_.count())));
     case policy::Aggregate::kLast:
       return std::optional<int64_t>(header_.last());
     case policy::Aggregate::kMax:

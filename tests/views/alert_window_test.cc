@@ -47,7 +47,8 @@ TEST_CASE("alert window: rows-backed window equals RollingWindow over random obs
   ScratchDir dir("alert-window");
   auto store = OpenStore(dir.Sub("state"));
   rocksdb::DB* db = store->db();
-  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));  // any family will do
+  // Any view's family will do: the window only needs rows.
+  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
   REQUIRE(cf != nullptr);
 
   for (uint64_t seed = 1; seed <= 12; seed++) {
@@ -99,7 +100,8 @@ TEST_CASE("alert window: a header from before samples were rows is migrated", "[
   ScratchDir dir("alert-window-migrate");
   auto store = OpenStore(dir.Sub("state"));
   rocksdb::DB* db = store->db();
-  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));  // any family will do
+  // Any view's family will do: the window only needs rows.
+  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
   internal::WindowState old;
   old.set_breached(true);
   policy::RollingWindow model(30);

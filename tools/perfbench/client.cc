@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<Clients>> Clients::Connect(
     s.reviews = v1::Reviews::NewStub(s.channel);
     s.log = v1::Log::NewStub(s.channel);
     s.views = v1::Views::NewStub(s.channel);
+    s.policies = v1::Policies::NewStub(s.channel);
     clients->stubs_.push_back(std::move(s));
   }
   return clients;

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
+#include "perfledger/v1/policies.grpc.pb.h"
 #include "perfledger/v1/views.grpc.pb.h"
 
 namespace perfbench {
@@ -41,6 +42,7 @@ struct Stubs {
   std::unique_ptr<v1::Reviews::Stub> reviews;
   std::unique_ptr<v1::Log::Stub> log;
   std::unique_ptr<v1::Views::Stub> views;
+  std::unique_ptr<v1::Policies::Stub> policies;
 };
 
 // Thread safety: all methods are const and safe to call from any thread.

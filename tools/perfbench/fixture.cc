@@ -168,6 +168,30 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
   return summary;
 }
 
+absl::StatusOr<std::string> PublishPolicy(const Clients& clients, const std::string& document,
+                                       std::chrono::milliseconds timeout) {
+  // FNV-1a: a stable fingerprint of the document for its idempotency key.
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : document) hash = (hash ^ c) * 1099511628211ULL;
+  v1::PublishPolicyRequest req;
+  char key[40];
+  std::snprintf(key, sizeof key, "bench:policy:%016llx", static_cast<unsigned long long>(hash));
+  req.mutable_meta()->set_idempotency_key(key);
+  req.set_document(document);
+  req.set_comment("perfbench --policy");
+  v1::CommandResult res;
+  grpc::ClientContext ctx;
+  clients.Prepare(&ctx, std::chrono::system_clock::now() + timeout);
+  const grpc::Status status = clients.at(0).policies->PublishPolicy(&ctx, req, &res);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        std::string("PublishPolicy: ") + CodeName(status.error_code()) + ": " +
+                            status.error_message());
+  }
+  if (res.events_size() == 0) return absl::InternalError("PublishPolicy: no event in the answer");
+  return res.events(0).stream() + "@" + std::to_string(res.events(0).stream_version());
+}
+
 absl::StatusOr<uint64_t> RankingRows(const Clients& clients, uint32_t subjects,
                                      std::chrono::milliseconds timeout) {
   v1::RankingRequest req;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "tools/perfbench/client.h"
@@ -50,6 +51,13 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients, const Fixtu
 // already has N rows, nothing is sent. `progress`: a line on stderr every second.
 absl::StatusOr<FixtureSummary> CreateRankingFixture(const Clients& clients,
                                                     const FixtureOptions& options, bool progress);
+
+// Publishes a policy document (YAML or JSON) so that the load runs under its rules: the reactor
+// then keeps the document's alert windows and grade rules as a deployment would. The idempotency
+// key derives from the document's bytes, so a rerun with the same file appends nothing. Returns
+// the published event's stream@version.
+absl::StatusOr<std::string> PublishPolicy(const Clients& clients, const std::string& document,
+                                       std::chrono::milliseconds timeout);
 
 // Rows in the ranking of bench-rank<subjects> in bench-cycle, from one GetRanking call.
 absl::StatusOr<uint64_t> RankingRows(const Clients& clients, uint32_t subjects,

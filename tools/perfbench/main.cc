@@ -12,7 +12,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -202,6 +204,7 @@ int Main(int argc, char** argv) {
   CLI::App app{"perfbench: drives a running perfledgerd over gRPC and reports throughput, latency "
                "percentiles, server memory and a raw RocksDB baseline measured in the same run."};
   std::string server = "127.0.0.1:7411", token, scenario = "metrics-batch", output = "text";
+  std::string policy_file;
   std::string mix_spec = "metric=70,checkin=10,score=10,progress=10";
   std::string baseline_dir = "/tmp";
   uint32_t concurrency = 32, batch_size = 100, subjects = 1000, io_threads = 2, channels = 0;
@@ -235,6 +238,11 @@ int Main(int argc, char** argv) {
   app.add_option("--subjects", subjects, "distinct employees bench-emp-<i> (--scenario ranking: "
                  "the ranked org unit's size, default 100000)")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--policy", policy_file,
+                 "publish this policy document (YAML or JSON) before the load, so that the reactor "
+                 "works as under a deployment's rules, e.g. "
+                 "deploy/examples/manufacturing/policy.yaml (its alerts watch defect_rate)")
+      ->check(CLI::ExistingFile);
   app.add_flag("--baseline", baseline, "also run the raw RocksDB baseline (before the load)");
   app.add_flag("--baseline-only", baseline_only, "run only the raw baseline; no server needed");
   app.add_option("--baseline-dir", baseline_dir, "parent folder of the scratch baseline database "
@@ -372,6 +380,19 @@ int Main(int argc, char** argv) {
     return 1;
   }
   report.fixture = *fixture;
+  if (!policy_file.empty()) {
+    std::ifstream in(policy_file, std::ios::binary);
+    const std::string document((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    absl::StatusOr<std::string> published =
+        PublishPolicy(**clients, document, fixture_options.call_timeout);
+    if (!published.ok()) {
+      monitor.Stop();
+      std::cerr << "perfbench: --policy " << policy_file << ": " << published.status().message()
+                << '\n';
+      return 1;
+    }
+    report.policy = policy_file + " (" + *published + ")";
+  }
   if (scenario == "ranking") {
     FixtureOptions ranking_options;
     ranking_options.subjects = subjects;

@@ -189,6 +189,7 @@ double Report::ratio() const {
 void PrintText(const Report& r, std::ostream& out) {
   const RunOptions& o = r.run_options;
   PrintHeader(r, out);
+  if (!r.policy.empty()) out << "policy     " << r.policy << '\n';
   if (r.fixture) {
     out << "fixture    " << r.fixture->created << " created, " << r.fixture->deduplicated
         << " deduplicated, " << r.fixture->existed << " already existed, in "
@@ -414,6 +415,7 @@ void PrintJson(const Report& r, std::ostream& out) {
         {"idempotency_keys", r.workload.idempotency_keys},
         {"mix", mix}}},
   };
+  if (!r.policy.empty()) j["policy"] = r.policy;
   if (r.fixture) {
     j["fixture"] = {{"created", r.fixture->created},
                     {"deduplicated", r.fixture->deduplicated},

@@ -37,6 +37,7 @@ struct Report {
   // What was run.
   std::string scenario;  // metrics-batch, commands, mixed, ranking, lag, baseline-only
   std::string server;
+  std::string policy;  // --policy: the file and the published stream@version
   Mix mix;
   WorkloadOptions workload;
   RunOptions run_options;

@@ -302,8 +302,8 @@ absl::StatusOr<StreamAttempt> StreamFrom(const Connection& connection, v1::Metri
   const uint64_t last = std::min(batches, first + limits::kImportStreamBatchesMax);
   // The deadline grants every batch the per-call timeout, so a stalled server is noticed while a
   // large healthy import is not cut short.
-  auto context =
-      connection.NewContext(connection.timeout() * static_cast<int64_t>(std::max<uint64_t>(last - first, 1)));
+  auto context = connection.NewContext(
+      connection.timeout() * static_cast<int64_t>(std::max<uint64_t>(last - first, 1)));
   PERFCTL_ASSIGN_OR_RETURN(std::unique_ptr<MetricFile> file, MetricFile::Open(flags.file));
   StreamAttempt attempt;
   auto writer = stub.StreamMetrics(context.get(), &attempt.summary);
