@@ -255,7 +255,9 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
                 : absl::StrCat("meta.idempotency_key: ", meta.idempotency_key(),
                                " was already used by a different command"));
       }
-      v1::CommandResult result = record->result();
+      absl::StatusOr<v1::CommandResult> answer = WriteModel::Answer(*record, *log_);
+      if (!answer.ok()) return answer.status();
+      v1::CommandResult result = *std::move(answer);
       result.set_deduplicated(true);
       deduplicated_++;
       return result;

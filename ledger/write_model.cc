@@ -1,5 +1,7 @@
 #include "ledger/write_model.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/limits.h"
@@ -257,6 +259,39 @@ std::optional<internal::CommandRecord> WriteModel::FindCommand(const std::string
   return record;
 }
 
+absl::StatusOr<v1::CommandResult> WriteModel::Answer(const internal::CommandRecord& record,
+                                                     EventLog& log) {
+  v1::CommandResult out = record.result();
+  const int n = std::min(record.partitions_size(), record.offsets_size());
+  for (int i = 0; i < n;) {
+    // A run of consecutive offsets in one partition (a command's events usually are).
+    int end = i + 1;
+    while (end < n && record.partitions(end) == record.partitions(i) &&
+           record.offsets(end) == record.offsets(end - 1) + 1) {
+      end++;
+    }
+    const size_t count = static_cast<size_t>(end - i);
+    ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
+                     log.Read(record.partitions(i), record.offsets(i), count));
+    for (size_t k = 0; k < count; k++) {
+      if (k >= events.size() || events[k].position().offset() != record.offsets(i + k)) {
+        return absl::DataLossError(absl::StrCat("command answer: event at ",
+                                                record.partitions(i), ":", record.offsets(i + k),
+                                                " is not in the log"));
+      }
+    }
+    for (const StoredEvent& e : events) {
+      v1::AppendedEvent* appended = out.add_events();
+      appended->set_event_id(e.event_id());
+      appended->set_stream(e.stream());
+      appended->set_stream_version(e.stream_version());
+      *appended->mutable_position() = e.position();
+    }
+    i = end;
+  }
+  return out;
+}
+
 std::optional<std::string> WriteModel::FindEvent(const std::string& event_id) {
   std::string value;
   rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),
@@ -343,17 +378,15 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
       if (h.command_event_count() > 0) {
         record.set_digest(h.command_digest());
         // Events of this command seen before its first one (catch-up across partitions).
-        const uint32_t seen = static_cast<uint32_t>(record.result().events_size());
+        const uint32_t seen =
+            static_cast<uint32_t>(record.result().events_size() + record.partitions_size());
         record.set_missing(h.command_event_count() > seen + 1 ? h.command_event_count() - seen - 1
                                                               : 0);
       } else if (record.missing() > 0) {
         record.set_missing(record.missing() - 1);
       }
-      auto* appended = record.mutable_result()->add_events();
-      appended->set_event_id(h.event_id());
-      appended->set_stream(h.stream());
-      appended->set_stream_version(h.stream_version());
-      *appended->mutable_position() = h.position();
+      record.add_partitions(h.position().partition());
+      record.add_offsets(h.position().offset());
     }
   }
   for (const auto& [key, entity] : access.dirty_) {

@@ -63,6 +63,12 @@ class WriteModel {
 
   // The command record of an idempotency key, if the command committed.
   std::optional<internal::CommandRecord> FindCommand(const std::string& command_id);
+  // The answer a command record stands for: its events' ids, streams and versions read back
+  // from `log` at the recorded positions (contiguous ones in one read). Retries are rare; the
+  // records stay small. UNAVAILABLE when the log cannot be read, DATA_LOSS when an event is
+  // missing from it.
+  static absl::StatusOr<v1::CommandResult> Answer(const internal::CommandRecord& record,
+                                                  EventLog& log);
 
   // The command id that appended a client-supplied event id, if any.
   std::optional<std::string> FindEvent(const std::string& event_id);

@@ -14,6 +14,13 @@
 namespace perfledger {
 namespace {
 
+// A command record's answer, read back from the log.
+v1::CommandResult AnswerOf(const internal::CommandRecord& record, EventLog& log) {
+  absl::StatusOr<v1::CommandResult> answer = WriteModel::Answer(record, log);
+  REQUIRE(answer.ok());
+  return *std::move(answer);
+}
+
 using testing::TempDir;
 
 // One decided event: its header (position filled once appended) and payload.
@@ -288,11 +295,14 @@ TEST_CASE("write model: persists with its checkpoint and reopens", "[write_model
   REQUIRE(record.has_value());
   CHECK(record->digest() == "digest-1");
   CHECK(record->missing() == 0);
-  REQUIRE(record->result().events_size() == 1);
-  CHECK(record->result().events(0).event_id() == "client-ev-1");
-  CHECK(record->result().events(0).stream() == "employee/E1");
-  CHECK(record->result().events(0).stream_version() == 1);
-  CHECK(record->result().events(0).position().partition() == 1);
+  // The record keeps positions; the answer's ids, streams and versions come from the log.
+  CHECK(record->result().events_size() == 0);
+  const v1::CommandResult answer = AnswerOf(*record, h.log());
+  REQUIRE(answer.events_size() == 1);
+  CHECK(answer.events(0).event_id() == "client-ev-1");
+  CHECK(answer.events(0).stream() == "employee/E1");
+  CHECK(answer.events(0).stream_version() == 1);
+  CHECK(answer.events(0).position().partition() == 1);
   CHECK_FALSE(h.wm().FindCommand("cmd-unknown").has_value());
 }
 
@@ -372,9 +382,10 @@ TEST_CASE("write model: CatchUp refolds a lost tail", "[write_model]") {
   CHECK(h.Version("metrics/E2") == 3);
   CHECK(h.wm().FindEvent("obs-4") == std::optional<std::string>("cmd-batch2"));
 
-  auto ids = [](const internal::CommandRecord& r) {
+  auto ids = [&](const internal::CommandRecord& r) {
     std::multiset<std::string> out;
-    for (const auto& e : r.result().events()) out.insert(e.event_id());
+    const v1::CommandResult answer = AnswerOf(r, h.log());
+    for (const auto& e : answer.events()) out.insert(e.event_id());
     return out;
   };
   auto batch = h.wm().FindCommand("cmd-batch");
@@ -387,7 +398,8 @@ TEST_CASE("write model: CatchUp refolds a lost tail", "[write_model]") {
   CHECK(batch2->digest() == "digest-batch2");
   CHECK(batch2->missing() == 0);
   CHECK(ids(*batch2) == std::multiset<std::string>{"obs-3", "obs-4", "obs-5"});
-  for (const auto& e : batch2->result().events()) {
+  const v1::CommandResult answer2 = AnswerOf(*batch2, h.log());
+  for (const auto& e : answer2.events()) {
     if (e.event_id() == "obs-5") {
       CHECK(e.stream() == "metrics/E2");
       CHECK(e.stream_version() == 3);
@@ -414,9 +426,10 @@ TEST_CASE("write model: a live multi-event command records its answer in order",
   auto record = h.wm().FindCommand("cmd-live");
   REQUIRE(record.has_value());
   CHECK(record->missing() == 0);
-  REQUIRE(record->result().events_size() == 2);
-  CHECK(record->result().events(0).event_id() == "pl-a");
-  CHECK(record->result().events(1).event_id() == "pl-b");
+  const v1::CommandResult answer = AnswerOf(*record, h.log());
+  REQUIRE(answer.events_size() == 2);
+  CHECK(answer.events(0).event_id() == "pl-a");
+  CHECK(answer.events(1).event_id() == "pl-b");
 }
 
 }  // namespace
