@@ -40,8 +40,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   // Point lookups dominate (write model, view rows): a Bloom filter saves disk reads on misses,
   // in the SST files and in the memtable (most lookups of a fold ask for a row that is new).
   rocksdb::BlockBasedTableOptions table;
-  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  rocksdb::BlockBasedTableOptions scanned = table;  // for the blob families, below
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = 0.05;
@@ -62,6 +63,12 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   store->blob_cf_options_.min_blob_size = kMinBlobBytes;
   // Written once, never overwritten: no garbage to collect (a rebuild drops the whole family).
   store->blob_cf_options_.enable_blob_garbage_collection = false;
+  // Read by prefix scans only (a timeline page), which whole-key Bloom filters cannot serve:
+  // building them in every flush and compaction was a large part of the family's compaction
+  // CPU, and the memtable's filter an insert more per row.
+  store->blob_cf_options_.table_factory.reset(rocksdb::NewBlockBasedTableFactory(scanned));
+  store->blob_cf_options_.memtable_prefix_bloom_size_ratio = 0;
+  store->blob_cf_options_.memtable_whole_key_filtering = false;
   store->blob_families_ = options.blob_families;
 
   // Open every family that exists on disk too (a family from a newer version must not be lost).

@@ -35,6 +35,7 @@ struct StateStoreOptions {
   std::vector<std::string> families;
   // Those of `families` whose rows are large and written once (the timeline's envelopes): their
   // values go to blob files, so compaction rewrites keys and blob references, not the values.
+  // They are read by prefix scans only, so they get no Bloom filters.
   std::set<std::string> blob_families;
 };
 
