@@ -1,6 +1,7 @@
 #include "tools/perfbench/client.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 
 namespace perfbench {
 
@@ -37,6 +38,12 @@ void Clients::Prepare(grpc::ClientContext* context,
                       std::chrono::system_clock::time_point deadline) const {
   if (!token_header_.empty()) context->AddMetadata("authorization", token_header_);
   context->set_deadline(deadline);
+}
+
+absl::Status FromGrpc(const std::string& what, const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", CodeName(status.error_code()), ": ",
+                                   status.error_message()));
 }
 
 const char* CodeName(grpc::StatusCode code) {

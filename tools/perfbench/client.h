@@ -70,4 +70,7 @@ class Clients {
 // "OK", "UNAVAILABLE", ... for reports.
 const char* CodeName(grpc::StatusCode code);
 
+// A failed call as an absl::Status of the same code: "<what>: <CODE>: <message>".
+absl::Status FromGrpc(const std::string& what, const grpc::Status& status);
+
 }  // namespace perfbench

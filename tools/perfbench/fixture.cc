@@ -29,9 +29,7 @@ class Outcomes {
     } else {
       std::lock_guard lock(mu_);
       if (first_error_.ok()) {
-        first_error_ = absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                    "fixture: " + what + ": " + CodeName(status.error_code()) +
-                                        ": " + status.error_message());
+        first_error_ = FromGrpc("fixture: " + what, status);
       }
     }
   }
@@ -183,11 +181,7 @@ absl::StatusOr<std::string> PublishPolicy(const Clients& clients, const std::str
   grpc::ClientContext ctx;
   clients.Prepare(&ctx, std::chrono::system_clock::now() + timeout);
   const grpc::Status status = clients.at(0).policies->PublishPolicy(&ctx, req, &res);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        std::string("PublishPolicy: ") + CodeName(status.error_code()) + ": " +
-                            status.error_message());
-  }
+  if (!status.ok()) return FromGrpc("PublishPolicy", status);
   if (res.events_size() == 0) return absl::InternalError("PublishPolicy: no event in the answer");
   return res.events(0).stream() + "@" + std::to_string(res.events(0).stream_version());
 }
@@ -202,11 +196,7 @@ absl::StatusOr<uint64_t> RankingRows(const Clients& clients, uint32_t subjects,
   grpc::ClientContext ctx;
   clients.Prepare(&ctx, std::chrono::system_clock::now() + timeout);
   const grpc::Status status = clients.at(0).views->GetRanking(&ctx, req, &res);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        "GetRanking " + req.org_unit_id() + ": " + CodeName(status.error_code()) +
-                            ": " + status.error_message());
-  }
+  if (!status.ok()) return FromGrpc("GetRanking " + req.org_unit_id(), status);
   return res.total();
 }
 

@@ -13,10 +13,6 @@ uint64_t Nanos(LagProbe::Clock::duration d) {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
 }
 
-std::string Describe(const char* what, const grpc::Status& status) {
-  return absl::StrCat(what, ": ", CodeName(status.error_code()), ": ", status.error_message());
-}
-
 }  // namespace
 
 LagVerdict EvaluateLag(double asked_events_per_s, double achieved_events_per_s,
@@ -49,10 +45,7 @@ absl::StatusOr<uint64_t> ProjectionLag(const Clients& clients, std::chrono::mill
   clients.Prepare(&context, std::chrono::system_clock::now() + timeout);
   const grpc::Status status =
       clients.at(0).views->GetProjectionStatus(&context, v1::ProjectionStatusRequest(), &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        Describe("GetProjectionStatus", status));
-  }
+  if (!status.ok()) return FromGrpc("GetProjectionStatus", status);
   return response.lag_events();
 }
 
@@ -143,7 +136,7 @@ void LagProbe::ProbeLoop(uint32_t k, uint32_t n) {
       result_.visible.Record(Nanos(answered - acked));
     } else {
       ++result_.probe_errors;
-      if (result_.first_error.empty()) result_.first_error = Describe(what, query_status);
+      if (result_.first_error.empty()) result_.first_error = std::string(FromGrpc(what, query_status).message());
     }
   }
 }

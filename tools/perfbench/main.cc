@@ -54,10 +54,7 @@ absl::StatusOr<ServerCounters> FetchStatus(const Clients& clients) {
   grpc::ClientContext context;
   clients.Prepare(&context, std::chrono::system_clock::now() + std::chrono::seconds(5));
   const grpc::Status status = clients.at(0).log->Status(&context, v1::StatusRequest(), &response);
-  if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        std::string(CodeName(status.error_code())) + ": " + status.error_message());
-  }
+  if (!status.ok()) return FromGrpc("Log.Status", status);
   ServerCounters c;
   c.total_events = response.total_events();
   c.commands_accepted = response.commands_accepted();
