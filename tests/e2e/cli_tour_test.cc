@@ -385,6 +385,12 @@ TEST_CASE("cli_tour_test: the perfctl README tour against a real perfledgerd", "
     CHECK(total_events() == before);  // refused commands append nothing
 
     ExpectFailure(RunPerfctl(dir.path(), "127.0.0.1:1", {"status"}), 3, "UNAVAILABLE");
+    // An import resumes after UNAVAILABLE for --retry-for; 0 stops at the first.
+    ExpectFailure(RunPerfctl(dir.path(), "127.0.0.1:1",
+                             {"metric", "import", metrics_csv, "--retry-for", "0"}),
+                  3, "batches recorded; re-run the same file to resume");
+    ExpectFailure(perfctl({"metric", "import", metrics_csv, "--retry-for", "-1s"}), 2,
+                  "--retry-for: must not be negative");
     ExpectFailure(perfctl({"statuz"}), 2, "statuz");
   }
 

@@ -369,7 +369,7 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     if (flags.key_base.size() > 32) return UsageError("--key-base: at most 32 characters");
   }
   PERFCTL_ASSIGN_OR_RETURN(const absl::Duration retry_for,
-                           ParseDuration("--retry-for", flags.retry_for));
+                           ParseDuration("--retry-for", flags.retry_for, /*allow_zero=*/true));
   // Pass 1: hash the file (the key base) and validate every row before anything is sent, so a
   // bad row never leaves a half-imported file behind.
   PERFCTL_ASSIGN_OR_RETURN(Survey survey, SurveyFile(flags.file));
@@ -441,7 +441,7 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
       std::cerr << "perfctl: metric import: " << failure.message() << "; retrying from batch "
                 << next_batch << " of " << batches << " in "
                 << absl::FormatDuration(backoff) << '\n';
-      absl::SleepFor(backoff);
+      absl::SleepFor(std::min(backoff, give_up - absl::Now()));
       backoff = std::min(backoff * 2, limits::kImportRetryBackoffMax);
       continue;
     }
@@ -515,7 +515,8 @@ void AddImport(CLI::App& metric, Session& session) {
   sub->add_flag("--skip-invalid", flags->skip_invalid,
                 "Send the valid rows even if some are invalid (exit 1 afterwards)");
   sub->add_option("--retry-for", flags->retry_for,
-                  "How long to keep resuming after UNAVAILABLE (views behind, server restarting)")
+                  "How long to keep resuming after UNAVAILABLE (views behind, server restarting); "
+                  "0 = stop at the first")
       ->capture_default_str();
   sub->add_option("--key-base", flags->key_base,
                   "Base of the batch idempotency keys (default: first 16 hex of the file's "

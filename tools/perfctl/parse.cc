@@ -59,7 +59,8 @@ absl::StatusOr<uint32_t> ParseUint32(const std::string& field, const std::string
   return UsageError(absl::StrCat(field, ": '", text, "' is not a non-negative integer"));
 }
 
-absl::StatusOr<absl::Duration> ParseDuration(const std::string& field, const std::string& text) {
+absl::StatusOr<absl::Duration> ParseDuration(const std::string& field, const std::string& text,
+                                             bool allow_zero) {
   absl::Duration duration;
   int64_t seconds = 0;
   if (absl::SimpleAtoi(text, &seconds)) {
@@ -67,8 +68,9 @@ absl::StatusOr<absl::Duration> ParseDuration(const std::string& field, const std
   } else if (!absl::ParseDuration(text, &duration)) {
     return UsageError(absl::StrCat(field, ": '", text, "' is not a duration (e.g. 10s, 500ms)"));
   }
-  if (duration <= absl::ZeroDuration()) {
-    return UsageError(absl::StrCat(field, ": must be positive"));
+  if (duration < absl::ZeroDuration() || (duration == absl::ZeroDuration() && !allow_zero)) {
+    return UsageError(
+        absl::StrCat(field, allow_zero ? ": must not be negative" : ": must be positive"));
   }
   return duration;
 }

@@ -28,8 +28,9 @@ google::protobuf::Timestamp ToTimestamp(absl::Time time);
 absl::StatusOr<int64_t> ParseInt64(const std::string& field, const std::string& text);
 absl::StatusOr<uint32_t> ParseUint32(const std::string& field, const std::string& text);
 
-// "10s", "500ms", "1m", or a plain number of seconds.
-absl::StatusOr<absl::Duration> ParseDuration(const std::string& field, const std::string& text);
+// "10s", "500ms", "1m", or a plain number of seconds; positive, or also zero with `allow_zero`.
+absl::StatusOr<absl::Duration> ParseDuration(const std::string& field, const std::string& text,
+                                             bool allow_zero = false);
 
 // Checks the wire id format: 1..64 bytes of [A-Za-z0-9._:-].
 absl::Status ValidateId(const std::string& field, const std::string& id);
