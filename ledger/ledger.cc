@@ -297,10 +297,15 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
 
   // Client-supplied event ids must be new (a retry of the same command was answered above),
   // whether the event holding them committed or is still being appended.
+  // In flight first, then committed: the fold persists an id before it stops being in flight
+  // (Answer), so in this order one of the two always sees it. The other order missed an id whose
+  // fold finished between the two looks, and the log took it twice.
   auto recorded = [&](const std::string& id) {
-    if (write_model_->FindEvent(id)) return true;
-    std::lock_guard<std::mutex> guard(in_flight_mu_);
-    return in_flight_event_ids_.contains(id);
+    {
+      std::lock_guard<std::mutex> guard(in_flight_mu_);
+      if (in_flight_event_ids_.contains(id)) return true;
+    }
+    return write_model_->FindEvent(id).has_value();
   };
   absl::flat_hash_map<std::string, size_t> seen_ids;
   for (size_t i = 0; i < decided.size(); i++) {
