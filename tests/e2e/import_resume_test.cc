@@ -3,9 +3,13 @@
 // SIGKILL (the connection breaks; no trailer). The import must wait, resume on its own, finish
 // with exit 0, and leave every row in the log exactly once.
 
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +24,26 @@ constexpr int kRows = 150'000;
 constexpr int kBatchSize = 100;
 // How long the import may take in all, restarts included, on a loaded machine.
 constexpr auto kImportTimeout = seconds(240);
+
+// A free port below the kernel's ephemeral range (32768 and up by default): the server must come
+// back on the same port after a kill, and a port the kernel hands out could be given meanwhile to
+// a server of another test running in parallel.
+int FreeFixedPort() {
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 100; attempt++) {
+    const int port = 20000 + static_cast<int>(rng() % 10000);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) break;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free) return port;
+  }
+  throw std::runtime_error("no free port in 20000..29999");
+}
 
 // Waits until the log holds at least `events` events; false if the import ended first.
 bool WaitForEvents(ChildProcess& import, const std::shared_ptr<grpc::Channel>& channel,
@@ -38,7 +62,7 @@ TEST_CASE("import_resume: metric import resumes after SIGTERM and SIGKILL of the
           "[e2e][cli]") {
   TempDir dir("import");
   ServerProcess server(dir.Sub("data"), dir.path(), {"--data-partitions", "4"});
-  server.Start();
+  server.Start(FreeFixedPort());
 
   // The people the observations are about.
   std::string units = "org_unit_id,name,parent_id,manager_id\nOPS,Operations,,\n";
