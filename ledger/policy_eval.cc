@@ -4,16 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "ledger/hash_chain.h"
+#include "ledger/types.h"
 
 namespace perfledger::policy {
 namespace {
 
 constexpr int64_t kBp = limits::kBasisPointsMax;
 constexpr int64_t kSecondsPerDay = 86'400;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 v1::Attribute* AddParam(v1::ActionTriggered& a, std::string key, std::string value) {
   v1::Attribute* p = a.add_parameters();

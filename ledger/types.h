@@ -30,6 +30,11 @@ using LogEnds = std::vector<uint64_t>;
 // the payload stays serialized inside the envelope until a consumer needs it.
 using StoredEvent = v1::Envelope;
 
+// A protobuf Timestamp as an absl::Time (exact).
+inline absl::Time ToTime(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
 // A protobuf Timestamp at microsecond precision (the precision the ledger records).
 inline google::protobuf::Timestamp ToTimestamp(absl::Time t) {
   const int64_t micros = absl::ToUnixMicros(t);

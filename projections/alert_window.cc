@@ -10,6 +10,7 @@
 #include "ledger/policy_eval.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
+#include "ledger/types.h"
 #include "projections/keys.h"
 
 namespace perfledger::projections {
@@ -17,10 +18,6 @@ namespace {
 
 // Rows read per step while evicting: usually one or two leave per observation.
 constexpr size_t kEvictScanRows = 64;
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // Time then arrival, both order-preserving, so key order is the window's order.
 std::string SampleSuffix(const google::protobuf::Timestamp& at, uint64_t seq) {

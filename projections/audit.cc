@@ -15,6 +15,7 @@
 #include "ledger/rocks_util.h"
 #include "ledger/state_store.h"
 #include "ledger/status_macros.h"
+#include "ledger/types.h"
 #include "ledger/validation.h"
 #include "projections/hook_queries.h"
 #include "projections/keys.h"
@@ -23,10 +24,6 @@
 
 namespace perfledger::projections {
 namespace {
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 // A read-only view of a log prefix: the projector of an as-of replay sees exactly the events
 // before `ends` and a log that never grows.

@@ -16,6 +16,7 @@
 #include "ledger/policy_eval.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
+#include "ledger/types.h"
 #include "ledger/validation.h"
 #include "projections/alert_window.h"
 #include "projections/keys.h"
@@ -46,10 +47,6 @@ absl::StatusOr<std::optional<T>> Load(ViewTxn& txn, const std::string& key) {
   T out;
   if (!out.ParseFromString(*value)) return absl::DataLossError(absl::StrCat("reactor row ", key));
   return std::optional<T>(std::move(out));
-}
-
-absl::Time ToTime(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
 std::string DeadlineKey(const google::protobuf::Timestamp& at, const std::string& subject) {

@@ -30,9 +30,9 @@ namespace perfledger::projections {
 using ViewRows = absl::btree_map<std::string, std::optional<std::string>, std::less<>>;
 
 // Rows of one view as committed (nullopt: known absent), kept in memory between batches for a
-// view that reads the same rows batch after batch (View::cached_rows). Only committed values
-// enter it: the projector adds a batch's rows once its WriteBatch landed, and a read from the
-// store is committed by definition.
+// view that reads the same rows batch after batch (View::cached_rows). Rows enter it when the
+// view reads them from the store (committed by definition); the projector refreshes those rows
+// with a batch's writes once its WriteBatch landed, so only committed values are ever in it.
 using RowCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
 
 // Reads and writes of one view within the batch being applied: reads see the batch's own

@@ -44,6 +44,17 @@ int ResendAll(TestServer& server) {
   return deduplicated;
 }
 
+// Streams `batches` in one call to the end (half-close, then the server's status).
+grpc::Status StreamAll(TestServer& server, grpc::ClientContext& context,
+                       const std::vector<v1::ObserveMetricsRequest>& batches) {
+  server.Prepare(context);
+  v1::ObserveMetricsSummary summary;
+  auto writer = server.metrics().StreamMetrics(&context, &summary);
+  for (const auto& batch : batches) writer->Write(batch);
+  writer->WritesDone();
+  return writer->Finish();
+}
+
 TEST_CASE("stream metrics: a stream dropped half-way keeps the acknowledged batches",
           "[stream]") {
   TestServer server;
@@ -111,18 +122,11 @@ TEST_CASE("stream metrics: a bad batch ends the stream, earlier batches stay", "
   TestServer server;
   SeedFixture(server);
   const uint64_t base = server.LogEnd();
-  grpc::ClientContext context;
-  server.Prepare(context);
-  v1::ObserveMetricsSummary summary;
-  auto writer = server.metrics().StreamMetrics(&context, &summary);
-  writer->Write(FeedBatch(0));
-  writer->Write(FeedBatch(1));
   auto bad = FeedBatch(2);
   bad.mutable_observations(1)->clear_metric();
-  writer->Write(bad);
-  writer->Write(FeedBatch(3));
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
+  grpc::ClientContext context;
+  const grpc::Status status =
+      StreamAll(server, context, {FeedBatch(0), FeedBatch(1), bad, FeedBatch(3)});
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(absl::StartsWith(status.error_message(), "batch 2: observations[1].metric"));
   // The failed call names how many of its batches were recorded: where a client resumes.
@@ -144,17 +148,10 @@ TEST_CASE("stream metrics: a batch with invalid UTF-8 ends the stream naming the
   TestServer server;
   SeedFixture(server);
   const uint64_t base = server.LogEnd();
-  grpc::ClientContext context;
-  server.Prepare(context);
-  v1::ObserveMetricsSummary summary;
-  auto writer = server.metrics().StreamMetrics(&context, &summary);
-  writer->Write(FeedBatch(0));
   auto bad = FeedBatch(1);
   bad.mutable_observations(2)->set_unit("\xc3");
-  writer->Write(bad);
-  writer->Write(FeedBatch(2));
-  writer->WritesDone();
-  const grpc::Status status = writer->Finish();
+  grpc::ClientContext context;
+  const grpc::Status status = StreamAll(server, context, {FeedBatch(0), bad, FeedBatch(2)});
   INFO(status.error_message());
   CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   CHECK(absl::StartsWith(status.error_message(), "batch 1: unit: not valid UTF-8"));
