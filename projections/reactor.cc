@@ -524,7 +524,8 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
   for (const policy::AlertRule& rule : pol->alerts) {
     if (rule.metric != m.metric() || rule.scope != m.subject_kind()) continue;
     ASSIGN_OR_RETURN(AlertWindow window,
-                     AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days));
+                     AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days,
+                                       rule.aggregate));
     RETURN_IF_ERROR(window.Add(txn, e.occurred_at(), m.value_milli()));
     ASSIGN_OR_RETURN(const std::optional<int64_t> value, window.Aggregate(txn, rule.aggregate));
     const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
