@@ -168,7 +168,7 @@ absl::StatusOr<internal::WindowCandidate> AlertWindow::GetCandidate(ViewTxn& txn
 
 void AlertWindow::PutCandidate(ViewTxn& txn, std::string_view suffix,
                                const internal::WindowCandidate& candidate) {
-  txn.Put(candidate_prefix_ + std::string(suffix), candidate.SerializeAsString());
+  txn.PutReadBack(candidate_prefix_ + std::string(suffix), candidate.SerializeAsString());
 }
 
 absl::Status AlertWindow::TrackExtreme(ViewTxn& txn, int32_t kind) {
@@ -321,6 +321,8 @@ void AlertWindow::set_sum(__int128 sum) {
   header_.set_sum_low(static_cast<uint64_t>(bits));
 }
 
-void AlertWindow::SaveHeader(ViewTxn& txn) { txn.Put(header_key_, header_.SerializeAsString()); }
+void AlertWindow::SaveHeader(ViewTxn& txn) {
+  txn.PutReadBack(header_key_, header_.SerializeAsString());
+}
 
 }  // namespace perfledger::projections

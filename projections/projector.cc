@@ -67,6 +67,11 @@ void ViewTxn::Put(std::string_view key, std::string_view value) {
   rows_->insert_or_assign(std::string(key), std::string(value));
 }
 
+void ViewTxn::PutReadBack(std::string_view key, std::string_view value) {
+  Put(key, value);
+  if (cache_ != nullptr && read_back_ != nullptr) read_back_->emplace_back(key);
+}
+
 void ViewTxn::Delete(std::string_view key) {
   rows_->insert_or_assign(std::string(key), std::nullopt);
 }
@@ -267,12 +272,13 @@ absl::StatusOr<size_t> Projector::Step() {
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
   std::vector<ViewRows> rows(views_.size());
+  std::vector<ReadBackKeys> read_back(views_.size());
   std::vector<absl::Status> results(views_.size());
   std::atomic<size_t> next_view{0};
   auto apply_views = [&] {
     for (size_t i = next_view++; i < views_.size(); i = next_view++) {
       ViewTxn txn(store_->db(), families[i], &rows[i],
-                  views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr);
+                  views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i]);
       for (size_t j = 0; j < stored.size(); j++) {
         absl::Status s = views_[i]->Apply(stored[j], events[j], txn);
         if (!s.ok()) {
@@ -326,13 +332,15 @@ absl::StatusOr<size_t> Projector::Step() {
   // and checkpoint together, and the projector re-applies those events on restart.
   RETURN_IF_ERROR(store_->Write(&batch, "write views"));
   // Committed: the batch's rows refresh the caches. Only rows the view reads back are cached
-  // (ViewTxn::Get put them there); rows it only writes, such as an alert window's samples,
-  // would crowd those out.
+  // (ViewTxn::Get put them there, or PutReadBack asked for them); rows it only writes, such as
+  // an alert window's samples, would crowd those out.
   for (size_t i = 0; i < views_.size(); i++) {
     const size_t limit = views_[i]->cached_rows();
     if (limit == 0) continue;
     RowCache& cache = caches_[i];
     if (cache.size() > limit) cache.clear();
+    // Rows written to be read back join the cache; the loop below gives them their value.
+    for (const std::string& key : read_back[i]) cache.try_emplace(key, std::nullopt);
     for (auto& [key, value] : rows[i]) {
       if (auto it = cache.find(key); it != cache.end()) it->second = std::move(value);
     }

@@ -35,19 +35,28 @@ using ViewRows = absl::btree_map<std::string, std::optional<std::string>, std::l
 // with a batch's writes once its WriteBatch landed, so only committed values are ever in it.
 using RowCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
 
+// Keys of rows a view wrote and will read again soon (ViewTxn::PutReadBack): they enter the
+// RowCache once the batch has committed, instead of costing a store read the next time.
+using ReadBackKeys = std::vector<std::string>;
+
 // Reads and writes of one view within the batch being applied: reads see the batch's own
 // earlier writes. Not thread-safe; one view's batch is applied by one thread at a time.
 class ViewTxn {
  public:
   // `cache` (may be null) is this view's RowCache: consulted after the batch's own rows and
   // before the store, and filled by reads from the store.
+  // `read_back` (may be null) collects PutReadBack's keys for the projector.
   ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows,
-          RowCache* cache = nullptr)
-      : db_(db), cf_(cf), rows_(rows), cache_(cache) {}
+          RowCache* cache = nullptr, ReadBackKeys* read_back = nullptr)
+      : db_(db), cf_(cf), rows_(rows), cache_(cache), read_back_(read_back) {}
 
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
+  // Put, for a row the view will read in a later batch (a window's header): with a cache, the
+  // row enters it at commit. Rows that are only written (a window's samples) use Put, so as not
+  // to crowd out the ones read again.
+  void PutReadBack(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
   // Every row whose key starts with `prefix`, in key order, this batch's writes included.
   // Materialized, so the view may write while it walks the result.
@@ -63,6 +72,7 @@ class ViewTxn {
   rocksdb::ColumnFamilyHandle* cf_;
   ViewRows* rows_;
   RowCache* cache_;
+  ReadBackKeys* read_back_;
 };
 
 class View {

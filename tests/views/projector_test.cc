@@ -138,7 +138,10 @@ class CountingView final : public projections::View {
       auto current = txn.Get(key);
       if (!current.ok()) return current.status();
       const uint64_t n = *current ? std::stoull(**current) : 0;
-      txn.Put(key, std::to_string(n + 1));
+      // Both ways into the cache: "total" through its reads, the partitions' counters also
+      // through PutReadBack (at commit only, or a discarded batch would leave its counts).
+      if (key == "total") txn.Put(key, std::to_string(n + 1));
+      else txn.PutReadBack(key, std::to_string(n + 1));
     }
     return absl::OkStatus();
   }
