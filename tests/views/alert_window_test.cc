@@ -27,6 +27,20 @@ using projections::ViewTxn;
 constexpr policy::Aggregate kAggregates[] = {policy::Aggregate::kMean, policy::Aggregate::kLast,
                                             policy::Aggregate::kMax, policy::Aggregate::kMin};
 
+// A scratch state store and the family the windows under test write to: any view's family
+// will do, the window only needs rows.
+struct WindowStore {
+  explicit WindowStore(const std::string& name)
+      : dir(name), store(OpenStore(dir.Sub("state"))), db(store->db()),
+        cf(store->family(projections::ViewFamily("ranking"))) {
+    REQUIRE(cf != nullptr);
+  }
+  ScratchDir dir;
+  std::unique_ptr<StateStore> store;
+  rocksdb::DB* db;
+  rocksdb::ColumnFamilyHandle* cf;
+};
+
 // Writes the batch's rows the way the projector does, and starts a new batch.
 void Commit(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows& rows) {
   rocksdb::WriteBatch batch;
@@ -91,12 +105,9 @@ std::vector<std::pair<std::string, int64_t>> ExpectedCandidates(
 
 TEST_CASE("alert window: rows-backed window equals RollingWindow over random observations",
           "[alert_window]") {
-  ScratchDir dir("alert-window");
-  auto store = OpenStore(dir.Sub("state"));
-  rocksdb::DB* db = store->db();
-  // Any view's family will do: the window only needs rows.
-  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
-  REQUIRE(cf != nullptr);
+  WindowStore ws("alert-window");
+  rocksdb::DB* db = ws.db;
+  rocksdb::ColumnFamilyHandle* cf = ws.cf;
 
   for (uint64_t seed = 1; seed <= 24; seed++) {
     std::mt19937_64 rng(seed);
@@ -156,10 +167,9 @@ TEST_CASE("alert window: max and min over a long falling, then rising series",
           "[alert_window]") {
   // Every sample of a falling series is a max candidate, and every one of a rising series
   // evicts all the others: both extremes of the queue's work, over a full-size window.
-  ScratchDir dir("alert-window-series");
-  auto store = OpenStore(dir.Sub("state"));
-  rocksdb::DB* db = store->db();
-  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
+  WindowStore ws("alert-window-series");
+  rocksdb::DB* db = ws.db;
+  rocksdb::ColumnFamilyHandle* cf = ws.cf;
   for (policy::Aggregate a : {policy::Aggregate::kMax, policy::Aggregate::kMin}) {
     policy::RollingWindow model(1, 100);
     ViewRows rows;
@@ -186,11 +196,9 @@ TEST_CASE("alert window: max and min over a long falling, then rising series",
 }
 
 TEST_CASE("alert window: a header from before samples were rows is migrated", "[alert_window]") {
-  ScratchDir dir("alert-window-migrate");
-  auto store = OpenStore(dir.Sub("state"));
-  rocksdb::DB* db = store->db();
-  // Any view's family will do: the window only needs rows.
-  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
+  WindowStore ws("alert-window-migrate");
+  rocksdb::DB* db = ws.db;
+  rocksdb::ColumnFamilyHandle* cf = ws.cf;
   internal::WindowState old;
   old.set_breached(true);
   policy::RollingWindow model(30);
