@@ -12,7 +12,6 @@
 // and rewritten for every observation: with the reference policy's alerts, perfbench's ingest
 // fell to 10k events/s at 73 µs of reactor CPU per event, and slowed as windows filled.
 //
-//
 // Max and min: the candidates form a monotonic queue. Their values fall (max) or rise (min) in
 // key order, so the oldest one is the window's extreme, kept in the header. A new sample removes
 // the candidates right before it that it dominates; an evicted sample that is the oldest

@@ -31,8 +31,9 @@ using ViewRows = absl::btree_map<std::string, std::optional<std::string>, std::l
 
 // Rows of one view as committed (nullopt: known absent), kept in memory between batches for a
 // view that reads the same rows batch after batch (View::cached_rows). Rows enter it when the
-// view reads them from the store (committed by definition); the projector refreshes those rows
-// with a batch's writes once its WriteBatch landed, so only committed values are ever in it.
+// view reads them from the store (committed by definition) or, once committed, when it wrote
+// them with PutReadBack; the projector refreshes those rows with a batch's writes once its
+// WriteBatch landed, so only committed values are ever in it.
 using RowCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
 
 // Keys of rows a view wrote and will read again soon (ViewTxn::PutReadBack): they enter the
