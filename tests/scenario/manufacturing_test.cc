@@ -567,6 +567,62 @@ TEST_CASE("manufacturing: a policy published mid-cycle applies to new grades onl
   CHECK(audit.code() == 0);
 }
 
+TEST_CASE("manufacturing: alert rules switched to max alert on one bad reading, once per "
+          "excursion, late readings included", "[scenario][e2e]") {
+  Loaded s;
+  const Facts before(s.Events());
+
+  // Version 2: both alert rules take the window's max instead of its mean. The windows built
+  // under version 1 rebuild their candidates on their next observation.
+  std::string document = ReadFile(kScenarioDir + "/policy.yaml");
+  const size_t alerts = document.find("\nalerts:");
+  REQUIRE(alerts != std::string::npos);
+  for (size_t at = document.find("aggregate: mean", alerts); at != std::string::npos;
+       at = document.find("aggregate: mean", at)) {
+    document.replace(at, std::string("aggregate: mean").size(), "aggregate: max");
+  }
+  auto apply = s.Perfctl({"policy", "apply", s.dir.WriteFile("policy-max.yaml", document)});
+  INFO(apply.Describe());
+  REQUIRE(apply.code() == 0);
+
+  // W11 (threshold 3 %, lower is better) had 1.4, 1.5 and 1.6 % in June: a mean of 2.0 % after
+  // a 3.5 % reading would not alert, a max does. The rest of the excursion stays quiet; once
+  // the 3.5 % has left the 30-day window a 1.0 % ends it, and 3.2 % starts a second one. A late
+  // 5.0 % (July 1st, sent after July 22nd) lands inside the window of an excursion in progress.
+  for (const auto& [value, at] : std::vector<std::pair<std::string, std::string>>{
+           {"3500", "2026-06-20T15:00:00Z"},
+           {"1000", "2026-06-21T15:00:00Z"},
+           {"1000", "2026-07-21T15:00:00Z"},
+           {"3200", "2026-07-22T15:00:00Z"},
+           {"5000", "2026-07-01T15:00:00Z"},
+           {"1000", "2026-08-10T15:00:00Z"}}) {
+    auto metric = s.Perfctl({"metric", "record", "W11", "defect_rate", value, "--unit", "%",
+                             "--source", "IoT", "--at", at});
+    INFO(metric.Describe());
+    REQUIRE(metric.code() == 0);
+  }
+  WaitQuiescent(s.server.channel());
+  const Facts after(s.Events());
+
+  std::vector<v1::ThresholdBreached> w11;
+  for (const auto& a : after.alerts) {
+    if (a.subject_id() == "W11") w11.push_back(a);
+  }
+  REQUIRE(w11.size() == 2);
+  CHECK(w11[0].value_milli() == 3500);
+  CHECK(w11[1].value_milli() == 3200);
+  for (const auto& a : w11) {
+    CHECK(a.rule_id() == "alerts.worker-defect-rate");
+    CHECK(a.policy_version() == 2);
+    CHECK(a.notify_employee_id() == "E3");
+  }
+  CHECK(after.alerts.size() == before.alerts.size() + 2);
+
+  auto audit = s.Perfctl({"audit", "dry-run"});
+  INFO(audit.Describe());
+  CHECK(audit.code() == 0);
+}
+
 // ---------------------------------------------------------------- fixed server bugs
 
 // projections/views/distribution.cc records the policy version but never the policy's
