@@ -427,7 +427,8 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     }
     absl::Status failure = FromGrpc(attempt.status);
     // UNAVAILABLE is the server asking to come back later (its views are behind, it is shutting
-    // down, or it cannot be reached): every batch carries its idempotency key, so sending again
+    // down, or it cannot be reached), and a CANCELLED call is one a draining server ended (both
+    // map to ExitCode::kUnavailable): every batch carries its idempotency key, so sending again
     // from the first unconfirmed batch cannot append anything twice.
     if (ExitCodeFor(failure) == ExitCode::kUnavailable &&
         failure.code() != absl::StatusCode::kDeadlineExceeded && absl::Now() < give_up) {

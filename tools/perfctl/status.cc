@@ -48,9 +48,14 @@ ExitCode ExitCodeFor(const absl::Status& status) {
   if (kind == kUsage) return ExitCode::kUsage;
   if (kind == kReported) return ExitCode::kFailed;
   // A deadline counts with the connection failures: the outcome is unknown and a retry (with
-  // the same idempotency key) is the right reaction, exactly as for UNAVAILABLE.
+  // the same idempotency key) is the right reaction, exactly as for UNAVAILABLE. So does
+  // CANCELLED: perfctl cancels its own calls only on Ctrl-C or once it has read enough, and
+  // those commands end before asking for an exit code, so a cancelled call is one that a server
+  // shutting down (or the connection) ended. A metric import retried UNAVAILABLE "server
+  // shutting down", and then stopped at the CANCELLED its next attempt met during the drain.
   if (status.code() == absl::StatusCode::kUnavailable ||
-      status.code() == absl::StatusCode::kDeadlineExceeded) {
+      status.code() == absl::StatusCode::kDeadlineExceeded ||
+      status.code() == absl::StatusCode::kCancelled) {
     return ExitCode::kUnavailable;
   }
   return ExitCode::kFailed;

@@ -25,7 +25,8 @@ enum class ExitCode : int {
   kOk = 0,
   kFailed = 1,       // the server reported an error, or rows were rejected
   kUsage = 2,        // bad flags, arguments or input files
-  kUnavailable = 3,  // connection failure, UNAVAILABLE, or no answer within the deadline
+  kUnavailable = 3,  // connection failure, UNAVAILABLE, CANCELLED by the server or the
+                     // connection, or no answer within the deadline: outcome unknown
 };
 
 // A mistake in what the operator typed or pointed at. `message` names the flag or file.
