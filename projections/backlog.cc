@@ -18,6 +18,10 @@ absl::Status BacklogGate::Admit(absl::Time deadline) {
       const LogEnds seen = p.Applied();  // only now: the fast path above runs per command
       const absl::Time now = absl::Now();
       if (until == absl::InfinitePast()) until = std::min(deadline, now + max_wait_);
+      if (closed_.load()) {
+        refused_++;
+        return absl::UnavailableError("the server is shutting down; retry with backoff");
+      }
       absl::Status health = p.health();
       if (!health.ok() || now >= until) {
         refused_++;

@@ -39,6 +39,10 @@ class BacklogGate {
   // `deadline` or max_wait, or if a source stopped on an error while too far behind.
   absl::Status Admit(absl::Time deadline);
 
+  // The server is shutting down: a command waiting now or later is refused at once (within one
+  // wake-up, 100 ms), so that the drain does not sit out admission waits of up to max_wait.
+  void Close() { closed_.store(true); }
+
   // Commands that had to wait, and commands refused.
   uint64_t waited() const { return waited_.load(); }
   uint64_t refused() const { return refused_.load(); }
@@ -49,6 +53,7 @@ class BacklogGate {
   const absl::Duration max_wait_;
   std::atomic<uint64_t> waited_{0};
   std::atomic<uint64_t> refused_{0};
+  std::atomic<bool> closed_{false};
 };
 
 }  // namespace perfledger::projections

@@ -162,6 +162,8 @@ void Server::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   deps_->stopping.store(true);
   if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+  // Commands waiting for the views to catch up give up now instead of holding the drain.
+  if (backlog_ != nullptr) backlog_->Close();
   // In-flight unary calls finish within the grace period; streams see `stopping` and end.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoSeconds(grace));
   {

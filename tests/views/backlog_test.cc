@@ -123,5 +123,26 @@ TEST_CASE("backlog: a wait that runs out is UNAVAILABLE naming the projector and
   }
 }
 
+TEST_CASE("backlog: closing the gate (server shutting down) refuses a waiting command at once",
+          "[unit][backlog]") {
+  Fixture f;
+  f.Append(20);
+  BacklogGate gate({{"views", f.projector.get()}}, 5, absl::Seconds(60));
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    gate.Close();
+  });
+  const absl::Time start = absl::Now();
+  const absl::Status s = gate.Admit(absl::InfiniteFuture());
+  closer.join();
+  INFO(s.ToString());
+  CHECK(absl::IsUnavailable(s));
+  CHECK(absl::StrContains(s.message(), "shutting down"));
+  CHECK(absl::Now() - start < absl::Seconds(5));  // not the gate's 60 s
+  CHECK(gate.refused() == 1);
+  // And a later one, without waiting for the 60 s either.
+  CHECK(absl::IsUnavailable(gate.Admit(absl::InfiniteFuture())));
+}
+
 }  // namespace
 }  // namespace perfledger::views_test
