@@ -466,11 +466,7 @@ void Ledger::FoldLoop() {
         v1::Envelope& h = (*c.headers)[i];
         h.mutable_position()->set_offset((*c.positions)[i].offset);
         inputs.push_back({&h, &(*c.events)[i]});
-        auto* a = answer.add_events();
-        a->set_event_id(h.event_id());
-        a->set_stream(h.stream());
-        a->set_stream_version(h.stream_version());
-        *a->mutable_position() = h.position();
+        WriteModel::AddToAnswer(h, answer);
       }
       answers.emplace_back(&c, std::move(answer));
     }

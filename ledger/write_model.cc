@@ -279,17 +279,19 @@ absl::StatusOr<v1::CommandResult> WriteModel::Answer(const internal::CommandReco
                                                 record.partitions(i), ":", record.offsets(i + k),
                                                 " is not in the log"));
       }
-    }
-    for (const StoredEvent& e : events) {
-      v1::AppendedEvent* appended = out.add_events();
-      appended->set_event_id(e.event_id());
-      appended->set_stream(e.stream());
-      appended->set_stream_version(e.stream_version());
-      *appended->mutable_position() = e.position();
+      AddToAnswer(events[k], out);
     }
     i = end;
   }
   return out;
+}
+
+void WriteModel::AddToAnswer(const v1::Envelope& event, v1::CommandResult& answer) {
+  v1::AppendedEvent* appended = answer.add_events();
+  appended->set_event_id(event.event_id());
+  appended->set_stream(event.stream());
+  appended->set_stream_version(event.stream_version());
+  *appended->mutable_position() = event.position();
 }
 
 std::optional<std::string> WriteModel::FindEvent(const std::string& event_id) {

@@ -69,6 +69,8 @@ class WriteModel {
   // missing from it.
   static absl::StatusOr<v1::CommandResult> Answer(const internal::CommandRecord& record,
                                                   EventLog& log);
+  // Adds a sealed event to a command's answer: its id, stream, version and position.
+  static void AddToAnswer(const v1::Envelope& event, v1::CommandResult& answer);
 
   // The command id that appended a client-supplied event id, if any.
   std::optional<std::string> FindEvent(const std::string& event_id);
