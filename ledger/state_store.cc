@@ -1,7 +1,10 @@
 #include "ledger/state_store.h"
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "ledger/limits.h"
@@ -10,6 +13,7 @@
 #include "ledger/status_macros.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
+#include "rocksdb/sst_file_writer.h"
 #include "rocksdb/table.h"
 
 namespace perfledger {
@@ -151,6 +155,83 @@ void StateStore::MaybeFlush() {
   options.allow_write_stall = true;
   rocksdb::Status s = db_->Flush(options, handles);
   if (!s.ok()) LogWarning(absl::StrCat("state store: periodic flush: ", s.ToString()));
+}
+
+absl::Status StateStore::FlushAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  for (const auto& [name, handle] : families_) handles.push_back(handle);
+  rocksdb::FlushOptions options;
+  options.allow_write_stall = true;
+  return FromRocks(db_->Flush(options, handles), "flush state");
+}
+
+absl::Status StateStore::Ingest(const std::vector<IngestPart>& parts, std::string_view what,
+                               size_t threads) {
+  std::lock_guard<std::mutex> lock(ingest_mu_);
+  const std::filesystem::path dir = std::filesystem::path(dir_) / "ingest";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(absl::string_view(what.data(), what.size()),
+                                            ": create ", dir.string(), ": ", ec.message()));
+  }
+  std::vector<std::string> files;
+  for (size_t i = 0; i < parts.size(); i++) {
+    files.push_back((dir / absl::StrCat(ingest_files_++, ".sst")).string());
+  }
+  // Ingested files are moved (hard-linked) into the store; whatever is left here afterwards,
+  // after an error too, is garbage.
+  absl::Cleanup remove = [&] {
+    for (const std::string& f : files) std::filesystem::remove(f, ec);
+  };
+  // Each part's file is written by one of `threads` threads (a part's rows come in key order,
+  // so a part cannot be split).
+  std::vector<uint64_t> rows(parts.size(), 0);
+  std::vector<absl::Status> results(parts.size());
+  std::atomic<size_t> next{0};
+  auto write = [&] {
+    for (size_t i = next++; i < parts.size(); i = next++) {
+      const rocksdb::Options options(db_->GetDBOptions(), db_->GetOptions(parts[i].family));
+      rocksdb::SstFileWriter writer(rocksdb::EnvOptions(options), options, parts[i].family);
+      results[i] = [&]() -> absl::Status {
+        RETURN_IF_ERROR(FromRocks(writer.Open(files[i]), what));
+        RETURN_IF_ERROR(parts[i].rows([&](std::string_view key, const std::string* value) {
+          rows[i]++;
+          const rocksdb::Slice k(key.data(), key.size());
+          return FromRocks(value != nullptr ? writer.Put(k, *value) : writer.Delete(k), what);
+        }));
+        if (rows[i] == 0) return absl::OkStatus();  // RocksDB refuses an empty file
+        return FromRocks(writer.Finish(), what);
+      }();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < std::min(threads, parts.size()); t++) helpers.emplace_back(write);
+  write();
+  for (std::thread& t : helpers) t.join();
+  std::vector<rocksdb::IngestExternalFileArg> args;
+  for (size_t i = 0; i < parts.size(); i++) {
+    RETURN_IF_ERROR(results[i]);
+    if (rows[i] == 0) continue;
+    rocksdb::IngestExternalFileArg& arg = args.emplace_back();
+    arg.column_family = parts[i].family;
+    arg.external_files = {files[i]};
+    arg.options.move_files = true;
+    arg.options.write_global_seqno = false;  // the MANIFEST records it; the file stays as written
+    // A file overlapping a family's memtable needs that memtable flushed first. RocksDB would
+    // flush just the families ingested into, and a flush of the shared meta family alone would
+    // make another fold's checkpoint durable without its rows. Refuse, and flush all of them
+    // together instead (below).
+    arg.options.allow_blocking_flush = false;
+  }
+  if (args.empty()) return absl::OkStatus();
+  rocksdb::Status s = db_->IngestExternalFiles(args);
+  if (s.IsInvalidArgument()) {
+    RETURN_IF_ERROR(FlushAll());
+    s = db_->IngestExternalFiles(args);
+  }
+  return FromRocks(s, what);
 }
 
 void StateStore::SetWriteObserver(WriteObserver observer) {

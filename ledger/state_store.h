@@ -58,6 +58,21 @@ class StateStore {
   // one place decides how state is written and sees every batch (see SetWriteObserver).
   absl::Status Write(rocksdb::WriteBatch* batch, std::string_view what = "write state");
 
+  // A bulk write that bypasses the memtables, for a fold catching up on a long log (a rebuild):
+  // each part's rows go into a new SST file, and the files join the store in one atomic step
+  // (all of them or, after an error or a crash, none). Like Write, nothing goes through a WAL.
+  // A part's `rows` calls `put(key, value)` for each row in strictly increasing key order; a
+  // null value deletes the key. Each family appears at most once; parts without rows are
+  // skipped. Up to `threads` threads write the files, each part on one thread. The write
+  // observer does not see ingested rows.
+  using RowSink = std::function<absl::Status(std::string_view key, const std::string* value)>;
+  struct IngestPart {
+    rocksdb::ColumnFamilyHandle* family = nullptr;
+    std::function<absl::Status(const RowSink& put)> rows;
+  };
+  absl::Status Ingest(const std::vector<IngestPart>& parts, std::string_view what,
+                      size_t threads = 1);
+
   // Exists for benchmarks and auditing: `observer` is called with every batch Write committed,
   // on the writing thread, after the write succeeded (so it never sees a batch that did not
   // land). It must be cheap and thread-safe if several threads write; it delays the writer.
@@ -81,6 +96,11 @@ class StateStore {
   std::mutex flush_mu_;
   absl::Time next_flush_ = absl::InfinitePast();
   void MaybeFlush();
+  // Flushes every family together and waits (atomic_flush: a crash keeps them consistent).
+  absl::Status FlushAll();
+  // Names Ingest's files; guarded by ingest_mu_, which also keeps ingests one at a time.
+  std::mutex ingest_mu_;
+  uint64_t ingest_files_ = 0;
   const rocksdb::ColumnFamilyOptions& OptionsFor(const std::string& name) const {
     return blob_families_.contains(name) ? blob_cf_options_ : cf_options_;
   }

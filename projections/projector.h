@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -23,8 +24,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/event_log.h"
+#include "ledger/limits.h"
 #include "ledger/state_store.h"
 #include "perfledger/v1/common.pb.h"
+#include "perfledger/v1/events.pb.h"
 #include "projections/view.h"
 
 namespace perfledger::projections {
@@ -45,6 +48,16 @@ struct ProjectorOptions {
   // the price of this much more delay before they are visible.
   absl::Duration linger = absl::Milliseconds(2);
   size_t linger_below_events = 64;
+  // Bulk folding, for a projector far behind the log (a rebuild, a replay into a scratch
+  // store, a first start): at a lag of at least bulk_lag_events (0: never), batches are folded
+  // one after the other into rows kept in memory, and written together with the checkpoint
+  // as SST files ingested in one atomic step (StateStore::Ingest) once bulk_bytes of rows
+  // were written or the fold nears the log's end. That skips the memtable inserts, most of a
+  // rebuild's cost, and a row rewritten many times is written once. Rows become visible to
+  // queries (and Applied() moves) only at those ingests. Never for a projector with
+  // before_commit or on_batch_start (the reactor decides and appends batch by batch).
+  uint64_t bulk_lag_events = limits::kProjectorBulkLagEventsMin;
+  size_t bulk_bytes = limits::kProjectorBulkBytesMax;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision
@@ -78,8 +91,9 @@ class Projector {
       ProjectorOptions options = {});
   ~Projector();
 
-  // Next offset per partition applied to every view.
+  // Next offset per partition applied to every view (and committed).
   LogEnds Applied();
+  // Events folded since the start; in bulk folding, ahead of Applied() until the next ingest.
   uint64_t events_applied() const { return events_applied_.load(); }
 
   // Events between the applied positions and the log's end.
@@ -130,8 +144,24 @@ class Projector {
   Projector() = default;
   void Run();
   absl::Status LoadCheckpoint();
+  // Events read from the log to be folded together: up to batch_events events from `from` on
+  // (the control stream first), their payloads parsed; `to` is where the batch ends.
+  struct Batch {
+    LogEnds from, to;
+    std::vector<StoredEvent> stored;
+    std::vector<v1::Event> events;
+  };
+  absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends);
   // Applies up to batch_events events; returns how many.
   absl::StatusOr<size_t> Step();
+  // Writes rows[i] (view i's changes: one batch's, or a bulk fold's batches) and the
+  // checkpoint `applied` in one WriteBatch, or in bulk folding as ingested files; then
+  // refreshes the caches and publishes `applied`.
+  absl::Status Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
+                      const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                      const LogEnds& applied, bool ingest);
+  // Forgets the bulk fold's uncommitted batches (after an error: they are folded again).
+  void DiscardBulk();
 
   EventLog* log_ = nullptr;
   StateStore* store_ = nullptr;
@@ -140,6 +170,17 @@ class Projector {
   // that thread stopped.
   std::vector<RowCache> caches_;
   ProjectorOptions options_;
+  // Positions folded into the views: equal to applied_ except in bulk folding, where the
+  // batches folded since the last ingest wait in bulk_rows_ / bulk_read_back_. Touched only
+  // by the projector thread (and Rebuild after it stopped), like the caches.
+  LogEnds folded_;
+  bool bulk_ = false;
+  std::vector<PendingRows> bulk_rows_;
+  std::vector<ReadBackKeys> bulk_read_back_;
+  size_t bulk_bytes_ = 0;
+  uint64_t bulk_events_ = 0;
+  // The batch a bulk fold read ahead (used if it starts at folded_).
+  std::optional<Batch> prefetched_;
 
   // Exclusive only while Rebuild drops and recreates the families.
   std::shared_mutex families_mu_;

@@ -40,6 +40,13 @@ using RowCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
 // RowCache once the batch has committed, instead of costing a store read the next time.
 using ReadBackKeys = std::vector<std::string>;
 
+// The rows of the batches a bulk fold (ProjectorOptions::bulk_lag_events) folded and has not
+// committed yet, oldest first. Each batch keeps its own map: inserts into a small map are
+// cheap, where one map of a million rows made every insert a walk over cold memory. Reads look
+// through them newest first, and merge them as they go (ViewTxn) so a view that reads its rows
+// back sees only a few; the projector merges the rest when it writes them out.
+using PendingRows = std::vector<ViewRows>;
+
 // Reads and writes of one view within the batch being applied: reads see the batch's own
 // earlier writes. Not thread-safe; one view's batch is applied by one thread at a time.
 class ViewTxn {
@@ -47,9 +54,12 @@ class ViewTxn {
   // `cache` (may be null) is this view's RowCache: consulted after the batch's own rows and
   // before the store, and filled by reads from the store.
   // `read_back` (may be null) collects PutReadBack's keys for the projector.
+  // `pending` (may be null) holds a bulk fold's uncommitted earlier batches: read after `rows`
+  // and before the cache.
   ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows,
-          RowCache* cache = nullptr, ReadBackKeys* read_back = nullptr)
-      : db_(db), cf_(cf), rows_(rows), cache_(cache), read_back_(read_back) {}
+          RowCache* cache = nullptr, ReadBackKeys* read_back = nullptr,
+          PendingRows* pending = nullptr)
+      : db_(db), cf_(cf), rows_(rows), cache_(cache), read_back_(read_back), pending_(pending) {}
 
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
@@ -67,6 +77,8 @@ class ViewTxn {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(std::string_view prefix,
                                                                         std::string_view from,
                                                                         size_t limit);
+  // Key and value bytes written through this transaction (a rewritten row counts again).
+  size_t bytes_put() const { return bytes_put_; }
 
  private:
   rocksdb::DB* db_;
@@ -74,6 +86,8 @@ class ViewTxn {
   ViewRows* rows_;
   RowCache* cache_;
   ReadBackKeys* read_back_;
+  PendingRows* pending_;
+  size_t bytes_put_ = 0;
 };
 
 class View {

@@ -510,5 +510,236 @@ TEST_CASE("KNOWN ISSUE: distribution policy version depends on partition interle
   RequireSameDigests(live, Digests(*p));
 }
 
+
+// ---------------------------------------------------------------- bulk folding
+// (ProjectorOptions::bulk_lag_events): a projector far behind the log keeps its rows in memory
+// across batches and writes them as ingested SST files. The thresholds here are tiny, so a
+// small history goes through many bulk batches and several ingests.
+
+namespace bulk {
+
+ProjectorOptions Options(size_t batch_events, size_t bulk_bytes) {
+  ProjectorOptions options;
+  options.batch_events = batch_events;
+  options.bulk_lag_events = 500;
+  options.bulk_bytes = bulk_bytes;
+  options.linger = absl::ZeroDuration();
+  return options;
+}
+
+std::unique_ptr<Projector> Start(EventLog* log, StateStore* store, ProjectorOptions options,
+                                 std::vector<std::unique_ptr<projections::View>> views =
+                                     projections::AllViews()) {
+  auto p = Projector::Start(log, store, std::move(views), options);
+  INFO(p.status().ToString());
+  REQUIRE(p.ok());
+  return std::move(*p);
+}
+
+}  // namespace bulk
+
+TEST_CASE("bulk folding writes the same views as folding batch by batch", "[projector][bulk]") {
+  ScratchDir dir("views-bulk");
+  auto log = OpenLog(dir.Sub("log"), 5);
+  LogWriter writer(log.get(), false);
+  HistoryOptions history;
+  history.seed = 21;
+  history.events = 12'000;
+  GenerateHistory(history, writer);
+  REQUIRE(writer.Flush().ok());
+  // Batch by batch: bulk folding off.
+  ProjectorOptions plain;
+  plain.bulk_lag_events = 0;
+  std::vector<projections::ViewDigest> expected;
+  {
+    auto store = OpenStore(dir.Sub("plain"));
+    auto p = bulk::Start(log.get(), store.get(), plain);
+    RequireCaughtUp(*p);
+    expected = Digests(*p);
+  }
+  struct Case {
+    const char* name;
+    size_t batch_events, bulk_bytes, apply_threads;
+  };
+  for (const Case& c : {Case{"one ingest", 256, 1 << 30, 2}, Case{"many ingests", 64, 32 << 10, 2},
+                        Case{"one thread", 97, 100 << 10, 1},
+                        Case{"four threads", 128, 64 << 10, 4}}) {
+    DYNAMIC_SECTION(c.name) {
+      auto store = OpenStore(dir.Sub(c.name));
+      ProjectorOptions options = bulk::Options(c.batch_events, c.bulk_bytes);
+      options.apply_threads = c.apply_threads;
+      options.parallel_min_events = 1;
+      auto p = bulk::Start(log.get(), store.get(), options);
+      RequireCaughtUp(*p);
+      RequireSameDigests(expected, Digests(*p));
+      CHECK(p->events_applied() == writer.events());
+      // A rebuild in place folds in bulk again, over the ingested files it drops.
+      REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(60)).ok());
+      RequireSameDigests(expected, Digests(*p));
+      // The fold is back to batch by batch at the log's end: a new event is applied and
+      // visible promptly.
+      v1::Event e;
+      e.mutable_org_unit_defined()->set_org_unit_id("U-late");
+      LogWriter late(log.get(), false);
+      late.Control("org/U-late", e, Ts(1'800'000'000));
+      REQUIRE(late.Flush().ok());
+      RequireCaughtUp(*p);
+      CHECK(p->events_applied() == writer.events() + 1);
+    }
+  }
+}
+
+TEST_CASE("a projector stopped during a bulk fold resumes from its last ingest, exactly once",
+          "[projector][bulk]") {
+  ScratchDir dir("views-bulk-resume");
+  auto log = OpenLog(dir.Sub("log"), 4);
+  LogWriter writer(log.get(), false);
+  HistoryOptions history;
+  history.seed = 22;
+  history.events = 20'000;
+  GenerateHistory(history, writer);
+  REQUIRE(writer.Flush().ok());
+  const uint64_t total = writer.events();
+  auto sum = [](const LogEnds& ends) {
+    uint64_t n = 0;
+    for (uint64_t end : ends) n += end;
+    return n;
+  };
+  // Stopped (destroyed) part-way, three times: what was folded since the last ingest is lost
+  // with the process and folded again by the next one; Applied() never counts it.
+  int resumed_mid_log = 0;
+  for (uint64_t target : {total / 4, total / 2, total * 3 / 4}) {
+    auto store = OpenStore(dir.Sub("state"));
+    auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
+    const uint64_t resumed = sum(p->Applied());
+    if (resumed > 0 && resumed < total) resumed_mid_log++;
+    while (resumed + p->events_applied() < target && p->health().ok()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    REQUIRE(p->health().ok());
+    CHECK(sum(p->Applied()) <= resumed + p->events_applied());
+  }
+  CHECK(resumed_mid_log > 0);
+  auto store = OpenStore(dir.Sub("state"));
+  auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
+  RequireCaughtUp(*p);
+  CHECK(sum(p->Applied()) == total);
+  ProjectorOptions plain;
+  plain.bulk_lag_events = 0;
+  auto clean_store = OpenStore(dir.Sub("clean"));
+  auto clean = bulk::Start(log.get(), clean_store.get(), plain);
+  RequireCaughtUp(*clean);
+  RequireSameDigests(Digests(*clean), Digests(*p));
+}
+
+// Counts events into one row per partition; fails once with UNAVAILABLE at a chosen event, in
+// the middle of a bulk fold's uncommitted batches.
+class FlakyCountingView final : public projections::View {
+ public:
+  explicit FlakyCountingView(uint64_t fail_at_offset) : fail_at_(fail_at_offset) {}
+  std::string_view name() const override { return "counting"; }
+  absl::Status Apply(const v1::Envelope& e, const v1::Event&, projections::ViewTxn& txn) override {
+    if (e.position().partition() == 1 && e.position().offset() == fail_at_ && !failed_) {
+      failed_ = true;
+      return absl::UnavailableError("injected");
+    }
+    const std::string key = "p" + std::to_string(e.position().partition());
+    auto current = txn.Get(key);
+    if (!current.ok()) return current.status();
+    const uint64_t n = *current ? std::stoull(**current) : 0;
+    txn.Put(key, std::to_string(n + 1));
+    // Rows written once each, so the pending batches hold many rows.
+    txn.Put(absl::StrCat("e/", e.position().partition(), "/", e.position().offset()), "x");
+    return absl::OkStatus();
+  }
+  bool failed_ = false;
+
+ private:
+  uint64_t fail_at_;
+};
+
+TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them again",
+          "[projector][bulk]") {
+  ScratchDir dir("views-bulk-retry");
+  auto log = OpenLog(dir.Sub("log"), 4);
+  LogWriter writer(log.get(), false);
+  HistoryOptions history;
+  history.seed = 23;
+  history.events = 6'000;
+  GenerateHistory(history, writer);
+  REQUIRE(writer.Flush().ok());
+  const uint64_t total = writer.events();
+  const LogEnds ends = log->Ends();
+  REQUIRE(ends[1] > 1000);
+
+  std::vector<std::unique_ptr<projections::View>> views;
+  auto flaky = std::make_unique<FlakyCountingView>(ends[1] * 2 / 3);
+  FlakyCountingView* raw = flaky.get();
+  views.push_back(std::move(flaky));
+  StateStoreOptions store_options;
+  store_options.dir = dir.Sub("state");
+  Projector::AddFamilies(views, store_options);
+  auto store = StateStore::Open(store_options);
+  REQUIRE(store.ok());
+  auto p = bulk::Start(log.get(), store->get(), bulk::Options(64, 1 << 30), std::move(views));
+  RequireCaughtUp(*p);
+  CHECK(raw->failed_);
+  CHECK(p->events_applied() == total);
+  uint64_t counted = 0;
+  for (uint32_t part = 0; part < ends.size(); part++) {
+    std::string value;
+    auto reader = p->Read();
+    rocksdb::Status s = reader.db()->Get(rocksdb::ReadOptions(), reader.family("counting"),
+                                         "p" + std::to_string(part), &value);
+    REQUIRE(s.ok());
+    CHECK(std::stoull(value) == ends[part]);
+    counted += std::stoull(value);
+  }
+  CHECK(counted == total);
+}
+
+TEST_CASE("ViewTxn: a bulk fold's earlier batches are read newest first, over the stored rows",
+          "[projector][bulk]") {
+  ScratchDir dir("views-txn-pending");
+  auto store = OpenStore(dir.Sub("state"));
+  rocksdb::DB* db = store->db();
+  rocksdb::ColumnFamilyHandle* cf = store->family(projections::ViewFamily("ranking"));
+  rocksdb::WriteBatch stored;
+  for (const char* key : {"a/1", "a/2", "a/3", "a/9"}) {
+    REQUIRE(stored.Put(cf, key, absl::StrCat("stored ", key)).ok());
+  }
+  REQUIRE(db->Write(rocksdb::WriteOptions(), &stored).ok());
+
+  projections::PendingRows pending(3);
+  pending[0]["a/1"] = "old";
+  pending[0]["a/4"] = "old";
+  pending[0]["a/5"] = "old";
+  pending[1]["a/1"] = "newer";
+  pending[1]["a/2"] = std::nullopt;  // deleted by a later batch
+  pending[1]["a/6"] = "newer";
+  pending[2]["a/4"] = std::nullopt;
+  pending[2]["a/7"] = "newest";
+  projections::ViewRows rows;
+  projections::ViewTxn txn(db, cf, &rows, nullptr, nullptr, &pending);
+  txn.Put("a/5", "this batch");
+
+  CHECK(txn.Get("a/1").value() == std::optional<std::string>("newer"));
+  CHECK(txn.Get("a/2").value() == std::nullopt);
+  CHECK(txn.Get("a/3").value() == std::optional<std::string>("stored a/3"));
+  CHECK(txn.Get("a/4").value() == std::nullopt);
+  CHECK(txn.Get("a/5").value() == std::optional<std::string>("this batch"));
+  CHECK(txn.Get("a/6").value() == std::optional<std::string>("newer"));
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  const Rows all = {{"a/1", "newer"}, {"a/3", "stored a/3"}, {"a/5", "this batch"},
+                    {"a/6", "newer"}, {"a/7", "newest"},     {"a/9", "stored a/9"}};
+  CHECK(txn.Scan("a/").value() == all);
+  CHECK(txn.Scan("a/", "a/2", 2).value() == Rows(all.begin() + 1, all.begin() + 3));
+  // Reading merged the batches as it went (fewer maps to look through), keeping every
+  // deletion: a merged map still hides the stored rows it deleted.
+  CHECK(pending.size() < 3);
+  CHECK(txn.Get("a/2").value() == std::nullopt);
+  CHECK(txn.Scan("a/").value() == all);
+}
+
 }  // namespace
 }  // namespace perfledger::views_test
