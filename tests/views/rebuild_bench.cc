@@ -10,9 +10,11 @@
 // this baseline; it is printed so that a slow machine shows as such in the same run.
 //
 //   perfledger_rebuild_bench [--events N] [--employees N] [--partitions N] [--batch N]
-//                            [--rebuilds N] [--log DIR]
+//                            [--rebuilds N] [--bulk-mb N] [--log DIR]
 //
-// --log keeps the log in DIR and reuses it when it is already there (for profiling runs).
+// --bulk-mb sets ProjectorOptions::bulk_bytes (0 folds batch by batch, as a projector close
+// to the log's end does). --log keeps the log in DIR and reuses it when it is already there
+// (for profiling runs).
 // The log is written without fsync (the benchmark measures the projector, not the disk).
 #include <sys/resource.h>
 
@@ -45,6 +47,7 @@ struct Flags {
   uint32_t partitions = 8;
   size_t batch = 4096;
   int rebuilds = 2;
+  size_t bulk_mb = limits::kProjectorBulkBytesMax >> 20;
   std::string log_dir;
 };
 
@@ -58,6 +61,7 @@ Flags Parse(int argc, char** argv) {
     else if (name == "--partitions") f.partitions = static_cast<uint32_t>(v);
     else if (name == "--batch") f.batch = static_cast<size_t>(v);
     else if (name == "--rebuilds") f.rebuilds = static_cast<int>(v);
+    else if (name == "--bulk-mb") f.bulk_mb = static_cast<size_t>(v);
     else if (name == "--log") f.log_dir = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown flag %s\n", name.c_str());
@@ -222,6 +226,8 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(dir.Sub("state"));
   projections::ProjectorOptions options;
   options.batch_events = f.batch;
+  options.bulk_bytes = f.bulk_mb << 20;
+  if (f.bulk_mb == 0) options.bulk_lag_events = 0;
   const absl::Time first_start = absl::Now();
   auto p = projections::Projector::Start(log.get(), store.get(), projections::AllViews(), options);
   if (!p.ok()) {
