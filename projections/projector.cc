@@ -126,6 +126,11 @@ absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
       if (auto it = r->find(key); it != r->end()) return it->second;
     }
   }
+  if (ingesting_ != nullptr) {
+    for (auto r = ingesting_->rbegin(); r != ingesting_->rend(); ++r) {
+      if (auto it = r->find(key); it != r->end()) return it->second;
+    }
+  }
   if (cache_ != nullptr) {
     // Debian's Abseil has its own string_view: look up with that for a heterogeneous find.
     if (auto it = cache_->find(absl::string_view(key.data(), key.size())); it != cache_->end()) {
@@ -176,9 +181,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
   it->Seek(rocksdb::Slice(from.data(), from.size()));
   std::vector<const ViewRows*> sets;
+  if (ingesting_ != nullptr) sets = SetsOf(*ingesting_);
   if (pending_ != nullptr) {
     MergePending(*pending_);
-    sets = SetsOf(*pending_);
+    for (const ViewRows& r : *pending_) sets.push_back(&r);
   }
   sets.push_back(rows_);
   MergedRows mine(sets, from);
@@ -248,6 +254,8 @@ void Projector::Stop() {
   }
   applied_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The projector thread is gone: an ingest it started lands (or not) before Stop returns.
+  FinishIngest().IgnoreError();
 }
 
 absl::Status Projector::LoadCheckpoint() {
@@ -367,6 +375,13 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
 }
 
 absl::StatusOr<size_t> Projector::Step() {
+  if (flight_ && flight_->done) {
+    // The ingest landed: its rows are in the store; free them.
+    if (absl::Status s = FinishIngest(); !s.ok()) {
+      DiscardBulk();
+      return s;
+    }
+  }
   const LogEnds ends = log_->Ends();
   const bool bulk_allowed = options_.bulk_lag_events > 0 && !options_.before_commit &&
                             !options_.on_batch_start;
@@ -395,7 +410,9 @@ absl::StatusOr<size_t> Projector::Step() {
     // A bulk fold that cannot go on (the log's end, or events waiting for the control stream)
     // commits what it folded.
     if (bulk_) {
-      if (absl::Status s = Commit(bulk_rows_, bulk_read_back_, families, folded_, true); !s.ok()) {
+      absl::Status s = FinishIngest();
+      if (s.ok()) s = Commit(bulk_rows_, bulk_read_back_, families, folded_, true);
+      if (!s.ok()) {
         DiscardBulk();
         return s;
       }
@@ -438,7 +455,7 @@ absl::StatusOr<size_t> Projector::Step() {
     for (size_t i = next_view++; i < views_.size(); i = next_view++) {
       ViewTxn txn(store_->db(), families[i], &rows[i],
                   views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i],
-                  bulk_ ? &bulk_rows_[i] : nullptr);
+                  bulk_ ? &bulk_rows_[i] : nullptr, flight_ ? &flight_->rows[i] : nullptr);
       for (size_t j = 0; j < stored.size(); j++) {
         absl::Status s = views_[i]->Apply(stored[j], events[j], txn);
         if (!s.ok()) {
@@ -501,20 +518,33 @@ absl::StatusOr<size_t> Projector::Step() {
   bulk_events_ += count;
   for (size_t b : bytes_put) bulk_bytes_ += b;
   const bool near_end = Distance(applied, log_->Ends()) < options_.batch_events;
-  if (bulk_bytes_ >= options_.bulk_bytes || near_end) {
-    if (absl::Status s = Commit(bulk_rows_, read_back, families, applied, true); !s.ok()) {
+  if (near_end) {
+    // Back to batch by batch: everything folded is committed before this returns.
+    absl::Status s = FinishIngest();
+    if (s.ok()) s = Commit(bulk_rows_, read_back, families, applied, true);
+    if (!s.ok()) {
       DiscardBulk();
       return s;
     }
+    bulk_ = false;
     bulk_bytes_ = 0;
     bulk_events_ = 0;
-    if (near_end) bulk_ = false;
+  } else if (bulk_bytes_ >= options_.bulk_bytes) {
+    // Written and ingested by another thread while the fold goes on (one ingest at a time).
+    if (absl::Status s = FinishIngest(); !s.ok()) {
+      DiscardBulk();
+      return s;
+    }
+    StartIngest(families);
   }
   return count;
 }
 
 void Projector::DiscardBulk() {
   if (!bulk_) return;
+  // An ingest in flight lands or fails first: the fold resumes from whichever checkpoint that
+  // leaves.
+  FinishIngest().IgnoreError();
   for (PendingRows& r : bulk_rows_) r.clear();
   for (ReadBackKeys& k : bulk_read_back_) k.clear();
   bulk_bytes_ = 0;
@@ -528,11 +558,19 @@ void Projector::DiscardBulk() {
 absl::Status Projector::Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
                                const std::vector<rocksdb::ColumnFamilyHandle*>& families,
                                const LogEnds& applied, bool ingest) {
-  LogEnds started;
+  RETURN_IF_ERROR(WriteRows(rows, families, Applied(), applied, ingest));
+  RefreshCaches(rows, read_back);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    started = applied_;
+    applied_ = applied;
   }
+  applied_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Projector::WriteRows(const std::vector<PendingRows>& rows,
+                                  const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                                  const LogEnds& started, const LogEnds& applied, bool ingest) {
   rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
   if (ingest) {
     // Each family's rows, and the checkpoint (its keys sort by partition), as files ingested
@@ -556,35 +594,38 @@ absl::Status Projector::Commit(std::vector<PendingRows>& rows, std::vector<ReadB
                        }
                        return absl::OkStatus();
                      }});
-    RETURN_IF_ERROR(store_->Ingest(parts, "ingest views", options_.apply_threads));
-  } else {
-    // 3. One WriteBatch: each family's final rows in key order, then the checkpoint. Sorted
-    //    keys make memtable inserts cheap (each insert starts its skiplist search from the
-    //    previous one), and a row rewritten within the batch (a counter, a record's state) is
-    //    written once.
-    size_t bytes = 0;
-    for (const PendingRows& runs : rows) {
-      PL_CHECK(runs.size() <= 1);  // one batch's rows
-      for (const ViewRows& r : runs) {
-        for (const auto& [key, value] : r) bytes += key.size() + (value ? value->size() : 0) + 8;
-      }
-    }
-    rocksdb::WriteBatch batch(bytes + 64 * applied.size());
-    for (size_t i = 0; i < views_.size(); i++) {
-      for (const ViewRows& r : rows[i]) AppendSorted(r, families[i], batch);
-    }
-    for (uint32_t p = 0; p < applied.size(); p++) {
-      // Only the partitions this batch moved: the others' stored checkpoints are still right,
-      // and under a trickle of commands rewriting all of them was most of a batch's write.
-      if (applied[p] == started[p]) continue;
-      std::string value;
-      PutBigEndian64(value, applied[p]);
-      batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
-    }
-    // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses rows
-    // and checkpoint together, and the projector re-applies those events on restart.
-    RETURN_IF_ERROR(store_->Write(&batch, "write views"));
+    return store_->Ingest(parts, "ingest views", options_.apply_threads);
   }
+  // 3. One WriteBatch: each family's final rows in key order, then the checkpoint. Sorted
+  //    keys make memtable inserts cheap (each insert starts its skiplist search from the
+  //    previous one), and a row rewritten within the batch (a counter, a record's state) is
+  //    written once.
+  size_t bytes = 0;
+  for (const PendingRows& runs : rows) {
+    PL_CHECK(runs.size() <= 1);  // one batch's rows
+    for (const ViewRows& r : runs) {
+      for (const auto& [key, value] : r) bytes += key.size() + (value ? value->size() : 0) + 8;
+    }
+  }
+  rocksdb::WriteBatch batch(bytes + 64 * applied.size());
+  for (size_t i = 0; i < views_.size(); i++) {
+    for (const ViewRows& r : rows[i]) AppendSorted(r, families[i], batch);
+  }
+  for (uint32_t p = 0; p < applied.size(); p++) {
+    // Only the partitions this batch moved: the others' stored checkpoints are still right,
+    // and under a trickle of commands rewriting all of them was most of a batch's write.
+    if (applied[p] == started[p]) continue;
+    std::string value;
+    PutBigEndian64(value, applied[p]);
+    batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
+  }
+  // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses rows
+  // and checkpoint together, and the projector re-applies those events on restart.
+  return store_->Write(&batch, "write views");
+}
+
+void Projector::RefreshCaches(std::vector<PendingRows>& rows,
+                              std::vector<ReadBackKeys>& read_back) {
   // Committed: the rows refresh the caches. Only rows the view reads back are cached
   // (ViewTxn::Get put them there, or PutReadBack asked for them); rows it only writes, such as
   // an alert window's samples, would crowd those out.
@@ -604,12 +645,44 @@ absl::Status Projector::Commit(std::vector<PendingRows>& rows, std::vector<ReadB
   }
   for (PendingRows& r : rows) r.clear();
   for (ReadBackKeys& k : read_back) k.clear();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    applied_ = applied;
+}
+
+void Projector::StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
+  PL_CHECK(!flight_);
+  flight_ = std::make_unique<Flight>();
+  Flight* f = flight_.get();
+  f->rows = std::move(bulk_rows_);
+  f->read_back = std::move(bulk_read_back_);
+  f->applied = folded_;
+  f->events = bulk_events_;
+  bulk_rows_.assign(views_.size(), {});
+  bulk_read_back_.assign(views_.size(), {});
+  bulk_bytes_ = 0;
+  bulk_events_ = 0;
+  f->thread = std::thread([this, f, families, started = Applied()] {
+    NameThisThread(absl::StrCat("pl-", options_.name, "-ingest"));
+    f->status = WriteRows(f->rows, families, started, f->applied, /*ingest=*/true);
+    if (f->status.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      applied_ = f->applied;
+    }
+    applied_cv_.notify_all();
+    f->done = true;
+  });
+}
+
+absl::Status Projector::FinishIngest() {
+  if (!flight_) return absl::OkStatus();
+  flight_->thread.join();
+  absl::Status s = flight_->status;
+  if (s.ok()) {
+    RefreshCaches(flight_->rows, flight_->read_back);
+  } else {
+    // Counted when folded; they will be folded and counted again.
+    events_applied_ -= flight_->events;
   }
-  applied_cv_.notify_all();
-  return absl::OkStatus();
+  flight_.reset();
+  return s;
 }
 
 LogEnds Projector::Applied() {

@@ -160,6 +160,17 @@ class Projector {
   absl::Status Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
                       const std::vector<rocksdb::ColumnFamilyHandle*>& families,
                       const LogEnds& applied, bool ingest);
+  // The store write of Commit: `started` is the checkpoint stored before it.
+  absl::Status WriteRows(const std::vector<PendingRows>& rows,
+                         const std::vector<rocksdb::ColumnFamilyHandle*>& families,
+                         const LogEnds& started, const LogEnds& applied, bool ingest);
+  // Committed rows refresh the caches; `rows` and `read_back` are cleared.
+  void RefreshCaches(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back);
+  // A bulk fold's batches so far, handed to a thread that writes and ingests them (and then
+  // publishes their checkpoint) while the fold goes on; views read them until FinishIngest.
+  void StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
+  // Waits for the ingest in flight, if any, and returns how it went.
+  absl::Status FinishIngest();
   // Forgets the bulk fold's uncommitted batches (after an error: they are folded again).
   void DiscardBulk();
 
@@ -181,6 +192,17 @@ class Projector {
   uint64_t bulk_events_ = 0;
   // The batch a bulk fold read ahead (used if it starts at folded_).
   std::optional<Batch> prefetched_;
+  // The bulk fold's batches being ingested by their own thread (StartIngest).
+  struct Flight {
+    std::vector<PendingRows> rows;
+    std::vector<ReadBackKeys> read_back;
+    LogEnds applied;
+    uint64_t events = 0;
+    std::thread thread;
+    absl::Status status;
+    std::atomic<bool> done{false};
+  };
+  std::unique_ptr<Flight> flight_;
 
   // Exclusive only while Rebuild drops and recreates the families.
   std::shared_mutex families_mu_;

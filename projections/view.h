@@ -54,12 +54,14 @@ class ViewTxn {
   // `cache` (may be null) is this view's RowCache: consulted after the batch's own rows and
   // before the store, and filled by reads from the store.
   // `read_back` (may be null) collects PutReadBack's keys for the projector.
-  // `pending` (may be null) holds a bulk fold's uncommitted earlier batches: read after `rows`
-  // and before the cache.
+  // `pending` (may be null) holds a bulk fold's uncommitted earlier batches, and `ingesting`
+  // (may be null) older ones being written to the store by another thread (read-only here):
+  // read after `rows`, in that order, and before the cache.
   ViewTxn(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, ViewRows* rows,
           RowCache* cache = nullptr, ReadBackKeys* read_back = nullptr,
-          PendingRows* pending = nullptr)
-      : db_(db), cf_(cf), rows_(rows), cache_(cache), read_back_(read_back), pending_(pending) {}
+          PendingRows* pending = nullptr, const PendingRows* ingesting = nullptr)
+      : db_(db), cf_(cf), rows_(rows), cache_(cache), read_back_(read_back), pending_(pending),
+        ingesting_(ingesting) {}
 
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
@@ -87,6 +89,7 @@ class ViewTxn {
   RowCache* cache_;
   ReadBackKeys* read_back_;
   PendingRows* pending_;
+  const PendingRows* ingesting_;
   size_t bytes_put_ = 0;
 };
 

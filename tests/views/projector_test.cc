@@ -672,16 +672,20 @@ TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them a
   const LogEnds ends = log->Ends();
   REQUIRE(ends[1] > 1000);
 
+  // All the batches before the failure uncommitted, or most of them ingested, or being
+  // ingested by another thread when it happens.
+  const size_t bulk_bytes = GENERATE(size_t{1} << 30, size_t{16} << 10, size_t{64} << 10);
+  INFO("bulk_bytes " << bulk_bytes);
   std::vector<std::unique_ptr<projections::View>> views;
   auto flaky = std::make_unique<FlakyCountingView>(ends[1] * 2 / 3);
   FlakyCountingView* raw = flaky.get();
   views.push_back(std::move(flaky));
   StateStoreOptions store_options;
-  store_options.dir = dir.Sub("state");
+  store_options.dir = dir.Sub(absl::StrCat("state-", bulk_bytes));
   Projector::AddFamilies(views, store_options);
   auto store = StateStore::Open(store_options);
   REQUIRE(store.ok());
-  auto p = bulk::Start(log.get(), store->get(), bulk::Options(64, 1 << 30), std::move(views));
+  auto p = bulk::Start(log.get(), store->get(), bulk::Options(64, bulk_bytes), std::move(views));
   RequireCaughtUp(*p);
   CHECK(raw->failed_);
   CHECK(p->events_applied() == total);
