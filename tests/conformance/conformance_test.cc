@@ -25,9 +25,12 @@
 #include "ledger/kafka_log.h"
 #include "ledger/limits.h"
 #include "perfledger/v1/views.grpc.pb.h"
+#include "projections/projector.h"
+#include "projections/views/views.h"
 #include "tests/support/fixture.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
+#include "tests/views/history.h"
 
 #ifndef PERFLEDGER_CONFORMANCE_KAFKA
 #error "PERFLEDGER_CONFORMANCE_KAFKA must be 0 (embedded) or 1 (kafka)"
@@ -403,6 +406,53 @@ CONFORMANCE_CASE("projector exactly once: views equal a rebuild after restarts")
   const auto live = Digests(server, /*rebuild=*/false);
   CHECK(!live.empty());
   CHECK(live == Digests(server, /*rebuild=*/true));
+}
+
+CONFORMANCE_CASE("bulk folding: the same views as batch by batch, across a stop") {
+  FreshLog f(4);
+  views_test::LogWriter writer(f.log.get(), /*keep_history=*/false);
+  views_test::HistoryOptions history;
+  history.seed = 31;
+  history.events = 4000;
+  views_test::GenerateHistory(history, writer);
+  REQUIRE(writer.Flush().ok());
+  auto fold = [&](const std::string& dir, projections::ProjectorOptions options,
+                  uint64_t stop_after) {
+    auto store = views_test::OpenStore(f.dir->Sub(dir));
+    auto p = projections::Projector::Start(f.log.get(), store.get(), projections::AllViews(),
+                                           options);
+    REQUIRE(p.ok());
+    if (stop_after > 0) {
+      // Stopped part-way (what was folded since the last ingest is lost), then reopened.
+      while ((*p)->events_applied() < stop_after && (*p)->health().ok()) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+      p->reset();
+      store.reset();
+      store = views_test::OpenStore(f.dir->Sub(dir));
+      p = projections::Projector::Start(f.log.get(), store.get(), projections::AllViews(),
+                                        options);
+      REQUIRE(p.ok());
+    }
+    const absl::Status s = (*p)->WaitCaughtUp(absl::Now() + absl::Seconds(120));
+    INFO(s.ToString());
+    REQUIRE(s.ok());
+    auto digests = (*p)->Digests();
+    REQUIRE(digests.ok());
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& d : *digests) out.emplace_back(d.view, d.digest_hex);
+    return out;
+  };
+  projections::ProjectorOptions plain;
+  plain.bulk_lag_events = 0;
+  projections::ProjectorOptions bulk;
+  bulk.batch_events = 64;
+  bulk.bulk_lag_events = 300;
+  bulk.bulk_bytes = 24 << 10;  // many ingests, most of them on the ingest thread
+  bulk.linger = absl::ZeroDuration();
+  const auto expected = fold("plain", plain, 0);
+  CHECK(fold("bulk", bulk, 0) == expected);
+  CHECK(fold("bulk-stopped", bulk, writer.events() / 2) == expected);
 }
 
 }  // namespace
