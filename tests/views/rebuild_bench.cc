@@ -174,6 +174,13 @@ double CpuSeconds() {
          static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// The process's peak resident memory so far (VmHWM), in MB.
+long PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
 // Waits until `store` has no memtable to flush and no compaction running, so that one phase's
 // background work does not take the CPU from the next phase's measurement.
 void Quiesce(StateStore& store, const std::vector<std::string>& families) {
@@ -259,6 +266,7 @@ int Main(int argc, char** argv) {
     rebuild_events = events;
     std::fflush(stdout);
   }
+  std::printf("peak RSS after the rebuilds: %ld MB\n", PeakRssMb());
   auto digests = (*p)->Digests();
   if (digests.ok()) {
     for (const auto& d : *digests) {
