@@ -409,17 +409,7 @@ absl::StatusOr<size_t> Projector::Step() {
   if (stored.empty()) {
     // A bulk fold that cannot go on (the log's end, or events waiting for the control stream)
     // commits what it folded.
-    if (bulk_) {
-      absl::Status s = FinishIngest();
-      if (s.ok()) s = Commit(bulk_rows_, bulk_read_back_, families, folded_, true);
-      if (!s.ok()) {
-        DiscardBulk();
-        return s;
-      }
-      bulk_ = false;
-      bulk_bytes_ = 0;
-      bulk_events_ = 0;
-    }
+    if (bulk_) RETURN_IF_ERROR(EndBulk(families));
     return size_t{0};
   }
 
@@ -519,16 +509,7 @@ absl::StatusOr<size_t> Projector::Step() {
   for (size_t b : bytes_put) bulk_bytes_ += b;
   const bool near_end = Distance(applied, log_->Ends()) < options_.batch_events;
   if (near_end) {
-    // Back to batch by batch: everything folded is committed before this returns.
-    absl::Status s = FinishIngest();
-    if (s.ok()) s = Commit(bulk_rows_, read_back, families, applied, true);
-    if (!s.ok()) {
-      DiscardBulk();
-      return s;
-    }
-    bulk_ = false;
-    bulk_bytes_ = 0;
-    bulk_events_ = 0;
+    RETURN_IF_ERROR(EndBulk(families));
   } else if (bulk_bytes_ >= options_.bulk_bytes) {
     // Written and ingested by another thread while the fold goes on (one ingest at a time).
     if (absl::Status s = FinishIngest(); !s.ok()) {
@@ -538,6 +519,19 @@ absl::StatusOr<size_t> Projector::Step() {
     StartIngest(families);
   }
   return count;
+}
+
+absl::Status Projector::EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
+  absl::Status s = FinishIngest();
+  if (s.ok()) s = Commit(bulk_rows_, bulk_read_back_, families, folded_, /*ingest=*/true);
+  if (!s.ok()) {
+    DiscardBulk();
+    return s;
+  }
+  bulk_ = false;
+  bulk_bytes_ = 0;
+  bulk_events_ = 0;
+  return absl::OkStatus();
 }
 
 void Projector::DiscardBulk() {

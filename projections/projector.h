@@ -171,6 +171,9 @@ class Projector {
   void StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
   // Waits for the ingest in flight, if any, and returns how it went.
   absl::Status FinishIngest();
+  // Back to batch by batch: waits for the ingest in flight and commits the rest of the bulk
+  // fold (or discards it, on an error).
+  absl::Status EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
   // Forgets the bulk fold's uncommitted batches (after an error: they are folded again).
   void DiscardBulk();
 

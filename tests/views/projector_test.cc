@@ -69,6 +69,13 @@ std::vector<projections::ViewDigest> CleanDigests(EventLog* log, const std::stri
   return Digests(*p);
 }
 
+// Events up to `ends`, all partitions together.
+uint64_t Sum(const LogEnds& ends) {
+  uint64_t sum = 0;
+  for (uint64_t end : ends) sum += end;
+  return sum;
+}
+
 v1::Position ToPosition(const LogPosition& at) {
   v1::Position p;
   p.set_partition(at.partition);
@@ -90,20 +97,15 @@ TEST_CASE("a projector stopped mid-log resumes exactly once", "[projector]") {
   // Stop (destroy) the projector three times part-way, reopening the store each time as a
   // restarted process would; small batches make each stop land between batches mid-log. Each
   // start resumes from the checkpoint written with the last batch before the stop.
-  auto applied_sum = [](const LogEnds& ends) {
-    uint64_t sum = 0;
-    for (uint64_t end : ends) sum += end;
-    return sum;
-  };
   int resumed_mid_log = 0;
   for (uint64_t target : {total / 5, total / 2, total * 4 / 5, total}) {
     auto store = OpenStore(dir.Sub("state"));
     auto p = StartProjector(log.get(), store.get(), /*batch_events=*/16);
-    const uint64_t resumed = applied_sum(p->Applied());
+    const uint64_t resumed = Sum(p->Applied());
     if (resumed > 0 && resumed < total) resumed_mid_log++;
     if (target == total) {
       RequireCaughtUp(*p);
-      CHECK(applied_sum(p->Applied()) == total);
+      CHECK(Sum(p->Applied()) == total);
       // Every event applied exactly once over the four runs.
       break;
     }
@@ -117,7 +119,7 @@ TEST_CASE("a projector stopped mid-log resumes exactly once", "[projector]") {
   auto store = OpenStore(dir.Sub("state"));
   auto p = StartProjector(log.get(), store.get(), 16);
   RequireCaughtUp(*p);
-  CHECK(applied_sum(p->Applied()) == total);
+  CHECK(Sum(p->Applied()) == total);
   const auto resumed = Digests(*p);
 
   // Equal to a clean fold in a fresh store, and to a rebuild in place.
@@ -600,30 +602,25 @@ TEST_CASE("a projector stopped during a bulk fold resumes from its last ingest, 
   GenerateHistory(history, writer);
   REQUIRE(writer.Flush().ok());
   const uint64_t total = writer.events();
-  auto sum = [](const LogEnds& ends) {
-    uint64_t n = 0;
-    for (uint64_t end : ends) n += end;
-    return n;
-  };
   // Stopped (destroyed) part-way, three times: what was folded since the last ingest is lost
   // with the process and folded again by the next one; Applied() never counts it.
   int resumed_mid_log = 0;
   for (uint64_t target : {total / 4, total / 2, total * 3 / 4}) {
     auto store = OpenStore(dir.Sub("state"));
     auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
-    const uint64_t resumed = sum(p->Applied());
+    const uint64_t resumed = Sum(p->Applied());
     if (resumed > 0 && resumed < total) resumed_mid_log++;
     while (resumed + p->events_applied() < target && p->health().ok()) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     REQUIRE(p->health().ok());
-    CHECK(sum(p->Applied()) <= resumed + p->events_applied());
+    CHECK(Sum(p->Applied()) <= resumed + p->events_applied());
   }
   CHECK(resumed_mid_log > 0);
   auto store = OpenStore(dir.Sub("state"));
   auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
   RequireCaughtUp(*p);
-  CHECK(sum(p->Applied()) == total);
+  CHECK(Sum(p->Applied()) == total);
   ProjectorOptions plain;
   plain.bulk_lag_events = 0;
   auto clean_store = OpenStore(dir.Sub("clean"));
