@@ -1,7 +1,8 @@
 // The projector runtime (DESIGN §5): one thread reads the log from its checkpoint, applies
 // batches of events to every view, and writes the views' changes and the new per-partition
-// checkpoint in ONE WriteBatch. A crash therefore never applies an event twice or skips one:
-// on restart the projector resumes at the checkpoint that was written with the last batch.
+// checkpoint in ONE WriteBatch (far behind the log, in one atomic ingest of SST files: see
+// ProjectorOptions::bulk_lag_events). A crash therefore never applies an event twice or skips
+// one: on restart the projector resumes at the checkpoint that was written with the last batch.
 //
 // Ordering: the control stream (partition 0) is applied first; a data event waits until the
 // control stream has been applied up to its envelope's control_version (DESIGN §3 rule 4), so
@@ -52,10 +53,12 @@ struct ProjectorOptions {
   // store, a first start): at a lag of at least bulk_lag_events (0: never), batches are folded
   // one after the other into rows kept in memory, and written together with the checkpoint
   // as SST files ingested in one atomic step (StateStore::Ingest) once bulk_bytes of rows
-  // were written or the fold nears the log's end. That skips the memtable inserts, most of a
-  // rebuild's cost, and a row rewritten many times is written once. Rows become visible to
-  // queries (and Applied() moves) only at those ingests. Never for a projector with
-  // before_commit or on_batch_start (the reactor decides and appends batch by batch).
+  // were written (by a thread of its own while the fold goes on, one ingest at a time) or the
+  // fold nears the log's end. That skips the memtable inserts, most of a rebuild's cost, and a
+  // row rewritten many times is written once; the next batch is read while one is folded.
+  // Rows become visible to queries (and Applied() moves) only at those ingests. Never for a
+  // projector with before_commit or on_batch_start (the reactor decides and appends batch by
+  // batch).
   uint64_t bulk_lag_events = limits::kProjectorBulkLagEventsMin;
   size_t bulk_bytes = limits::kProjectorBulkBytesMax;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
