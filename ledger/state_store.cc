@@ -171,6 +171,8 @@ absl::Status StateStore::Ingest(const std::vector<IngestPart>& parts, std::strin
   std::lock_guard<std::mutex> lock(ingest_mu_);
   const std::filesystem::path dir = std::filesystem::path(dir_) / "ingest";
   std::error_code ec;
+  // A crash may have left files of an unfinished ingest: they were never part of the store.
+  if (ingest_files_ == 0) std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return absl::InternalError(absl::StrCat(absl::string_view(what.data(), what.size()),
