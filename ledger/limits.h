@@ -44,6 +44,7 @@ inline constexpr uint32_t kStateFlushIntervalSeconds = 300;   // bounds what a c
 // rows stay in memory across batches and go to the store as SST files (projections/projector.h)
 inline constexpr uint64_t kProjectorBulkLagEventsMin = 100'000;  // lag that starts bulk folding
 inline constexpr size_t kProjectorBulkBytesMax = 64 << 20;       // folded row bytes per ingest
+inline constexpr size_t kProjectorBulkBatchEvents = 16'384;      // events per batch in bulk
 
 // ---- the policy reactor's rows kept in memory between batches (projections/view.h RowCache)
 inline constexpr size_t kReactorCachedRowsMax = 200'000;      // ~40 MB at most

@@ -332,7 +332,7 @@ uint64_t Distance(const LogEnds& from, const LogEnds& to) {
 }  // namespace
 
 absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
-                                                      const LogEnds& ends) {
+                                                      const LogEnds& ends, size_t events) {
   // In apply order: the control stream first, then each data partition up to the first event
   // that waits for control events not applied yet.
   Batch batch;
@@ -357,10 +357,10 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
     }
     return absl::OkStatus();
   };
-  RETURN_IF_ERROR(gather_partition(kControlPartition, options_.batch_events));
+  RETURN_IF_ERROR(gather_partition(kControlPartition, events));
   const size_t data_partitions = applied.size() - 1;
   const size_t share =
-      std::max<size_t>(1, options_.batch_events / std::max<size_t>(1, data_partitions));
+      std::max<size_t>(1, events / std::max<size_t>(1, data_partitions));
   for (uint32_t p = 1; p < applied.size(); p++) RETURN_IF_ERROR(gather_partition(p, share));
 
   batch.events.resize(batch.stored.size());
@@ -397,7 +397,7 @@ absl::StatusOr<size_t> Projector::Step() {
   if (prefetched_ && prefetched_->from == folded_) {
     batch = std::move(*prefetched_);
   } else {
-    ASSIGN_OR_RETURN(batch, ReadBatch(folded_, ends));
+    ASSIGN_OR_RETURN(batch, ReadBatch(folded_, ends, BatchEvents()));
   }
   prefetched_.reset();
   const LogEnds& applied = batch.to;
@@ -421,7 +421,7 @@ absl::StatusOr<size_t> Projector::Step() {
   if (bulk_) {
     reader = std::thread([this, &next, &applied, &ends] {
       NameThisThread(absl::StrCat("pl-", options_.name, "-read"));
-      next = ReadBatch(applied, ends);
+      next = ReadBatch(applied, ends, BatchEvents());
     });
   }
   absl::Cleanup join_reader = [&] {
@@ -507,7 +507,7 @@ absl::StatusOr<size_t> Projector::Step() {
   events_applied_ += count;
   bulk_events_ += count;
   for (size_t b : bytes_put) bulk_bytes_ += b;
-  const bool near_end = Distance(applied, log_->Ends()) < options_.batch_events;
+  const bool near_end = Distance(applied, log_->Ends()) < BatchEvents();
   if (near_end) {
     RETURN_IF_ERROR(EndBulk(families));
   } else if (bulk_bytes_ >= options_.bulk_bytes) {

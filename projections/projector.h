@@ -61,6 +61,9 @@ struct ProjectorOptions {
   // batch).
   uint64_t bulk_lag_events = limits::kProjectorBulkLagEventsMin;
   size_t bulk_bytes = limits::kProjectorBulkBytesMax;
+  // Events per batch in bulk folding: larger batches cost less per event, and nobody waits for
+  // a batch's rows (they become visible at the next ingest anyway).
+  size_t bulk_batch_events = limits::kProjectorBulkBatchEvents;
   // Runs after a batch was applied and before its rows and checkpoint are written. An error
   // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
   // The policy reactor appends its decisions here, so a crash can only repeat a decision
@@ -154,7 +157,9 @@ class Projector {
     std::vector<StoredEvent> stored;
     std::vector<v1::Event> events;
   };
-  absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends);
+  absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends, size_t events);
+  // Events per batch: bulk_batch_events in bulk folding, else batch_events.
+  size_t BatchEvents() const { return bulk_ ? options_.bulk_batch_events : options_.batch_events; }
   // Applies up to batch_events events; returns how many.
   absl::StatusOr<size_t> Step();
   // Writes rows[i] (view i's changes: one batch's, or a bulk fold's batches) and the

@@ -447,6 +447,7 @@ CONFORMANCE_CASE("bulk folding: the same views as batch by batch, across a stop"
   plain.bulk_lag_events = 0;
   projections::ProjectorOptions bulk;
   bulk.batch_events = 64;
+  bulk.bulk_batch_events = 64;
   bulk.bulk_lag_events = 300;
   bulk.bulk_bytes = 24 << 10;  // many ingests, most of them on the ingest thread
   bulk.linger = absl::ZeroDuration();

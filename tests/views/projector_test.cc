@@ -523,6 +523,7 @@ namespace bulk {
 ProjectorOptions Options(size_t batch_events, size_t bulk_bytes) {
   ProjectorOptions options;
   options.batch_events = batch_events;
+  options.bulk_batch_events = batch_events;
   options.bulk_lag_events = 500;
   options.bulk_bytes = bulk_bytes;
   options.linger = absl::ZeroDuration();

@@ -10,11 +10,11 @@
 // this baseline; it is printed so that a slow machine shows as such in the same run.
 //
 //   perfledger_rebuild_bench [--events N] [--employees N] [--partitions N] [--batch N]
-//                            [--rebuilds N] [--bulk-mb N] [--log DIR]
+//                            [--rebuilds N] [--bulk-mb N] [--bulk-batch N] [--log DIR]
 //
 // --bulk-mb sets ProjectorOptions::bulk_bytes (0 folds batch by batch, as a projector close
-// to the log's end does). --log keeps the log in DIR and reuses it when it is already there
-// (for profiling runs).
+// to the log's end does), --bulk-batch its bulk_batch_events. --log keeps the log in DIR and
+// reuses it when it is already there (for profiling runs).
 // The log is written without fsync (the benchmark measures the projector, not the disk).
 #include <sys/resource.h>
 
@@ -46,6 +46,7 @@ struct Flags {
   int employees = 10'000;
   uint32_t partitions = 8;
   size_t batch = 4096;
+  size_t bulk_batch = limits::kProjectorBulkBatchEvents;
   int rebuilds = 2;
   size_t bulk_mb = limits::kProjectorBulkBytesMax >> 20;
   std::string log_dir;
@@ -60,6 +61,7 @@ Flags Parse(int argc, char** argv) {
     else if (name == "--employees") f.employees = static_cast<int>(v);
     else if (name == "--partitions") f.partitions = static_cast<uint32_t>(v);
     else if (name == "--batch") f.batch = static_cast<size_t>(v);
+    else if (name == "--bulk-batch") f.bulk_batch = static_cast<size_t>(v);
     else if (name == "--rebuilds") f.rebuilds = static_cast<int>(v);
     else if (name == "--bulk-mb") f.bulk_mb = static_cast<size_t>(v);
     else if (name == "--log") f.log_dir = argv[i + 1];
@@ -233,6 +235,7 @@ int Main(int argc, char** argv) {
   auto store = OpenStore(dir.Sub("state"));
   projections::ProjectorOptions options;
   options.batch_events = f.batch;
+  options.bulk_batch_events = f.bulk_batch;
   options.bulk_bytes = f.bulk_mb << 20;
   if (f.bulk_mb == 0) options.bulk_lag_events = 0;
   const absl::Time first_start = absl::Now();
@@ -259,9 +262,10 @@ int Main(int argc, char** argv) {
     const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
     const double cpu = CpuSeconds() - cpu_start;
     const double events = static_cast<double>((*p)->events_applied());
-    std::printf("rebuild %d: %.0f events in %.2f s = %.0f events/s (batch %zu; %.2f CPU s, "
-                "%.0f events per CPU s)\n",
-                i + 1, events, seconds, events / seconds, f.batch, cpu, events / cpu);
+    std::printf("rebuild %d: %.0f events in %.2f s = %.0f events/s (batches %zu, in bulk %zu; "
+                "%.2f CPU s, %.0f events per CPU s)\n",
+                i + 1, events, seconds, events / seconds, f.batch, f.bulk_mb > 0 ? f.bulk_batch : 0,
+                cpu, events / cpu);
     rebuild_rate = events / seconds;
     rebuild_events = events;
     std::fflush(stdout);
