@@ -145,23 +145,19 @@ void StateStore::MaybeFlush() {
     if (now < next_flush_) return;
     next_flush_ = now + absl::Seconds(limits::kStateFlushIntervalSeconds);
   }
-  // Under mu_: a rebuild's DropAndRecreate must not destroy a handle in the middle of this.
-  // Not waiting for the flush itself makes that short.
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  for (const auto& [name, handle] : families_) handles.push_back(handle);
-  rocksdb::FlushOptions options;
-  options.wait = false;  // a background flush; the writer goes on
-  options.allow_write_stall = true;
-  rocksdb::Status s = db_->Flush(options, handles);
+  // A background flush: the writer goes on.
+  absl::Status s = FlushAll(/*wait=*/false);
   if (!s.ok()) LogWarning(absl::StrCat("state store: periodic flush: ", s.ToString()));
 }
 
-absl::Status StateStore::FlushAll() {
+absl::Status StateStore::FlushAll(bool wait) {
+  // Under mu_: a rebuild's DropAndRecreate must not destroy a handle in the middle of this.
+  // Without waiting for the flush itself, that is short.
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   for (const auto& [name, handle] : families_) handles.push_back(handle);
   rocksdb::FlushOptions options;
+  options.wait = wait;
   options.allow_write_stall = true;
   return FromRocks(db_->Flush(options, handles), "flush state");
 }
@@ -230,7 +226,7 @@ absl::Status StateStore::Ingest(const std::vector<IngestPart>& parts, std::strin
   if (args.empty()) return absl::OkStatus();
   rocksdb::Status s = db_->IngestExternalFiles(args);
   if (s.IsInvalidArgument()) {
-    RETURN_IF_ERROR(FlushAll());
+    RETURN_IF_ERROR(FlushAll(/*wait=*/true));
     s = db_->IngestExternalFiles(args);
   }
   return FromRocks(s, what);

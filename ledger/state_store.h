@@ -96,8 +96,9 @@ class StateStore {
   std::mutex flush_mu_;
   absl::Time next_flush_ = absl::InfinitePast();
   void MaybeFlush();
-  // Flushes every family together and waits (atomic_flush: a crash keeps them consistent).
-  absl::Status FlushAll();
+  // Flushes every family together (atomic_flush: a crash keeps them consistent), waiting for
+  // the flush or not.
+  absl::Status FlushAll(bool wait);
   // Names Ingest's files; guarded by ingest_mu_, which also keeps ingests one at a time.
   std::mutex ingest_mu_;
   uint64_t ingest_files_ = 0;

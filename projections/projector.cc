@@ -35,6 +35,23 @@ void AppendSorted(const ViewRows& rows, rocksdb::ColumnFamilyHandle* cf, rocksdb
   }
 }
 
+// Events from positions `from` to `to`, all partitions together.
+uint64_t Distance(const LogEnds& from, const LogEnds& to) {
+  uint64_t n = 0;
+  for (size_t p = 0; p < from.size() && p < to.size(); p++) {
+    if (to[p] > from[p]) n += to[p] - from[p];
+  }
+  return n;
+}
+
+// The newest value of `key` in a bulk fold's batches, if one of them holds it.
+const std::optional<std::string>* FindNewest(const PendingRows& batches, std::string_view key) {
+  for (auto r = batches.rbegin(); r != batches.rend(); ++r) {
+    if (auto it = r->find(key); it != r->end()) return &it->second;
+  }
+  return nullptr;
+}
+
 // Walks sorted row sets together in key order, from a key on; where several sets hold a key,
 // the newest (the last one) wins. A heap of cursors: a bulk fold's many batches cost
 // O(log sets) per row.
@@ -122,14 +139,10 @@ absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
   if (auto it = rows_->find(key); it != rows_->end()) return it->second;
   if (pending_ != nullptr) {
     MergePending(*pending_);
-    for (auto r = pending_->rbegin(); r != pending_->rend(); ++r) {
-      if (auto it = r->find(key); it != r->end()) return it->second;
-    }
+    if (const auto* found = FindNewest(*pending_, key)) return *found;
   }
   if (ingesting_ != nullptr) {
-    for (auto r = ingesting_->rbegin(); r != ingesting_->rend(); ++r) {
-      if (auto it = r->find(key); it != r->end()) return it->second;
-    }
+    if (const auto* found = FindNewest(*ingesting_, key)) return *found;
   }
   if (cache_ != nullptr) {
     // Debian's Abseil has its own string_view: look up with that for a heterogeneous find.
@@ -319,18 +332,6 @@ void Projector::Run() {
   }
 }
 
-namespace {
-
-uint64_t Distance(const LogEnds& from, const LogEnds& to) {
-  uint64_t n = 0;
-  for (size_t p = 0; p < from.size() && p < to.size(); p++) {
-    if (to[p] > from[p]) n += to[p] - from[p];
-  }
-  return n;
-}
-
-}  // namespace
-
 absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
                                                       const LogEnds& ends, size_t events) {
   // In apply order: the control stream first, then each data partition up to the first event
@@ -387,9 +388,7 @@ absl::StatusOr<size_t> Projector::Step() {
                             !options_.on_batch_start;
   if (!bulk_ && bulk_allowed && Distance(folded_, ends) >= options_.bulk_lag_events) {
     bulk_ = true;
-    bulk_rows_.assign(views_.size(), {});
-    bulk_read_back_.assign(views_.size(), {});
-    bulk_bytes_ = 0;
+    ClearBulk();
   }
 
   // 1. The batch: read ahead while the previous one was folded (bulk), or read now.
@@ -529,8 +528,7 @@ absl::Status Projector::EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>&
     return s;
   }
   bulk_ = false;
-  bulk_bytes_ = 0;
-  bulk_events_ = 0;
+  ClearBulk();
   return absl::OkStatus();
 }
 
@@ -539,14 +537,18 @@ void Projector::DiscardBulk() {
   // An ingest in flight lands or fails first: the fold resumes from whichever checkpoint that
   // leaves.
   FinishIngest().IgnoreError();
-  for (PendingRows& r : bulk_rows_) r.clear();
-  for (ReadBackKeys& k : bulk_read_back_) k.clear();
-  bulk_bytes_ = 0;
   // events_applied_ counted the discarded batches; they will be counted again.
   events_applied_ -= bulk_events_;
-  bulk_events_ = 0;
+  ClearBulk();
   std::lock_guard<std::mutex> lock(mu_);
   folded_ = applied_;
+}
+
+void Projector::ClearBulk() {
+  bulk_rows_.assign(views_.size(), {});
+  bulk_read_back_.assign(views_.size(), {});
+  bulk_bytes_ = 0;
+  bulk_events_ = 0;
 }
 
 absl::Status Projector::Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
@@ -649,10 +651,7 @@ void Projector::StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& fam
   f->read_back = std::move(bulk_read_back_);
   f->applied = folded_;
   f->events = bulk_events_;
-  bulk_rows_.assign(views_.size(), {});
-  bulk_read_back_.assign(views_.size(), {});
-  bulk_bytes_ = 0;
-  bulk_events_ = 0;
+  ClearBulk();
   f->thread = std::thread([this, f, families, started = Applied()] {
     NameThisThread(absl::StrCat("pl-", options_.name, "-ingest"));
     f->status = WriteRows(f->rows, families, started, f->applied, /*ingest=*/true);
@@ -686,12 +685,7 @@ LogEnds Projector::Applied() {
 
 uint64_t Projector::Lag() {
   const LogEnds ends = log_->Ends();
-  const LogEnds applied = Applied();
-  uint64_t lag = 0;
-  for (size_t p = 0; p < ends.size() && p < applied.size(); p++) {
-    if (ends[p] > applied[p]) lag += ends[p] - applied[p];
-  }
-  return lag;
+  return Distance(Applied(), ends);
 }
 
 absl::Status Projector::WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline) {
@@ -756,10 +750,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
     folded_ = applied_;
     bulk_ = false;
     prefetched_.reset();
-    for (PendingRows& r : bulk_rows_) r.clear();
-    for (ReadBackKeys& k : bulk_read_back_) k.clear();
-    bulk_bytes_ = 0;
-    bulk_events_ = 0;
+    ClearBulk();
     failed_ = absl::OkStatus();
     stop_ = false;
   }

@@ -184,6 +184,8 @@ class Projector {
   absl::Status EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
   // Forgets the bulk fold's uncommitted batches (after an error: they are folded again).
   void DiscardBulk();
+  // Empties the bulk fold's batches and counters (one empty map list per view).
+  void ClearBulk();
 
   EventLog* log_ = nullptr;
   StateStore* store_ = nullptr;

@@ -69,6 +69,18 @@ std::vector<projections::ViewDigest> CleanDigests(EventLog* log, const std::stri
   return Digests(*p);
 }
 
+// Appends a random history (tests/views/history.h) of `events` data events; returns how many
+// events the log got in all.
+uint64_t WriteHistory(EventLog* log, uint64_t seed, int events) {
+  LogWriter writer(log, /*keep_history=*/false);
+  HistoryOptions history;
+  history.seed = seed;
+  history.events = events;
+  GenerateHistory(history, writer);
+  REQUIRE(writer.Flush().ok());
+  return writer.events();
+}
+
 // Events up to `ends`, all partitions together.
 uint64_t Sum(const LogEnds& ends) {
   uint64_t sum = 0;
@@ -86,13 +98,7 @@ v1::Position ToPosition(const LogPosition& at) {
 TEST_CASE("a projector stopped mid-log resumes exactly once", "[projector]") {
   ScratchDir dir("views-resume");
   auto log = OpenLog(dir.Sub("log"), 4);
-  LogWriter writer(log.get(), /*keep_history=*/false);
-  HistoryOptions options;
-  options.seed = 11;
-  options.events = 20'000;
-  GenerateHistory(options, writer);
-  REQUIRE(writer.Flush().ok());
-  const uint64_t total = writer.events();
+  const uint64_t total = WriteHistory(log.get(), 11, 20'000);
 
   // Stop (destroy) the projector three times part-way, reopening the store each time as a
   // restarted process would; small batches make each stop land between batches mid-log. Each
@@ -202,12 +208,7 @@ TEST_CASE("the row cache holds only committed rows: a discarded batch and a rebu
 TEST_CASE("rebuilds are deterministic whatever the batch size", "[projector]") {
   ScratchDir dir("views-determinism");
   auto log = OpenLog(dir.Sub("log"), 5);
-  LogWriter writer(log.get(), false);
-  HistoryOptions options;
-  options.seed = 12;
-  options.events = 8000;
-  GenerateHistory(options, writer);
-  REQUIRE(writer.Flush().ok());
+  WriteHistory(log.get(), 12, 8000);
 
   auto store = OpenStore(dir.Sub("state"));
   auto p = StartProjector(log.get(), store.get());
@@ -279,12 +280,7 @@ TEST_CASE("ViewTxn: reads see the batch's own writes over the stored rows", "[pr
 TEST_CASE("rebuild while queries run", "[projector]") {
   ScratchDir dir("views-rebuild-queries");
   auto log = OpenLog(dir.Sub("log"), 4);
-  LogWriter writer(log.get(), false);
-  HistoryOptions options;
-  options.seed = 13;
-  options.events = 4000;
-  GenerateHistory(options, writer);
-  REQUIRE(writer.Flush().ok());
+  WriteHistory(log.get(), 13, 4000);
   auto store = OpenStore(dir.Sub("state"));
   auto p = StartProjector(log.get(), store.get(), 256);
   RequireCaughtUp(*p);
@@ -544,12 +540,7 @@ std::unique_ptr<Projector> Start(EventLog* log, StateStore* store, ProjectorOpti
 TEST_CASE("bulk folding writes the same views as folding batch by batch", "[projector][bulk]") {
   ScratchDir dir("views-bulk");
   auto log = OpenLog(dir.Sub("log"), 5);
-  LogWriter writer(log.get(), false);
-  HistoryOptions history;
-  history.seed = 21;
-  history.events = 12'000;
-  GenerateHistory(history, writer);
-  REQUIRE(writer.Flush().ok());
+  const uint64_t total = WriteHistory(log.get(), 21, 12'000);
   // Batch by batch: bulk folding off.
   ProjectorOptions plain;
   plain.bulk_lag_events = 0;
@@ -575,7 +566,7 @@ TEST_CASE("bulk folding writes the same views as folding batch by batch", "[proj
       auto p = bulk::Start(log.get(), store.get(), options);
       RequireCaughtUp(*p);
       RequireSameDigests(expected, Digests(*p));
-      CHECK(p->events_applied() == writer.events());
+      CHECK(p->events_applied() == total);
       // A rebuild in place folds in bulk again, over the ingested files it drops.
       REQUIRE(p->Rebuild(absl::Now() + absl::Seconds(60)).ok());
       RequireSameDigests(expected, Digests(*p));
@@ -587,7 +578,7 @@ TEST_CASE("bulk folding writes the same views as folding batch by batch", "[proj
       late.Control("org/U-late", e, Ts(1'800'000'000));
       REQUIRE(late.Flush().ok());
       RequireCaughtUp(*p);
-      CHECK(p->events_applied() == writer.events() + 1);
+      CHECK(p->events_applied() == total + 1);
     }
   }
 }
@@ -596,13 +587,7 @@ TEST_CASE("a projector stopped during a bulk fold resumes from its last ingest, 
           "[projector][bulk]") {
   ScratchDir dir("views-bulk-resume");
   auto log = OpenLog(dir.Sub("log"), 4);
-  LogWriter writer(log.get(), false);
-  HistoryOptions history;
-  history.seed = 22;
-  history.events = 20'000;
-  GenerateHistory(history, writer);
-  REQUIRE(writer.Flush().ok());
-  const uint64_t total = writer.events();
+  const uint64_t total = WriteHistory(log.get(), 22, 20'000);
   // Stopped (destroyed) part-way, three times: what was folded since the last ingest is lost
   // with the process and folded again by the next one; Applied() never counts it.
   int resumed_mid_log = 0;
@@ -660,13 +645,7 @@ TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them a
           "[projector][bulk]") {
   ScratchDir dir("views-bulk-retry");
   auto log = OpenLog(dir.Sub("log"), 4);
-  LogWriter writer(log.get(), false);
-  HistoryOptions history;
-  history.seed = 23;
-  history.events = 6'000;
-  GenerateHistory(history, writer);
-  REQUIRE(writer.Flush().ok());
-  const uint64_t total = writer.events();
+  const uint64_t total = WriteHistory(log.get(), 23, 6'000);
   const LogEnds ends = log->Ends();
   REQUIRE(ends[1] > 1000);
 
