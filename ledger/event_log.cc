@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_format.h"
 #include "ledger/limits.h"
+#include "ledger/status_macros.h"
 
 namespace perfledger {
 
@@ -24,6 +25,18 @@ absl::Status CheckReadPartition(uint32_t partition, size_t partitions) {
   if (partition >= partitions) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "partition: %d is not a partition of this log (0..%d)", partition, partitions - 1));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventLog::ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
+                                   google::protobuf::Arena& arena,
+                                   std::vector<StoredEvent*>& out) {
+  ASSIGN_OR_RETURN(std::vector<StoredEvent> events, Read(partition, from_offset, max_events));
+  for (StoredEvent& e : events) {
+    auto* owned = new StoredEvent(std::move(e));
+    arena.Own(owned);
+    out.push_back(owned);
   }
   return absl::OkStatus();
 }

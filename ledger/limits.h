@@ -45,6 +45,9 @@ inline constexpr uint32_t kStateFlushIntervalSeconds = 300;   // bounds what a c
 inline constexpr uint64_t kProjectorBulkLagEventsMin = 100'000;  // lag that starts bulk folding
 inline constexpr size_t kProjectorBulkBytesMax = 64 << 20;       // folded row bytes per ingest
 inline constexpr size_t kProjectorBulkBatchEvents = 16'384;      // events per batch in bulk
+// A projector's batch of events lives on one protobuf arena: blocks grow from Min to Max.
+inline constexpr size_t kProjectorArenaBlockBytesMin = 16 << 10;
+inline constexpr size_t kProjectorArenaBlockBytesMax = 1 << 20;
 
 // ---- the policy reactor's rows kept in memory between batches (projections/view.h RowCache)
 inline constexpr size_t kReactorCachedRowsMax = 200'000;      // ~40 MB at most

@@ -167,6 +167,11 @@ void ViewTxn::Put(std::string_view key, std::string_view value) {
   rows_->insert_or_assign(std::string(key), std::string(value));
 }
 
+void ViewTxn::PutOwned(std::string key, std::string value) {
+  bytes_put_ += key.size() + value.size();
+  rows_->insert_or_assign(std::move(key), std::move(value));
+}
+
 void ViewTxn::PutReadBack(std::string_view key, std::string_view value) {
   Put(key, value);
   if (cache_ != nullptr && read_back_ != nullptr) read_back_->emplace_back(key);
@@ -339,20 +344,28 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
   Batch batch;
   batch.from = from;
   batch.to = from;
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.start_block_size = limits::kProjectorArenaBlockBytesMin;
+  arena_options.max_block_size = limits::kProjectorArenaBlockBytesMax;
+  batch.arena = std::make_unique<google::protobuf::Arena>(arena_options);
+  batch.stored.reserve(std::min<size_t>(events, limits::kReadLimitMax));
   LogEnds& applied = batch.to;
+  std::vector<StoredEvent*> read;
   auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
     while (budget > 0 && applied[p] < ends[p]) {
-      ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
-                       log_->Read(p, applied[p], std::min<size_t>(budget, limits::kReadLimitMax)));
-      if (events.empty()) return absl::OkStatus();
-      for (StoredEvent& e : events) {
+      read.clear();
+      RETURN_IF_ERROR(log_->ReadOnArena(p, applied[p],
+                                        std::min<size_t>(budget, limits::kReadLimitMax),
+                                        *batch.arena, read));
+      if (read.empty()) return absl::OkStatus();
+      for (StoredEvent* e : read) {
         // A data event waits for the control stream it was decided against.
-        if (p != kControlPartition && e.control_version() > applied[kControlPartition]) {
+        if (p != kControlPartition && e->control_version() > applied[kControlPartition]) {
           return absl::OkStatus();
         }
-        PL_CHECK(e.position().offset() >= applied[p]);
-        applied[p] = e.position().offset() + 1;
-        batch.stored.push_back(std::move(e));
+        PL_CHECK(e->position().offset() >= applied[p]);
+        applied[p] = e->position().offset() + 1;
+        batch.stored.push_back(e);
         budget--;
       }
     }
@@ -364,13 +377,15 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
       std::max<size_t>(1, events / std::max<size_t>(1, data_partitions));
   for (uint32_t p = 1; p < applied.size(); p++) RETURN_IF_ERROR(gather_partition(p, share));
 
-  batch.events.resize(batch.stored.size());
-  for (size_t i = 0; i < batch.stored.size(); i++) {
-    if (!batch.events[i].ParseFromString(batch.stored[i].payload())) {
-      return absl::DataLossError(absl::StrFormat(
-          "partition %d offset %d: payload does not parse", batch.stored[i].position().partition(),
-          batch.stored[i].position().offset()));
+  batch.events.reserve(batch.stored.size());
+  for (const StoredEvent* e : batch.stored) {
+    v1::Event* event = google::protobuf::Arena::CreateMessage<v1::Event>(batch.arena.get());
+    if (!event->ParseFromString(e->payload())) {
+      return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
+                                                 e->position().partition(),
+                                                 e->position().offset()));
     }
+    batch.events.push_back(event);
   }
   return batch;
 }
@@ -400,8 +415,8 @@ absl::StatusOr<size_t> Projector::Step() {
   }
   prefetched_.reset();
   const LogEnds& applied = batch.to;
-  const std::vector<StoredEvent>& stored = batch.stored;
-  const std::vector<v1::Event>& events = batch.events;
+  const std::vector<StoredEvent*>& stored = batch.stored;
+  const std::vector<v1::Event*>& events = batch.events;
 
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
@@ -446,13 +461,13 @@ absl::StatusOr<size_t> Projector::Step() {
                   views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i],
                   bulk_ ? &bulk_rows_[i] : nullptr, flight_ ? &flight_->rows[i] : nullptr);
       for (size_t j = 0; j < stored.size(); j++) {
-        absl::Status s = views_[i]->Apply(stored[j], events[j], txn);
+        absl::Status s = views_[i]->Apply(*stored[j], *events[j], txn);
         if (!s.ok()) {
           results[i] = absl::Status(
               s.code(), absl::StrFormat("view %s at partition %d offset %d: %s",
                                         std::string(views_[i]->name()),
-                                        stored[j].position().partition(),
-                                        stored[j].position().offset(), s.message()));
+                                        stored[j]->position().partition(),
+                                        stored[j]->position().offset(), s.message()));
           break;
         }
       }

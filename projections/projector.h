@@ -154,8 +154,11 @@ class Projector {
   // (the control stream first), their payloads parsed; `to` is where the batch ends.
   struct Batch {
     LogEnds from, to;
-    std::vector<StoredEvent> stored;
-    std::vector<v1::Event> events;
+    // Owns every message below: a batch is built and freed in bulk (EventLog::ReadOnArena).
+    // Behind a pointer so that a Batch moves.
+    std::unique_ptr<google::protobuf::Arena> arena;
+    std::vector<StoredEvent*> stored;
+    std::vector<v1::Event*> events;
   };
   absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends, size_t events);
   // Events per batch: bulk_batch_events in bulk folding, else batch_events.

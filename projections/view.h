@@ -66,6 +66,9 @@ class ViewTxn {
   // The value of `key`, or nullopt. A read error is returned, never mistaken for absence.
   absl::StatusOr<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
+  // Put, taking the strings the view built for the row (a timeline entry's envelope) instead of
+  // copying them.
+  void PutOwned(std::string key, std::string value);
   // Put, for a row the view will read in a later batch (a window's header): with a cache, the
   // row enters it at commit. Rows that are only written (a window's samples) use Put, so as not
   // to crowd out the ones read again.

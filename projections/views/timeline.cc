@@ -17,7 +17,7 @@ class TimelineView final : public View {
     if (employee.empty()) return absl::OkStatus();
     std::string key = employee + "/";
     key += PositionSuffix(e.position().partition(), e.position().offset());
-    txn.Put(key, e.SerializeAsString());
+    txn.PutOwned(std::move(key), e.SerializeAsString());
     return absl::OkStatus();
   }
 };
