@@ -1,6 +1,7 @@
 #include "ledger/embedded_log.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -315,18 +316,24 @@ absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
 
 absl::Status EmbeddedLog::ReadOnArena(uint32_t partition, uint64_t from_offset,
                                       size_t max_events, google::protobuf::Arena& arena,
-                                      std::vector<StoredEvent*>& out) {
+                                      std::vector<StoredEvent*>& out,
+                                      std::vector<std::string_view>& bytes) {
+  // The stored value is the envelope's serialization (Append), kept as is.
   absl::Status parsed;
   RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, rocksdb::ReadOptions(),
-                            [&](uint64_t offset, std::string_view bytes) {
+                            [&](uint64_t offset, std::string_view stored) {
+                              char* copy = google::protobuf::Arena::CreateArray<char>(
+                                  &arena, stored.size());
+                              std::memcpy(copy, stored.data(), stored.size());
                               auto* e = google::protobuf::Arena::CreateMessage<StoredEvent>(&arena);
-                              if (!e->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+                              if (!e->ParseFromArray(copy, static_cast<int>(stored.size()))) {
                                 parsed = absl::DataLossError(absl::StrFormat(
                                     "partition %d offset %d: event does not parse", partition,
                                     offset));
                                 return false;
                               }
                               out.push_back(e);
+                              bytes.emplace_back(copy, stored.size());
                               return true;
                             }));
   return parsed;

@@ -53,7 +53,8 @@ class EmbeddedLog final : public EventLog {
   absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
                                                 size_t max_events) override;
   absl::Status ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
-                           google::protobuf::Arena& arena, std::vector<StoredEvent*>& out) override;
+                           google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
+                           std::vector<std::string_view>& bytes) override;
   LogEnds Ends() override;
   LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override;
   std::vector<std::string> ChainTips() override;

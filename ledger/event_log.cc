@@ -30,13 +30,14 @@ absl::Status CheckReadPartition(uint32_t partition, size_t partitions) {
 }
 
 absl::Status EventLog::ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
-                                   google::protobuf::Arena& arena,
-                                   std::vector<StoredEvent*>& out) {
+                                   google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
+                                   std::vector<std::string_view>& bytes) {
   ASSIGN_OR_RETURN(std::vector<StoredEvent> events, Read(partition, from_offset, max_events));
   for (StoredEvent& e : events) {
     auto* owned = new StoredEvent(std::move(e));
     arena.Own(owned);
     out.push_back(owned);
+    bytes.emplace_back();
   }
   return absl::OkStatus();
 }

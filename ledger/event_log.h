@@ -64,10 +64,13 @@ class EventLog {
 
   // Read, but the events are appended to `out` as messages owned by `arena`. A projector reads
   // thousands of events per batch, each envelope a dozen strings: built on an arena they cost
-  // no allocation each, and are freed together with it. The default moves Read's events onto
-  // the heap and hands them to the arena.
+  // no allocation each, and are freed together with it. `bytes` gets, for each event, its
+  // serialized envelope as the log stores it (also on the arena), or an empty view when the log
+  // does not store it as is. The default moves Read's events onto the heap, hands them to the
+  // arena, and gives no bytes.
   virtual absl::Status ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
-                                   google::protobuf::Arena& arena, std::vector<StoredEvent*>& out);
+                                   google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
+                                   std::vector<std::string_view>& bytes);
 
   // The end (next offset) of every partition, indexed by partition.
   virtual LogEnds Ends() = 0;

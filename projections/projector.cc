@@ -350,15 +350,19 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
   batch.arena = std::make_unique<google::protobuf::Arena>(arena_options);
   batch.stored.reserve(std::min<size_t>(events, limits::kReadLimitMax));
   LogEnds& applied = batch.to;
+  batch.bytes.reserve(batch.stored.capacity());
   std::vector<StoredEvent*> read;
+  std::vector<std::string_view> read_bytes;
   auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
     while (budget > 0 && applied[p] < ends[p]) {
       read.clear();
+      read_bytes.clear();
       RETURN_IF_ERROR(log_->ReadOnArena(p, applied[p],
                                         std::min<size_t>(budget, limits::kReadLimitMax),
-                                        *batch.arena, read));
+                                        *batch.arena, read, read_bytes));
       if (read.empty()) return absl::OkStatus();
-      for (StoredEvent* e : read) {
+      for (size_t i = 0; i < read.size(); i++) {
+        StoredEvent* e = read[i];
         // A data event waits for the control stream it was decided against.
         if (p != kControlPartition && e->control_version() > applied[kControlPartition]) {
           return absl::OkStatus();
@@ -366,6 +370,7 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
         PL_CHECK(e->position().offset() >= applied[p]);
         applied[p] = e->position().offset() + 1;
         batch.stored.push_back(e);
+        batch.bytes.push_back(read_bytes[i]);
         budget--;
       }
     }
@@ -461,6 +466,7 @@ absl::StatusOr<size_t> Projector::Step() {
                   views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i],
                   bulk_ ? &bulk_rows_[i] : nullptr, flight_ ? &flight_->rows[i] : nullptr);
       for (size_t j = 0; j < stored.size(); j++) {
+        txn.set_stored_bytes(batch.bytes[j]);
         absl::Status s = views_[i]->Apply(*stored[j], *events[j], txn);
         if (!s.ok()) {
           results[i] = absl::Status(

@@ -159,6 +159,7 @@ class Projector {
     std::unique_ptr<google::protobuf::Arena> arena;
     std::vector<StoredEvent*> stored;
     std::vector<v1::Event*> events;
+    std::vector<std::string_view> bytes;  // each envelope as stored, if the log gives it
   };
   absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends, size_t events);
   // Events per batch: bulk_batch_events in bulk folding, else batch_events.

@@ -84,6 +84,11 @@ class ViewTxn {
                                                                         size_t limit);
   // Key and value bytes written through this transaction (a rewritten row counts again).
   size_t bytes_put() const { return bytes_put_; }
+  // The envelope being applied, serialized as the log stores it; empty when the log does not
+  // keep it as is (EventLog::ReadOnArena). A view that keeps a copy of the envelope takes these
+  // bytes instead of serializing the parsed envelope again: the same bytes, one copy cheaper.
+  std::string_view stored_bytes() const { return stored_bytes_; }
+  void set_stored_bytes(std::string_view bytes) { stored_bytes_ = bytes; }
 
  private:
   rocksdb::DB* db_;
@@ -94,6 +99,7 @@ class ViewTxn {
   PendingRows* pending_;
   const PendingRows* ingesting_;
   size_t bytes_put_ = 0;
+  std::string_view stored_bytes_;
 };
 
 class View {

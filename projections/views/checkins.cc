@@ -25,7 +25,7 @@ class CheckInsView final : public View {
     entry.set_manager_id(c.manager_id());
     *entry.mutable_occurred_at() = e.occurred_at();
     *entry.mutable_check_in() = c;
-    txn.Put(Key({"c", c.employee_id(), c.manager_id()}) + "/" +
+    txn.PutOwned(Key({"c", c.employee_id(), c.manager_id()}) + "/" +
                 PositionSuffix(e.position().partition(), e.position().offset()),
             entry.SerializeAsString());
     // Business time may arrive out of order: keep the latest, not the last recorded.

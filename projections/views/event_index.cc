@@ -15,13 +15,13 @@ class EventIndexView final : public View {
   std::string_view name() const override { return kEventIndexView; }
   absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override {
     const std::string where = PositionSuffix(e.position().partition(), e.position().offset());
-    if (!e.event_id().empty()) txn.Put(Key({"e", e.event_id()}), where);
+    if (!e.event_id().empty()) txn.PutOwned(Key({"e", e.event_id()}), where);
     if (event.has_action_triggered()) {
-      txn.Put(Key({"a", event.action_triggered().action_id()}), where);
+      txn.PutOwned(Key({"a", event.action_triggered().action_id()}), where);
     } else if (event.has_policy_published()) {
       std::string key = "p/";
       PutBigEndian64(key, event.policy_published().version());
-      txn.Put(key, where);
+      txn.PutOwned(std::move(key), where);
     }
     return absl::OkStatus();
   }

@@ -47,7 +47,7 @@ class GoalsView final : public View {
         node.set_cycle_id(g.cycle_id());
         node.set_weight_bp(g.weight_bp());
         SetKeyResults(node, g.key_results());
-        txn.Put(Key({"g", g.goal_id()}), node.SerializeAsString());
+        txn.PutOwned(Key({"g", g.goal_id()}), node.SerializeAsString());
         Link(txn, g.cycle_id(), "", g.parent_goal_id(), g.goal_id());
         return absl::OkStatus();
       }
@@ -60,7 +60,7 @@ class GoalsView final : public View {
         node->set_title(g.title());
         node->set_weight_bp(g.weight_bp());
         SetKeyResults(*node, g.key_results());
-        txn.Put(Key({"g", g.goal_id()}), node->SerializeAsString());
+        txn.PutOwned(Key({"g", g.goal_id()}), node->SerializeAsString());
         if (old_parent != g.parent_goal_id()) {
           Unlink(txn, node->cycle_id(), old_parent, g.goal_id());
           Link(txn, node->cycle_id(), old_parent, g.parent_goal_id(), g.goal_id());
@@ -77,7 +77,7 @@ class GoalsView final : public View {
             kr.set_progress_bp(p.progress_bp());
           }
         }
-        txn.Put(Key({"g", p.goal_id()}), node->SerializeAsString());
+        txn.PutOwned(Key({"g", p.goal_id()}), node->SerializeAsString());
         return absl::OkStatus();
       }
       case v1::Event::kGoalClosed: {
@@ -86,7 +86,7 @@ class GoalsView final : public View {
         if (!node) return absl::OkStatus();
         node->set_closed(true);
         node->set_okr_grade_milli(c.okr_grade_milli());
-        txn.Put(Key({"g", c.goal_id()}), node->SerializeAsString());
+        txn.PutOwned(Key({"g", c.goal_id()}), node->SerializeAsString());
         return absl::OkStatus();
       }
       default:

@@ -17,7 +17,8 @@ class TimelineView final : public View {
     if (employee.empty()) return absl::OkStatus();
     std::string key = employee + "/";
     key += PositionSuffix(e.position().partition(), e.position().offset());
-    txn.PutOwned(std::move(key), e.SerializeAsString());
+    txn.PutOwned(std::move(key), txn.stored_bytes().empty() ? e.SerializeAsString()
+                                                            : std::string(txn.stored_bytes()));
     return absl::OkStatus();
   }
 };
