@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "ledger/partitioner.h"
@@ -536,6 +537,37 @@ std::unique_ptr<Projector> Start(EventLog* log, StateStore* store, ProjectorOpti
 }
 
 }  // namespace bulk
+
+TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming the first one",
+          "[projector][bulk]") {
+  ScratchDir dir("views-bad-payload");
+  auto log = OpenLog(dir.Sub("log"), 1);  // one data partition: batch order is offset order
+  WriteHistory(log.get(), 31, 3'000);
+  const uint64_t end = log->Ends()[1];
+  REQUIRE(end > 1000);
+  // Two broken payloads in one batch, one in each thread's share of the parsing.
+  for (uint64_t offset : {end - 10, uint64_t{10}}) {
+    auto stored = log->Read(1, offset, 1);
+    REQUIRE(stored.ok());
+    REQUIRE(stored->size() == 1);
+    v1::Envelope broken = stored->front();
+    broken.set_payload("\xff\xff\xff");  // a truncated varint tag
+    REQUIRE(log->TamperForTest({1, offset}, broken).ok());
+  }
+  const bool in_bulk = GENERATE(false, true);
+  INFO((in_bulk ? "bulk" : "batch by batch"));
+  ProjectorOptions options = bulk::Options(8192, size_t{1} << 30);
+  if (!in_bulk) options.bulk_lag_events = 0;
+  auto store = OpenStore(dir.Sub(in_bulk ? "bulk" : "plain"));
+  auto p = bulk::Start(log.get(), store.get(), options);
+  const absl::Status s = p->WaitCaughtUp(absl::Now() + absl::Seconds(60));
+  INFO(s.ToString());
+  CHECK(absl::IsDataLoss(s));
+  CHECK(absl::StrContains(s.message(), "partition 1 offset 10: payload does not parse"));
+  // Nothing of the batch was applied.
+  CHECK(p->Applied()[1] == 0);
+  CHECK(p->events_applied() == 0);
+}
 
 TEST_CASE("bulk folding writes the same views as folding batch by batch", "[projector][bulk]") {
   ScratchDir dir("views-bulk");
