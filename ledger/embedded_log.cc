@@ -297,9 +297,7 @@ absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
                                                            size_t max_events) {
   std::vector<StoredEvent> out;
   absl::Status parsed;
-  rocksdb::ReadOptions hack_ro;
-  if (max_events >= 1000) { hack_ro.fill_cache = false; hack_ro.readahead_size = 1 << 20; }
-  RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, hack_ro,
+  RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, rocksdb::ReadOptions(),
                             [&](uint64_t offset, std::string_view bytes) {
                               StoredEvent& e = out.emplace_back();
                               if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {

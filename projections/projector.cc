@@ -352,8 +352,8 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
   arena_options.max_block_size = limits::kProjectorArenaBlockBytesMax;
   batch.arena = std::make_unique<google::protobuf::Arena>(arena_options);
   batch.stored.reserve(std::min<size_t>(events, limits::kReadLimitMax));
-  LogEnds& applied = batch.to;
   batch.bytes.reserve(batch.stored.capacity());
+  LogEnds& applied = batch.to;
   std::vector<StoredEvent*> read;
   std::vector<std::string_view> read_bytes;
   auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
