@@ -129,12 +129,6 @@ absl::Status StateStore::Write(rocksdb::WriteBatch* batch, std::string_view what
   options.disableWAL = true;
   RETURN_IF_ERROR(FromRocks(db_->Write(options, batch), what));
   MaybeFlush();
-  std::shared_ptr<const WriteObserver> observer;
-  {
-    std::lock_guard<std::mutex> lock(observer_mu_);
-    observer = observer_;
-  }
-  if (observer) (*observer)(*batch);
   return absl::OkStatus();
 }
 
@@ -230,12 +224,6 @@ absl::Status StateStore::Ingest(const std::vector<IngestPart>& parts, std::strin
     s = db_->IngestExternalFiles(args);
   }
   return FromRocks(s, what);
-}
-
-void StateStore::SetWriteObserver(WriteObserver observer) {
-  auto next = observer ? std::make_shared<const WriteObserver>(std::move(observer)) : nullptr;
-  std::lock_guard<std::mutex> lock(observer_mu_);
-  observer_ = std::move(next);
 }
 
 }  // namespace perfledger

@@ -55,7 +55,7 @@ class StateStore {
 
   // Writes `batch` atomically, without WAL (see above); `what` names the write in the error.
   // Every writer (projectors, write model) goes through here rather than db()->Write, so that
-  // one place decides how state is written and sees every batch (see SetWriteObserver).
+  // one place decides how state is written.
   absl::Status Write(rocksdb::WriteBatch* batch, std::string_view what = "write state");
 
   // A bulk write that bypasses the memtables, for a fold catching up on a long log (a rebuild):
@@ -63,8 +63,7 @@ class StateStore {
   // (all of them or, after an error or a crash, none). Like Write, nothing goes through a WAL.
   // A part's `rows` calls `put(key, value)` for each row in strictly increasing key order; a
   // null value deletes the key. Each family appears at most once; parts without rows are
-  // skipped. Up to `threads` threads write the files, each part on one thread. The write
-  // observer does not see ingested rows.
+  // skipped. Up to `threads` threads write the files, each part on one thread.
   using RowSink = std::function<absl::Status(std::string_view key, const std::string* value)>;
   struct IngestPart {
     rocksdb::ColumnFamilyHandle* family = nullptr;
@@ -72,13 +71,6 @@ class StateStore {
   };
   absl::Status Ingest(const std::vector<IngestPart>& parts, std::string_view what,
                       size_t threads = 1);
-
-  // Exists for benchmarks and auditing: `observer` is called with every batch Write committed,
-  // on the writing thread, after the write succeeded (so it never sees a batch that did not
-  // land). It must be cheap and thread-safe if several threads write; it delays the writer.
-  // An empty function removes it. The rebuild benchmark copies the batches to replay them.
-  using WriteObserver = std::function<void(const rocksdb::WriteBatch&)>;
-  void SetWriteObserver(WriteObserver observer);
 
  private:
   StateStore() = default;
@@ -89,9 +81,6 @@ class StateStore {
   rocksdb::ColumnFamilyOptions cf_options_;
   rocksdb::ColumnFamilyOptions blob_cf_options_;
   std::set<std::string> blob_families_;
-  // Copied under observer_mu_ by each Write, so it may be replaced while writes are in flight.
-  std::mutex observer_mu_;
-  std::shared_ptr<const WriteObserver> observer_;
   // When Write next asks for a flush (see above); guarded by flush_mu_.
   std::mutex flush_mu_;
   absl::Time next_flush_ = absl::InfinitePast();
