@@ -109,10 +109,9 @@ class MergedRows {
   std::vector<Cursor> heap_;
 };
 
-std::vector<const ViewRows*> SetsOf(const PendingRows& pending) {
-  std::vector<const ViewRows*> sets;
+// Appends each of a fold's batches to `sets`, oldest first.
+void AddSets(const PendingRows& pending, std::vector<const ViewRows*>& sets) {
   for (const ViewRows& r : pending) sets.push_back(&r);
-  return sets;
 }
 
 // Binary-counter merging of a bulk fold's batches: the newest merges into the one before it
@@ -166,8 +165,7 @@ absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
 }
 
 void ViewTxn::Put(std::string_view key, std::string_view value) {
-  bytes_put_ += key.size() + value.size();
-  rows_->insert_or_assign(std::string(key), std::string(value));
+  PutOwned(std::string(key), std::string(value));
 }
 
 void ViewTxn::PutOwned(std::string key, std::string value) {
@@ -202,10 +200,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
   it->Seek(rocksdb::Slice(from.data(), from.size()));
   std::vector<const ViewRows*> sets;
-  if (ingesting_ != nullptr) sets = SetsOf(*ingesting_);
+  if (ingesting_ != nullptr) AddSets(*ingesting_, sets);
   if (pending_ != nullptr) {
     MergePending(*pending_);
-    for (const ViewRows& r : *pending_) sets.push_back(&r);
+    AddSets(*pending_, sets);
   }
   sets.push_back(rows_);
   MergedRows mine(sets, from);
@@ -391,39 +389,48 @@ absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
 absl::Status Projector::ParsePayloads(Batch& batch) {
   const size_t n = batch.stored.size();
   batch.events.assign(n, nullptr);
-  // Each thread parses a contiguous share and stops at its first failure; the smallest failing
+  // One contiguous share per thread. A share stops at its first failure; the smallest failing
   // index over all of them is the batch's first.
+  const size_t shares = std::max<size_t>(1, options_.apply_threads);
+  const size_t share = (n + shares - 1) / shares;
+  std::atomic<size_t> next_share{0};
   std::atomic<size_t> first_bad{n};
-  auto parse = [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; i++) {
-      auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(batch.arena.get());
-      if (!event->ParseFromString(batch.stored[i]->payload())) {
-        size_t seen = first_bad.load();
-        while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+  auto parse = [&] {
+    for (size_t k = next_share++; k < shares; k = next_share++) {
+      for (size_t i = std::min(n, k * share); i < std::min(n, (k + 1) * share); i++) {
+        auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(batch.arena.get());
+        if (!event->ParseFromString(batch.stored[i]->payload())) {
+          size_t seen = first_bad.load();
+          while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
+          }
+          break;
         }
-        return;
+        batch.events[i] = event;
       }
-      batch.events[i] = event;
     }
   };
-  const size_t threads =
-      n >= options_.parallel_min_events ? std::max<size_t>(1, options_.apply_threads) : 1;
-  const size_t share = (n + threads - 1) / threads;
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; t++) {
-    helpers.emplace_back([&, t] {
-      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-      parse(std::min(n, t * share), std::min(n, (t + 1) * share));
-    });
-  }
-  parse(0, std::min(n, share));
-  for (std::thread& h : helpers) h.join();
+  ShareOut(n, shares, parse);
   if (const size_t bad = first_bad.load(); bad < n) {
     return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
                                                batch.stored[bad]->position().partition(),
                                                batch.stored[bad]->position().offset()));
   }
   return absl::OkStatus();
+}
+
+void Projector::ShareOut(size_t events, size_t tasks, const std::function<void()>& work) {
+  const size_t threads = events >= options_.parallel_min_events
+                             ? std::min(std::max<size_t>(1, options_.apply_threads), tasks)
+                             : 1;
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; t++) {
+    helpers.emplace_back([&] {
+      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
+      work();
+    });
+  }
+  work();
+  for (std::thread& h : helpers) h.join();
 }
 
 absl::StatusOr<size_t> Projector::Step() {
@@ -530,19 +537,7 @@ absl::StatusOr<size_t> Projector::Step() {
                            .count();
     }
   };
-  const size_t helpers =
-      stored.size() >= options_.parallel_min_events
-          ? std::min<size_t>(options_.apply_threads, views_.size()) - 1
-          : 0;
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < helpers; t++) {
-    threads.emplace_back([&] {
-      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-      apply_views();
-    });
-  }
-  apply_views();
-  for (std::thread& t : threads) t.join();
+  ShareOut(stored.size(), views_.size(), apply_views);
   // The first failing view in view order: the same log gives the same error. A bulk fold's
   // rows now hold part of this batch: they are dropped, and the retry folds again from the
   // last commit.
@@ -645,7 +640,9 @@ absl::Status Projector::WriteRows(const std::vector<PendingRows>& rows,
     std::vector<StateStore::IngestPart> parts;
     for (size_t i = 0; i < views_.size(); i++) {
       parts.push_back({families[i], [&r = rows[i]](const StateStore::RowSink& put) {
-                         for (MergedRows m(SetsOf(r), ""); !m.done(); m.Next()) {
+                         std::vector<const ViewRows*> sets;
+                         AddSets(r, sets);
+                         for (MergedRows m(sets, ""); !m.done(); m.Next()) {
                            const auto& [key, value] = m.top();
                            RETURN_IF_ERROR(put(key, value ? &*value : nullptr));
                          }

@@ -168,6 +168,10 @@ class Projector {
   // next batch ahead: that keeps the reader from being the one the fold waits for, and so both
   // cores busy. DATA_LOSS naming the first event, in batch order, whose payload does not parse.
   absl::Status ParsePayloads(Batch& batch);
+  // Runs `work` on this thread and, for a batch of at least parallel_min_events events, at the
+  // same time on helper threads (pl-<name>-apply): apply_threads threads in all, at most
+  // `tasks`. `work` takes its tasks from a counter it shares. Returns when every thread is done.
+  void ShareOut(size_t events, size_t tasks, const std::function<void()>& work);
   // Events per batch: bulk_batch_events in bulk folding, else batch_events.
   size_t BatchEvents() const { return bulk_ ? options_.bulk_batch_events : options_.batch_events; }
   // Applies up to batch_events events; returns how many.
