@@ -6,8 +6,8 @@
 #include <chrono>
 #include <thread>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "ledger/partitioner.h"
@@ -23,6 +23,15 @@ namespace {
 using projections::Projector;
 using projections::ProjectorOptions;
 
+std::unique_ptr<Projector> StartWith(EventLog* log, StateStore* store, ProjectorOptions options,
+                                     std::vector<std::unique_ptr<projections::View>> views =
+                                         projections::AllViews()) {
+  auto p = Projector::Start(log, store, std::move(views), options);
+  INFO(p.status().ToString());
+  REQUIRE(p.ok());
+  return std::move(*p);
+}
+
 std::unique_ptr<Projector> StartProjector(EventLog* log, StateStore* store,
                                           size_t batch_events = 4096, size_t apply_threads = 2,
                                           size_t parallel_min_events = 512) {
@@ -30,10 +39,7 @@ std::unique_ptr<Projector> StartProjector(EventLog* log, StateStore* store,
   options.batch_events = batch_events;
   options.apply_threads = apply_threads;
   options.parallel_min_events = parallel_min_events;
-  auto p = Projector::Start(log, store, projections::AllViews(), options);
-  INFO(p.status().ToString());
-  REQUIRE(p.ok());
-  return std::move(*p);
+  return StartWith(log, store, options);
 }
 
 std::vector<projections::ViewDigest> Digests(Projector& p) {
@@ -527,15 +533,6 @@ ProjectorOptions Options(size_t batch_events, size_t bulk_bytes) {
   return options;
 }
 
-std::unique_ptr<Projector> Start(EventLog* log, StateStore* store, ProjectorOptions options,
-                                 std::vector<std::unique_ptr<projections::View>> views =
-                                     projections::AllViews()) {
-  auto p = Projector::Start(log, store, std::move(views), options);
-  INFO(p.status().ToString());
-  REQUIRE(p.ok());
-  return std::move(*p);
-}
-
 }  // namespace bulk
 
 TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming the first one",
@@ -559,7 +556,7 @@ TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming th
   ProjectorOptions options = bulk::Options(8192, size_t{1} << 30);
   if (!in_bulk) options.bulk_lag_events = 0;
   auto store = OpenStore(dir.Sub(in_bulk ? "bulk" : "plain"));
-  auto p = bulk::Start(log.get(), store.get(), options);
+  auto p = StartWith(log.get(), store.get(), options);
   const absl::Status s = p->WaitCaughtUp(absl::Now() + absl::Seconds(60));
   INFO(s.ToString());
   CHECK(absl::IsDataLoss(s));
@@ -579,7 +576,7 @@ TEST_CASE("bulk folding writes the same views as folding batch by batch", "[proj
   std::vector<projections::ViewDigest> expected;
   {
     auto store = OpenStore(dir.Sub("plain"));
-    auto p = bulk::Start(log.get(), store.get(), plain);
+    auto p = StartWith(log.get(), store.get(), plain);
     RequireCaughtUp(*p);
     expected = Digests(*p);
   }
@@ -595,7 +592,7 @@ TEST_CASE("bulk folding writes the same views as folding batch by batch", "[proj
       ProjectorOptions options = bulk::Options(c.batch_events, c.bulk_bytes);
       options.apply_threads = c.apply_threads;
       options.parallel_min_events = 1;
-      auto p = bulk::Start(log.get(), store.get(), options);
+      auto p = StartWith(log.get(), store.get(), options);
       RequireCaughtUp(*p);
       RequireSameDigests(expected, Digests(*p));
       CHECK(p->events_applied() == total);
@@ -625,7 +622,7 @@ TEST_CASE("a projector stopped during a bulk fold resumes from its last ingest, 
   int resumed_mid_log = 0;
   for (uint64_t target : {total / 4, total / 2, total * 3 / 4}) {
     auto store = OpenStore(dir.Sub("state"));
-    auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
+    auto p = StartWith(log.get(), store.get(), bulk::Options(64, 48 << 10));
     const uint64_t resumed = Sum(p->Applied());
     if (resumed > 0 && resumed < total) resumed_mid_log++;
     while (resumed + p->events_applied() < target && p->health().ok()) {
@@ -636,13 +633,13 @@ TEST_CASE("a projector stopped during a bulk fold resumes from its last ingest, 
   }
   CHECK(resumed_mid_log > 0);
   auto store = OpenStore(dir.Sub("state"));
-  auto p = bulk::Start(log.get(), store.get(), bulk::Options(64, 48 << 10));
+  auto p = StartWith(log.get(), store.get(), bulk::Options(64, 48 << 10));
   RequireCaughtUp(*p);
   CHECK(Sum(p->Applied()) == total);
   ProjectorOptions plain;
   plain.bulk_lag_events = 0;
   auto clean_store = OpenStore(dir.Sub("clean"));
-  auto clean = bulk::Start(log.get(), clean_store.get(), plain);
+  auto clean = StartWith(log.get(), clean_store.get(), plain);
   RequireCaughtUp(*clean);
   RequireSameDigests(Digests(*clean), Digests(*p));
 }
@@ -694,7 +691,7 @@ TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them a
   Projector::AddFamilies(views, store_options);
   auto store = StateStore::Open(store_options);
   REQUIRE(store.ok());
-  auto p = bulk::Start(log.get(), store->get(), bulk::Options(64, bulk_bytes), std::move(views));
+  auto p = StartWith(log.get(), store->get(), bulk::Options(64, bulk_bytes), std::move(views));
   RequireCaughtUp(*p);
   CHECK(raw->failed_);
   CHECK(p->events_applied() == total);

@@ -32,14 +32,12 @@
 #include "projections/projector.h"
 #include "projections/views/views.h"
 #include "rocksdb/write_batch.h"
-
-namespace {
-constexpr size_t kBaselineBatchRows = 10'000;
-}  // namespace
 #include "tests/views/history.h"
 
 namespace perfledger::views_test {
 namespace {
+
+constexpr size_t kBaselineBatchRows = 10'000;  // rows per WriteBatch of the baseline
 
 struct Flags {
   uint64_t events = 1'000'000;
