@@ -51,6 +51,9 @@ inline constexpr size_t kProjectorArenaBlockBytesMax = 1 << 20;
 
 // ---- the policy reactor's rows kept in memory between batches (projections/view.h RowCache)
 inline constexpr size_t kReactorCachedRowsMax = 200'000;      // ~40 MB at most
+// Events per reactor batch (projections/reactor.cc): under a metric feed a larger batch folds
+// more observations of one aggregate or window row into one write.
+inline constexpr size_t kReactorBatchEvents = 4'096;
 
 // ---- policy documents and the policy reactor (policy.h, policy_eval.h)
 inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
