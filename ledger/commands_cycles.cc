@@ -11,6 +11,7 @@ namespace perfledger {
 Ledger::Result Ledger::OpenCycle(const v1::OpenCycleRequest& r, const CommandContext& ctx) {
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
     RETURN_IF_ERROR(CheckId("cycle_id", r.cycle_id(), Presence::kRequired));
+    RETURN_IF_ERROR(d.RequireOrgWide("cycle_id"));
     RETURN_IF_ERROR(CheckName("name", r.name(), Presence::kOptional));
     if (!r.has_period_start()) return FieldError("period_start", "required");
     if (!r.has_period_end()) return FieldError("period_end", "required");
@@ -55,6 +56,7 @@ Ledger::Result Ledger::OpenCycle(const v1::OpenCycleRequest& r, const CommandCon
 Ledger::Result Ledger::CloseCycle(const v1::CloseCycleRequest& r, const CommandContext& ctx) {
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
     RETURN_IF_ERROR(CheckId("cycle_id", r.cycle_id(), Presence::kRequired));
+    RETURN_IF_ERROR(d.RequireOrgWide("cycle_id"));
     RETURN_IF_ERROR(d.Cycle("cycle_id", r.cycle_id()).status());
     const std::string stream = CycleStream(r.cycle_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));

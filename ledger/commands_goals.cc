@@ -69,6 +69,32 @@ uint32_t ProgressBp(int64_t start, int64_t target, int64_t value) {
 
 }  // namespace
 
+namespace {
+
+enum class GoalWrite { kDefine, kProgress };
+
+// Who may write a goal: its owner records progress on their own goals; managers define and
+// revise goals of people and units in their scope; hr and admin any (a limited hr token within
+// its subtrees).
+absl::Status RequireGoalWriter(Decision& d, std::string_view field, v1::OwnerKind kind,
+                               const std::string& owner, GoalWrite write) {
+  const Principal& p = d.principal();
+  if (p.role == v1::ROLE_EMPLOYEE) {
+    if (write == GoalWrite::kProgress && kind == v1::OWNER_KIND_EMPLOYEE &&
+        owner == p.employee_id) {
+      return absl::OkStatus();
+    }
+    return absl::PermissionDeniedError(absl::StrCat(
+        std::string(field), ": an employee records progress on their own goals only; ",
+        write == GoalWrite::kDefine ? "their manager sets and revises them"
+                                    : absl::StrCat(owner, " is not the caller")));
+  }
+  return kind == v1::OWNER_KIND_ORG_UNIT ? d.RequireUnitScope(field, owner)
+                                         : d.RequireScope(field, owner);
+}
+
+}  // namespace
+
 Ledger::Result Ledger::SetGoal(const v1::SetGoalRequest& r, const CommandContext& ctx) {
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
     RETURN_IF_ERROR(CheckId("goal_id", r.goal_id(), Presence::kRequired));
@@ -82,12 +108,16 @@ Ledger::Result Ledger::SetGoal(const v1::SetGoalRequest& r, const CommandContext
     std::string org_unit;
     switch (r.owner_kind()) {
       case v1::OWNER_KIND_EMPLOYEE: {
+        RETURN_IF_ERROR(RequireGoalWriter(d, "owner_id", r.owner_kind(), r.owner_id(),
+                                          GoalWrite::kDefine));
         ASSIGN_OR_RETURN(auto emp, d.Employee("owner_id", r.owner_id()));
         org_unit = emp.org_unit_id();
         break;
       }
       case v1::OWNER_KIND_ORG_UNIT:
         RETURN_IF_ERROR(d.OrgUnit("owner_id", r.owner_id()).status());
+        RETURN_IF_ERROR(RequireGoalWriter(d, "owner_id", r.owner_kind(), r.owner_id(),
+                                          GoalWrite::kDefine));
         org_unit = r.owner_id();
         break;
       default:
@@ -125,6 +155,8 @@ Ledger::Result Ledger::ReviseGoal(const v1::ReviseGoalRequest& r, const CommandC
     RETURN_IF_ERROR(CheckKeyResults(r.key_results()));
     RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kRequired));
     ASSIGN_OR_RETURN(auto goal, d.Goal("goal_id", r.goal_id()));
+    RETURN_IF_ERROR(RequireGoalWriter(d, "goal_id", goal.owner_kind(), goal.owner_id(),
+                                      GoalWrite::kDefine));
     RETURN_IF_ERROR(d.Cycle("goal_id", goal.cycle_id()).status());
     RETURN_IF_ERROR(CheckParent(d, r.goal_id(), r.parent_goal_id()));
     const std::string stream = GoalStream(r.goal_id());
@@ -171,6 +203,8 @@ Ledger::Result Ledger::RecordKeyResultProgress(const v1::RecordKeyResultProgress
                                limits::kMetricMilliAbsMax));
     RETURN_IF_ERROR(CheckText("note", r.note(), Presence::kOptional));
     ASSIGN_OR_RETURN(auto goal, d.Goal("goal_id", r.goal_id()));
+    RETURN_IF_ERROR(RequireGoalWriter(d, "goal_id", goal.owner_kind(), goal.owner_id(),
+                                      GoalWrite::kProgress));
     int index = -1;
     for (int i = 0; i < goal.key_result_ids_size(); i++) {
       if (goal.key_result_ids(i) == r.key_result_id()) index = i;
@@ -201,6 +235,8 @@ Ledger::Result Ledger::CloseGoal(const v1::CloseGoalRequest& r, const CommandCon
                                limits::kOkrGradeMilliMax));
     RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kOptional));
     ASSIGN_OR_RETURN(auto goal, d.Goal("goal_id", r.goal_id()));
+    RETURN_IF_ERROR(RequireGoalWriter(d, "goal_id", goal.owner_kind(), goal.owner_id(),
+                                      GoalWrite::kDefine));
     const std::string stream = GoalStream(r.goal_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;
@@ -227,13 +263,24 @@ Ledger::Result Ledger::RecordCheckIn(const v1::RecordCheckInRequest& r, const Co
     }
     RETURN_IF_ERROR(CheckText("support_requested", r.support_requested(), Presence::kOptional));
     RETURN_IF_ERROR(CheckText("notes", r.notes(), Presence::kOptional));
+    if (d.principal().role == v1::ROLE_EMPLOYEE) {
+      return absl::PermissionDeniedError(
+          "manager_id: a check-in is recorded by its manager, not by the employee");
+    }
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     ASSIGN_OR_RETURN(auto emp, d.Employee("employee_id", r.employee_id()));
-    std::string manager = r.manager_id().empty() ? emp.manager_id() : r.manager_id();
+    // A manager records their own conversations: an empty manager_id is the caller.
+    std::string manager = r.manager_id();
+    if (manager.empty()) {
+      manager = d.principal().role == v1::ROLE_MANAGER ? d.principal().employee_id
+                                                       : emp.manager_id();
+    }
     if (manager.empty()) {
       return FieldError("manager_id", "required: the employee has no manager on record");
     }
     if (manager == r.employee_id()) return FieldError("manager_id", "must not be the employee");
     RETURN_IF_ERROR(d.Employee("manager_id", manager).status());
+    RETURN_IF_ERROR(d.RequireActing("manager_id", manager));
     if (!r.cycle_id().empty()) RETURN_IF_ERROR(d.Cycle("cycle_id", r.cycle_id()).status());
     for (int i = 0; i < r.progress_size(); i++) {
       const auto& gp = r.progress(i);

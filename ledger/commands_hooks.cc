@@ -67,6 +67,7 @@ absl::StatusOr<v1::AcknowledgeResponse> Ledger::Acknowledge(
             absl::StrCat(f, "action_id: action ", item.action_id(), " is a ",
                          v1::ActionKind_Name(a.kind()), ", not for this principal's role"));
       }
+      RETURN_IF_ERROR(d.RequireScope(f + "action_id", a.employee_id()));
 
       v1::Event e;
       if (item.cancellation()) {

@@ -75,6 +75,11 @@ absl::Status DecideObservations(Decision& d,
       } else {
         return InField(obs, prefix, i, FieldError(".subject_kind", "must be EMPLOYEE or ORG_UNIT"));
       }
+      // A limited hr token feeds metrics of its subtrees only (checked once per subject).
+      RETURN_IF_ERROR(InField(obs, prefix, i,
+                              kind == v1::OWNER_KIND_EMPLOYEE
+                                  ? d.RequireScope(".subject_id", o.subject_id())
+                                  : d.RequireUnitScope(".subject_id", o.subject_id())));
       it = org_unit_of.emplace(cache_key, std::move(org_unit)).first;
     }
     if (!o.cycle_id().empty() && !cycle_ok.contains(o.cycle_id())) {
@@ -149,6 +154,7 @@ Ledger::Result Ledger::RecordTraining(const v1::RecordTrainingRequest& r,
     RETURN_IF_ERROR(CheckName("lms_reference", r.lms_reference(), Presence::kOptional));
     RETURN_IF_ERROR(CheckRange("score_milli", r.score_milli(), 0, 100'000));
     RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;

@@ -28,6 +28,11 @@ Ledger::Result Ledger::DefineOrgUnit(const v1::DefineOrgUnitRequest& r, const Co
       }
     }
     if (!r.manager_id().empty()) RETURN_IF_ERROR(d.Employee("manager_id", r.manager_id()).status());
+    // A limited hr token defines units inside its subtrees only.
+    if (auto existing = d.Find(OrgUnitStream(r.org_unit_id())); existing && existing->has_org_unit()) {
+      RETURN_IF_ERROR(d.RequireUnitScope("org_unit_id", r.org_unit_id()));
+    }
+    RETURN_IF_ERROR(d.RequireUnitScope("parent_id", r.parent_id()));
     const std::string stream = OrgUnitStream(r.org_unit_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;
@@ -59,6 +64,7 @@ Ledger::Result Ledger::RegisterEmployee(const v1::RegisterEmployeeRequest& r,
     RETURN_IF_ERROR(CheckName("email", r.email(), Presence::kOptional));
     if (r.manager_id() == r.employee_id()) return FieldError("manager_id", "an employee cannot manage themselves");
     RETURN_IF_ERROR(d.OrgUnit("org_unit_id", r.org_unit_id()).status());
+    RETURN_IF_ERROR(d.RequireUnitScope("org_unit_id", r.org_unit_id()));
     if (!r.manager_id().empty()) RETURN_IF_ERROR(d.Employee("manager_id", r.manager_id()).status());
     const std::string stream = EmployeeStream(r.employee_id());
     if (auto existing = d.Find(stream); existing && existing->has_employee()) {
@@ -90,6 +96,7 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
     RETURN_IF_ERROR(CheckCount("update_mask", r.update_mask_size(), limits::kListItemsMax));
     RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kOptional));
     ASSIGN_OR_RETURN(internal::EmployeeState current, d.Employee("employee_id", r.employee_id()));
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     v1::Event e;
     auto* p = e.mutable_employee_updated();
     p->set_employee_id(r.employee_id());
@@ -110,6 +117,7 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
       } else if (f == "org_unit_id") {
         RETURN_IF_ERROR(CheckId("org_unit_id", r.org_unit_id(), Presence::kRequired));
         RETURN_IF_ERROR(d.OrgUnit("org_unit_id", r.org_unit_id()).status());
+        RETURN_IF_ERROR(d.RequireUnitScope("org_unit_id", r.org_unit_id()));
         p->set_org_unit_id(r.org_unit_id());
       } else if (f == "manager_id") {
         RETURN_IF_ERROR(CheckId("manager_id", r.manager_id(), Presence::kOptional));
@@ -165,6 +173,7 @@ Ledger::Result Ledger::RecordDeparture(const v1::RecordDepartureRequest& r,
     RETURN_IF_ERROR(CheckId("employee_id", r.employee_id(), Presence::kRequired));
     RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kOptional));
     RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id()).status());
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;

@@ -13,6 +13,7 @@ namespace perfledger {
 
 Ledger::Result Ledger::PublishPolicy(const v1::PublishPolicyRequest& r, const CommandContext& ctx) {
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
+    RETURN_IF_ERROR(d.RequireOrgWide("document"));
     if (r.document().empty()) return FieldError("document", "required");
     if (r.document().size() > limits::kPolicyBytesMax) {
       return FieldError("document", absl::StrCat(r.document().size(), " bytes, at most ",

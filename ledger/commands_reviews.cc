@@ -37,9 +37,15 @@ Ledger::Result Ledger::SubmitScore(const v1::SubmitScoreRequest& r, const Comman
     RETURN_IF_ERROR(CheckId("reviewer_id", r.reviewer_id(), Presence::kRequired));
     RETURN_IF_ERROR(CheckScores(r.scores()));
     RETURN_IF_ERROR(CheckText("comment", r.comment(), Presence::kOptional));
+    if (d.principal().role == v1::ROLE_EMPLOYEE && r.source() != v1::SCORE_SOURCE_SELF) {
+      return absl::PermissionDeniedError(
+          "source: an employee submits their own self-review only");
+    }
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     ASSIGN_OR_RETURN(auto emp, d.Employee("employee_id", r.employee_id()));
     RETURN_IF_ERROR(d.Cycle("cycle_id", r.cycle_id()).status());
     RETURN_IF_ERROR(d.Employee("reviewer_id", r.reviewer_id()).status());
+    RETURN_IF_ERROR(d.RequireActing("reviewer_id", r.reviewer_id()));
     // The reviewer relationship the source claims must hold now.
     switch (r.source()) {
       case v1::SCORE_SOURCE_SELF:
@@ -100,6 +106,9 @@ Ledger::Result Ledger::AmendScore(const v1::AmendScoreRequest& r, const CommandC
       return FieldError("employee_id", absl::StrCat("score ", r.score_id(), " is about ",
                                                     score->score().employee_id()));
     }
+    // Only the reviewer corrects their score (or hr on their behalf).
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
+    RETURN_IF_ERROR(d.RequireActing("score_id", score->score().reviewer_id()));
     RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
     RETURN_IF_ERROR(d.Cycle("score_id", score->score().cycle_id()).status());
     const std::string stream = EmployeeStream(r.employee_id());
@@ -126,6 +135,8 @@ Ledger::Result Ledger::AdjustCalibration(const v1::AdjustCalibrationRequest& r,
                                limits::kScoreMilliMax));
     RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kRequired));
     RETURN_IF_ERROR(CheckName("committee", r.committee(), Presence::kOptional));
+    RETURN_IF_ERROR(d.RequireHr("calibrated_score_milli"));
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
     RETURN_IF_ERROR(d.Cycle("cycle_id", r.cycle_id()).status());
     const std::string stream = EmployeeStream(r.employee_id());
@@ -146,6 +157,8 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
     RETURN_IF_ERROR(CheckId("employee_id", r.employee_id(), Presence::kRequired));
     RETURN_IF_ERROR(CheckId("cycle_id", r.cycle_id(), Presence::kRequired));
+    RETURN_IF_ERROR(d.RequireHr("grade"));
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
     ASSIGN_OR_RETURN(auto emp, d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist));
     ASSIGN_OR_RETURN(auto cycle, d.Cycle("cycle_id", r.cycle_id()));
     if (r.grade().empty()) {
@@ -205,6 +218,9 @@ Ledger::Result Ledger::RecordFeedback(const v1::RecordFeedbackRequest& r,
     RETURN_IF_ERROR(CheckId("cycle_id", r.cycle_id(), Presence::kRequired));
     RETURN_IF_ERROR(CheckText("feedback", r.feedback(), Presence::kRequired));
     RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
+    // The employee answers their own review (hr may record it on their behalf).
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
+    RETURN_IF_ERROR(d.RequireActing("employee_id", r.employee_id()));
     RETURN_IF_ERROR(d.Cycle("cycle_id", r.cycle_id(), CycleMust::kExist).status());
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));

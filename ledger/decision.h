@@ -11,6 +11,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ledger/access.h"
 #include "ledger/write_model.h"
 #include "perfledger/v1/commands.pb.h"
 #include "perfledger/v1/events.pb.h"
@@ -39,10 +40,33 @@ enum class CycleMust { kBeOpen, kExist };
 
 class Decision {
  public:
-  Decision(WriteModel& wm, const v1::CommandMeta& meta, absl::Time now)
-      : wm_(wm), meta_(meta), now_(now) {}
+  Decision(WriteModel& wm, const v1::CommandMeta& meta, absl::Time now,
+           const Principal& principal)
+      : wm_(wm), meta_(meta), now_(now), principal_(principal), access_(&wm) {}
 
   const v1::CommandMeta& meta() const { return meta_; }
+  const Principal& principal() const { return principal_; }
+
+  // ---- who may write what (DESIGN §9); each PERMISSION_DENIED names the field.
+
+  // The caller may write about employee `id`: themselves for an employee, their reports for a
+  // manager, their subtrees for a limited hr token.
+  absl::Status RequireScope(std::string_view field, const std::string& id);
+  // The same for a fact about org unit `unit` (a manager: a unit they manage or under it).
+  absl::Status RequireUnitScope(std::string_view field, const std::string& unit);
+  // Org-wide facts (cycles, policies): hr and admin, not an hr token limited to org units.
+  absl::Status RequireOrgWide(std::string_view field);
+  // Only hr and admin (and their subtree, for a limited hr token) decide this.
+  absl::Status RequireHr(std::string_view field);
+  // `person` (named by `field`) is the person acting: the caller themselves, or hr/admin acting
+  // on their behalf, which the events record in actor.on_behalf_of. meta.on_behalf_of, when
+  // given, must name `person`.
+  absl::Status RequireActing(std::string_view field, const std::string& person);
+  // The person hr/admin acts for (empty when the caller acts for themselves).
+  const std::string& on_behalf_of() const { return on_behalf_of_; }
+  // Whether RequireActing consumed meta.on_behalf_of (a command with no acting person refuses
+  // it).
+  bool acting_checked() const { return acting_checked_; }
 
   // Entities as decided so far (including events emitted earlier in this command).
   std::optional<internal::Entity> Find(const std::string& key);
@@ -84,6 +108,10 @@ class Decision {
   WriteModel& wm_;
   const v1::CommandMeta& meta_;
   absl::Time now_;
+  const Principal& principal_;
+  Access access_;
+  std::string on_behalf_of_;
+  bool acting_checked_ = false;
   std::vector<DecidedEvent> events_;
   bool allow_no_events_ = false;
   // Entities changed by this command's earlier events, folded by the caller; only versions here.

@@ -67,6 +67,7 @@ absl::Status ValidateMeta(const v1::CommandMeta& meta) {
   if (meta.has_occurred_at()) RETURN_IF_ERROR(CheckTimestamp("meta.occurred_at", meta.occurred_at()));
   RETURN_IF_ERROR(CheckId("meta.correlation_id", meta.correlation_id(), Presence::kOptional));
   RETURN_IF_ERROR(CheckId("meta.causation_id", meta.causation_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("meta.on_behalf_of", meta.on_behalf_of(), Presence::kOptional));
   return absl::OkStatus();
 }
 
@@ -151,6 +152,74 @@ absl::StatusOr<internal::GoalState> Decision::Goal(std::string_view field, const
   return e->goal();
 }
 
+namespace {
+
+bool IsHrOrAdmin(const Principal& p) {
+  return p.role == v1::ROLE_HR || p.role == v1::ROLE_ADMIN;
+}
+
+// Roles whose writes the ledger does not narrow by person: admin, and the ledger's own system
+// principal (the server lets the system role write metrics only).
+bool Unrestricted(const Principal& p) {
+  return p.role == v1::ROLE_ADMIN || p.role == v1::ROLE_SYSTEM ||
+         (p.role == v1::ROLE_HR && p.org_units.empty());
+}
+
+std::string Who(const Principal& p) {
+  return p.employee_id.empty() ? absl::StrCat(v1::Role_Name(p.role), " ", p.name)
+                               : absl::StrCat(v1::Role_Name(p.role), " ", p.employee_id);
+}
+
+}  // namespace
+
+absl::Status Decision::RequireScope(std::string_view field, const std::string& id) {
+  if (Unrestricted(principal_)) return absl::OkStatus();
+  if (access_.InScope(principal_, Subject::Employee(id))) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(std::string(field), ": ", id,
+                                                  " is outside the scope of ", Who(principal_)));
+}
+
+absl::Status Decision::RequireUnitScope(std::string_view field, const std::string& unit) {
+  if (Unrestricted(principal_)) return absl::OkStatus();
+  if (access_.InScope(principal_, Subject::OrgUnit(unit))) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      std::string(field), ": org unit ", unit.empty() ? "(the root)" : unit,
+      " is outside the scope of ", Who(principal_)));
+}
+
+absl::Status Decision::RequireOrgWide(std::string_view field) {
+  if (Unrestricted(principal_)) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      std::string(field), ": org-wide; ", Who(principal_),
+      principal_.org_units.empty() ? " may not decide it" : " is limited to its org units"));
+}
+
+absl::Status Decision::RequireHr(std::string_view field) {
+  if (IsHrOrAdmin(principal_) || principal_.role == v1::ROLE_SYSTEM) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(std::string(field), ": only hr or admin decide "
+                                                  "this, not ", Who(principal_)));
+}
+
+absl::Status Decision::RequireActing(std::string_view field, const std::string& person) {
+  acting_checked_ = true;
+  const std::string& behalf = meta_.on_behalf_of();
+  if (IsHrOrAdmin(principal_) || principal_.role == v1::ROLE_SYSTEM) {
+    if (!behalf.empty() && behalf != person) {
+      return absl::InvalidArgumentError(absl::StrCat("meta.on_behalf_of: ", behalf,
+                                                      " is not the ", std::string(field), " ",
+                                                      person));
+    }
+    if (person != principal_.employee_id) on_behalf_of_ = person;
+    return absl::OkStatus();
+  }
+  if (!principal_.employee_id.empty() && person == principal_.employee_id) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      std::string(field), ": ", person, " is not the caller (", Who(principal_),
+      "); only hr or admin act on someone's behalf"));
+}
+
 absl::Status Decision::ExpectVersion(const std::string& stream) {
   if (!meta_.has_expected_version()) return absl::OkStatus();
   auto e = wm_.Find(stream);
@@ -194,6 +263,13 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
   if (absl::Status s = ValidateMeta(meta); !s.ok()) {
     rejected_++;
     return s;
+  }
+  if (!meta.on_behalf_of().empty() && ctx.principal.role != v1::ROLE_HR &&
+      ctx.principal.role != v1::ROLE_ADMIN) {
+    rejected_++;
+    return absl::PermissionDeniedError(absl::StrCat(
+        "meta.on_behalf_of: only hr or admin act on someone's behalf, not ",
+        v1::Role_Name(ctx.principal.role)));
   }
   if (admit && admission_) {
     // Before the decision lock: a held-back command must not hold back the others' answers.
@@ -283,8 +359,12 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   // the data before the control event it depends on. Control commands are rare: let them
   // settle first.
   WaitControlFolded();
-  Decision decision(*write_model_, meta, ctx.now);
+  Decision decision(*write_model_, meta, ctx.now, ctx.principal);
   RETURN_IF_ERROR(decide(decision));
+  if (!meta.on_behalf_of().empty() && !decision.acting_checked()) {
+    return absl::InvalidArgumentError(
+        "meta.on_behalf_of: this command names no acting person to act for");
+  }
   std::vector<DecidedEvent>& decided = decision.events();
   if (decided.empty()) {
     if (decision.allows_no_events()) return v1::CommandResult();
@@ -348,6 +428,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
         d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions));
     *h.mutable_occurred_at() = d.occurred_at;
     *h.mutable_actor() = ctx.actor;
+    if (!decision.on_behalf_of().empty()) h.mutable_actor()->set_on_behalf_of(decision.on_behalf_of());
     h.set_causation_id(meta.causation_id());
     h.set_correlation_id(meta.correlation_id());
     h.set_schema_version(1);

@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "ledger/access.h"
 #include "ledger/event_log.h"
 #include "ledger/write_model.h"
 #include "perfledger/v1/commands.pb.h"
@@ -37,6 +38,10 @@ namespace perfledger {
 // Who is calling and when; built by the server from the authenticated call.
 struct CommandContext {
   v1::Actor actor;
+  // Who acts, for the scope and acting-person checks (ledger/access.h). The policy reactor and
+  // the deadline scheduler act as ROLE_SYSTEM, which the server lets write metrics only and the
+  // ledger does not narrow further.
+  Principal principal;
   // Receive time: the default business time of the command's events.
   absl::Time now = absl::Now();
   // The caller's deadline: admission control (Ledger::SetAdmission) waits no longer.

@@ -75,6 +75,9 @@ inline constexpr size_t kKafkaPrefetchKbytes = 2 * 1024;      // prefetched byte
 // ---- memory of the folds
 inline constexpr size_t kWriteModelCacheEntriesMax = 262'144;  // cached entities, then dropped
 
+// ---- the key store of crypto-shredding (key_store.h)
+inline constexpr size_t kKeyCacheEntriesMax = 100'000;  // unwrapped keys (~10 MB), then dropped
+
 // ---- partitions
 inline constexpr uint32_t kDataPartitionsDefault = 8;
 inline constexpr uint32_t kDataPartitionsMax = 256;
@@ -108,7 +111,16 @@ inline constexpr uint32_t kExplainDepthMax = 4;               // cause hops foll
 inline constexpr size_t kGrpcMessageBytesMax = 16 * 1024 * 1024;
 inline constexpr int kShutdownGraceSeconds = 10;
 inline constexpr size_t kTokensMax = 10'000;
+inline constexpr size_t kTokenOrgUnitsMax = 64;               // org subtrees of one hr token
 
+// ---- access (access.h)
+inline constexpr uint32_t kScopeDepthMax = 64;                // reporting-line and org-tree hops
+// Aggregates shown outside HR hide groups smaller than this (configurable, never below the
+// floor: a group of two lets each member subtract themselves and learn the other).
+inline constexpr uint32_t kMinGroupSizeDefault = 5;
+inline constexpr uint32_t kMinGroupSizeFloor = 3;
+
+static_assert(kMinGroupSizeFloor <= kMinGroupSizeDefault);
 static_assert(kBatchEventsMax <= kGroupCommitEventsMax, "a batch must fit one group commit");
 static_assert(kBatchBytesMax <= kGroupCommitBytesMax, "a batch must fit one group commit");
 static_assert(kEventBytesMax * 2 <= kBatchBytesMax, "a batch holds at least two max events");

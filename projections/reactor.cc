@@ -599,6 +599,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
     CommandContext ctx;
     ctx.actor.set_principal("policy-reactor");
     ctx.actor.set_role(v1::ROLE_SYSTEM);
+    ctx.principal = Principal{"policy-reactor", v1::ROLE_SYSTEM, "", {}};
     // Reactions about one subject stay in decision order (a cancellation must follow the action
     // it cancels in that subject's partition); different subjects' reactions are appended
     // concurrently so that they share group commits instead of paying one sync each.

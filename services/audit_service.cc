@@ -87,7 +87,8 @@ class AuditService final : public v1::Audit::Service {
 
   grpc::Status Explain(grpc::ServerContext* c, const v1::ExplainRequest* q,
                        v1::ExplainResponse* out) override {
-    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto viewer = ViewerFor(c, Operation::kReadSubject);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
     projections::Projector& p = *deps_->projector;
     auto explained = projections::Explain(*deps_->log, p, q->action_id());
     if (explained.status().code() == absl::StatusCode::kNotFound) {
@@ -98,15 +99,46 @@ class AuditService final : public v1::Audit::Service {
       }
     }
     if (!explained.ok()) return ToGrpc(explained.status());
+    // The action's subject decides whether the caller may have the explanation at all; each
+    // step is then redacted like any event read from the log.
+    if (!(*viewer)->SeesEverything() && !explained->steps().empty()) {
+      const v1::RecordedEvent& action = explained->steps(0).event();
+      const Subject subject = SubjectOf(action.envelope(), action.event(), *deps_->access);
+      if (!(*viewer)->Visible(v1::FIELD_CLASS_EVALUATION, subject)) {
+        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                            absl::StrCat("action_id: ", q->action_id(),
+                                         " is about someone outside the caller's scope"));
+      }
+      auto* steps = explained->mutable_steps();
+      for (int i = steps->size() - 1; i >= 0; i--) {
+        if (!RedactRecorded(**viewer, *steps->Mutable(i)->mutable_event())) {
+          steps->DeleteSubrange(i, 1);
+        }
+      }
+    }
     *out = std::move(*explained);
     return grpc::Status::OK;
   }
 
   grpc::Status Export(grpc::ServerContext* c, const v1::ExportRequest* q,
                       grpc::ServerWriter<v1::RecordedEvent>* w) override {
-    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto viewer = ViewerFor(c, Operation::kReadSubject);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
+    Viewer& v = **viewer;
+    // A subject's export (their access request) needs the subject in the caller's scope; a
+    // cycle's export leaves out whom the caller may not see.
+    if (q->subject_case() == v1::ExportRequest::kEmployeeId && !v.SeesEverything() &&
+        !v.Visible(v1::FIELD_CLASS_EVALUATION, Subject::Employee(q->employee_id()))) {
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          absl::StrCat("employee_id: ", q->employee_id(),
+                                       " is outside the caller's scope"));
+    }
+    v1::RecordedEvent copy;
     return ToGrpc(projections::Export(*deps_->log, *q, [&](const v1::RecordedEvent& e) {
-      return !c->IsCancelled() && !deps_->stopping.load() && w->Write(e);
+      if (c->IsCancelled() || deps_->stopping.load()) return false;
+      if (v.SeesEverything()) return w->Write(e);
+      copy = e;
+      return !RedactRecorded(v, copy) || w->Write(copy);
     }));
   }
 
@@ -115,6 +147,13 @@ class AuditService final : public v1::Audit::Service {
     auto principal = deps_->auth->Authenticate(*c);
     if (!principal.ok()) return ToGrpc(principal.status());
     return ToGrpc(Authorize(*principal, Operation::kAudit));
+  }
+
+  absl::StatusOr<std::unique_ptr<Viewer>> ViewerFor(grpc::ServerContext* c, Operation op) {
+    auto principal = deps_->auth->Authenticate(*c);
+    if (!principal.ok()) return principal.status();
+    if (absl::Status s = Authorize(*principal, op); !s.ok()) return s;
+    return std::make_unique<Viewer>(*deps_->access, *principal);
   }
 
   ChainCheckOptions Options(grpc::ServerContext* c,

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "ledger/hash_chain.h"
 #include "ledger/limits.h"
+#include "ledger/validation.h"
 
 namespace perfledger::services {
 namespace {
@@ -30,10 +31,13 @@ const char* OperationName(Operation op) {
     case Operation::kWriteCheckIns: return "write check-ins";
     case Operation::kWriteMetrics: return "write metrics";
     case Operation::kWriteReviews: return "write reviews";
+    case Operation::kWriteGrades: return "calibrate or finalize grades";
     case Operation::kWriteTraining: return "write training";
     case Operation::kWritePolicies: return "publish policies";
     case Operation::kReadLog: return "read the log";
     case Operation::kReadViews: return "read views";
+    case Operation::kReadPolicies: return "read policies";
+    case Operation::kReadSubject: return "explain or export a subject's records";
     case Operation::kReadStatus: return "read status";
     case Operation::kConsumeHooks: return "consume hooks";
     case Operation::kAudit: return "audit the log";
@@ -55,28 +59,54 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(const std::st
     number++;
     const std::string view(absl::StripAsciiWhitespace(line));
     if (view.empty() || view[0] == '#') continue;
+    auto bad = [&](const std::string& why) {
+      return absl::InvalidArgumentError(absl::StrCat("tokens_file: ", path, ":", number, ": ", why));
+    };
     std::vector<std::string> parts = absl::StrSplit(view, ' ', absl::SkipEmpty());
-    if (parts.size() < 3 || parts.size() > 4) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tokens_file: ", path, ":", number, ": expected <token> <principal> <role> [employee]"));
+    if (parts.size() < 3 || parts.size() > 5) {
+      return bad("expected <token> <principal> <role> [<employee_id>|-] [<org_units>]");
     }
     auto role = ParseRole(parts[2]);
-    if (!role.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tokens_file: ", path, ":", number, ": ", role.status().message()));
+    if (!role.ok()) return bad(std::string(role.status().message()));
+    Principal p{parts[1], *role, "", {}};
+    if (parts.size() >= 4 && parts[3] != "-") {
+      if (absl::Status s = CheckId("employee_id", parts[3], Presence::kRequired); !s.ok()) {
+        return bad(std::string(s.message()));
+      }
+      p.employee_id = parts[3];
+    }
+    if ((*role == v1::ROLE_EMPLOYEE || *role == v1::ROLE_MANAGER) && p.employee_id.empty()) {
+      return bad(absl::StrCat("an ", parts[2],
+                              " token must name its employee id (4th column): scope comes from it"));
+    }
+    if (parts.size() == 5) {
+      if (*role != v1::ROLE_HR) {
+        return bad("only an hr token may be limited to org units (5th column)");
+      }
+      const std::vector<std::string> units = absl::StrSplit(parts[4], ',', absl::SkipEmpty());
+      for (const std::string& unit : units) {
+        if (absl::Status s = CheckId("org_units", unit, Presence::kRequired); !s.ok()) {
+          return bad(std::string(s.message()));
+        }
+        p.org_units.emplace_back(unit);
+      }
+      if (p.org_units.empty() || p.org_units.size() > limits::kTokenOrgUnitsMax) {
+        return bad(absl::StrCat("org_units: 1 to ", limits::kTokenOrgUnitsMax, " unit ids"));
+      }
     }
     if (auth->tokens_.size() >= limits::kTokensMax) {
       return absl::ResourceExhaustedError(absl::StrCat("tokens_file: more than ",
                                                        limits::kTokensMax, " tokens"));
     }
-    Principal p{parts[1], *role, parts.size() == 4 ? parts[3] : ""};
-    auth->tokens_[Sha256(parts[0])] = std::move(p);
+    if (!auth->tokens_.emplace(Sha256(parts[0]), std::move(p)).second) {
+      return bad("the token appears twice");
+    }
   }
   return auth;
 }
 
 absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext& context) const {
-  if (tokens_.empty()) return Principal{"local", v1::ROLE_ADMIN, ""};
+  if (tokens_.empty()) return Principal{"local", v1::ROLE_ADMIN, "", {}};
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
@@ -92,33 +122,36 @@ absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext&
 }
 
 absl::Status Authorize(const Principal& principal, Operation op) {
+  using O = Operation;
   bool allowed = false;
   switch (principal.role) {
     case v1::ROLE_ADMIN:
       allowed = true;
       break;
     case v1::ROLE_HR:
-      allowed = op != Operation::kAdmin && op != Operation::kAudit;
+      allowed = op != O::kAdmin && op != O::kAudit;
       break;
     case v1::ROLE_MANAGER:
     case v1::ROLE_EMPLOYEE:
-      allowed = op == Operation::kWriteGoals || op == Operation::kWriteCheckIns ||
-                op == Operation::kWriteReviews || op == Operation::kReadViews ||
-                op == Operation::kReadStatus;
+      // What they may write about whom is decided with the write model (ledger/access.h);
+      // reads are scoped and redacted row by row.
+      allowed = op == O::kWriteGoals || op == O::kWriteCheckIns || op == O::kWriteReviews ||
+                op == O::kReadViews || op == O::kReadPolicies || op == O::kReadSubject ||
+                op == O::kReadStatus;
       break;
     case v1::ROLE_SYSTEM:
-      allowed = op == Operation::kWriteMetrics || op == Operation::kReadStatus;
+      allowed = op == O::kWriteMetrics || op == O::kReadStatus;
       break;
     case v1::ROLE_LMS:
-      allowed = op == Operation::kWriteTraining || op == Operation::kReadStatus ||
-                op == Operation::kConsumeHooks;
+      allowed = op == O::kWriteTraining || op == O::kReadStatus || op == O::kConsumeHooks ||
+                op == O::kReadViews;
       break;
     case v1::ROLE_PAYROLL:
-      allowed = op == Operation::kReadStatus || op == Operation::kConsumeHooks;
+      allowed = op == O::kReadStatus || op == O::kConsumeHooks || op == O::kReadViews;
       break;
     case v1::ROLE_AUDITOR:
-      allowed = op == Operation::kReadLog || op == Operation::kReadViews ||
-                op == Operation::kReadStatus || op == Operation::kAudit;
+      allowed = op == O::kReadLog || op == O::kReadViews || op == O::kReadPolicies ||
+                op == O::kReadSubject || op == O::kReadStatus || op == O::kAudit;
       break;
     default:
       allowed = false;
@@ -146,6 +179,7 @@ v1::Actor ToActor(const Principal& principal) {
   v1::Actor actor;
   actor.set_principal(principal.name);
   actor.set_role(principal.role);
+  actor.set_employee_id(principal.employee_id);
   return actor;
 }
 

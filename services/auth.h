@@ -1,6 +1,9 @@
 // Authentication (bearer tokens → principal and role) and authorization (role → operations).
 //
-// Tokens live in a file of lines `<token> <principal> <role> [<employee_id>]` ('#' comments).
+// Tokens live in a file of lines `<token> <principal> <role> [<employee_id>|-] [<org_units>]`
+// ('#' comments). An employee or manager token must name its employee id: scope is resolved
+// from it (ledger/access.h). The fifth column, hr only, limits the token to org subtrees
+// (comma-separated unit ids). Load refuses a bad line, naming it, so the server does not start.
 // Without a token file every caller is the principal "local" with role admin; the server only
 // allows that on a loopback address (DESIGN §9: plaintext and trust only on loopback).
 //
@@ -14,16 +17,12 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "ledger/access.h"
 #include "perfledger/v1/common.pb.h"
 
 namespace perfledger::services {
 
-struct Principal {
-  std::string name;
-  v1::Role role = v1::ROLE_UNSPECIFIED;
-  // For employees and managers: who they are (scope); empty for other roles.
-  std::string employee_id;
-};
+using perfledger::Principal;
 
 // What a call wants to do; each RPC names one.
 enum class Operation {
@@ -33,10 +32,13 @@ enum class Operation {
   kWriteCheckIns,
   kWriteMetrics,
   kWriteReviews,
+  kWriteGrades,  // calibrate, finalize and compute grades: hr and admin
   kWriteTraining,
   kWritePolicies,
   kReadLog,
   kReadViews,
+  kReadPolicies,
+  kReadSubject,  // explain an action, export a subject's events: scoped to the caller
   kReadStatus,
   kConsumeHooks,
   kAudit,  // the Audit service: auditor and admin only

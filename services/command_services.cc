@@ -79,18 +79,18 @@ class ReviewsService final : public v1::Reviews::Service {
   explicit ReviewsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(SubmitScore, Operation::kWriteReviews)
   PL_COMMAND_RPC(AmendScore, Operation::kWriteReviews)
-  PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteReviews)
+  PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteGrades)
   // With an explicit grade, a plain command. Without one, the policy in force computes it from
   // the folded scores or metrics (the reactor's state), then the same command records it.
   grpc::Status FinalizeGrade(grpc::ServerContext* context, const v1::FinalizeGradeRequest* request,
                              v1::CommandResult* response) override {
     if (!request->grade().empty() || deps_->reactor == nullptr) {
-      return Run(deps_, context, Operation::kWriteReviews, *request, response,
+      return Run(deps_, context, Operation::kWriteGrades, *request, response,
                  &Ledger::FinalizeGrade);
     }
     auto principal = deps_->auth->Authenticate(*context);
     if (!principal.ok()) return ToGrpc(principal.status());
-    if (absl::Status s = Authorize(*principal, Operation::kWriteReviews); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = Authorize(*principal, Operation::kWriteGrades); !s.ok()) return ToGrpc(s);
     const CommandContext ctx = CallerContext(*principal, *context);
     v1::ComputeGradesRequest compute;
     compute.set_cycle_id(request->cycle_id());

@@ -34,7 +34,12 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
   app.add_flag("--read-replica", c.read_replica,
                "Serve queries from the log without writing (kafka backend)");
   app.add_option("--tokens-file", c.tokens_file,
-                 "Bearer tokens: lines '<token> <principal> <role> [employee]'");
+                 "Bearer tokens: lines '<token> <principal> <role> [<employee_id>|-] "
+                 "[<org_units>]'; employee and manager tokens name their employee id");
+  app.add_option("--min-group-size", c.min_group_size,
+                 "Aggregates shown to employees and managers hide groups smaller than this")
+      ->check(CLI::Range(limits::kMinGroupSizeFloor, 1000u))
+      ->capture_default_str();
   app.add_option("--tls-cert", c.tls_cert, "Server certificate (PEM); enables TLS");
   app.add_option("--tls-key", c.tls_key, "Server private key (PEM)");
   app.add_option("--tls-client-ca", c.tls_client_ca,

@@ -25,6 +25,8 @@ struct ServerConfig {
   uint32_t kafka_replication_factor = 1;
   bool read_replica = false;
   std::string tokens_file;
+  // Aggregates shown outside HR hide groups smaller than this (never below the floor).
+  uint32_t min_group_size = limits::kMinGroupSizeDefault;
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;  // set → mutual TLS (client certificates required)

@@ -35,6 +35,7 @@ class HooksService final : public v1::Hooks::Service {
       }
     }
     CommandContext ctx = CallerContext(*principal, *context);
+    Viewer viewer(*deps_->access, *principal);
     projections::HookSubscription subscription(std::move(*options));
     const std::string& consumer = subscription.options().consumer;
     // Start from the views as of the log when the stream opened: a consumer that answered its
@@ -53,6 +54,20 @@ class HooksService final : public v1::Hooks::Service {
         items = subscription.Poll(reader, now);
       }
       if (!items.ok()) return ToGrpc(items.status());
+      // The one visibility decision: items about people outside the caller's scope are not
+      // sent (a limited hr token), and fields of a class the role may not see are withheld
+      // (payroll is not told which grade a raise came from).
+      if (!viewer.SeesEverything()) {
+        std::vector<v1::HookItem> visible;
+        visible.reserve(items->size());
+        for (v1::HookItem& item : *items) {
+          const Subject subject = Subject::Employee(item.employee_id());
+          if (!viewer.InScope(subject)) continue;
+          Redact(viewer, subject, item, item.mutable_withheld());
+          visible.push_back(std::move(item));
+        }
+        *items = std::move(visible);
+      }
       // Delivery reports first, so that a client holding an item can rely on its report
       // being in the log. They only show state: failing to write one must not stop the stream.
       std::vector<Ledger::Delivery> first_deliveries;

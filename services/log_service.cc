@@ -22,7 +22,8 @@ class LogService final : public v1::Log::Service {
 
   grpc::Status ReadEvents(grpc::ServerContext* context, const v1::ReadEventsRequest* request,
                           grpc::ServerWriter<v1::RecordedEvent>* writer) override {
-    if (grpc::Status s = Check(context, Operation::kReadLog); !s.ok()) return s;
+    auto viewer = ViewerFor(context, Operation::kReadLog);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
     EventLog& log = *deps_->log;
     if (!request->all_partitions() && request->partition() >= log.partitions()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -51,6 +52,7 @@ class LogService final : public v1::Log::Service {
           scanned++;
           if (!request->stream().empty() && e.stream() != request->stream()) continue;
           if (absl::Status s = DecodeRecorded(e, &out); !s.ok()) return ToGrpc(s);
+          if (!RedactRecorded(**viewer, out)) continue;
           if (!writer->Write(out)) return grpc::Status::CANCELLED;
           if (++sent >= limit) break;
         }
@@ -70,7 +72,8 @@ class LogService final : public v1::Log::Service {
 
   grpc::Status FollowEvents(grpc::ServerContext* context, const v1::FollowEventsRequest* request,
                             grpc::ServerWriter<v1::RecordedEvent>* writer) override {
-    if (grpc::Status s = Check(context, Operation::kReadLog); !s.ok()) return s;
+    auto viewer = ViewerFor(context, Operation::kReadLog);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
     EventLog& log = *deps_->log;
     LogEnds cursor = request->from_latest() ? log.Ends() : LogEnds(log.partitions(), 0);
     for (const auto& pos : request->from()) {
@@ -96,6 +99,7 @@ class LogService final : public v1::Log::Service {
             continue;
           }
           if (absl::Status s = DecodeRecorded(e, &out); !s.ok()) return ToGrpc(s);
+          if (!RedactRecorded(**viewer, out)) continue;
           if (!writer->Write(out)) return grpc::Status::CANCELLED;
         }
         any = any || !batch->empty();
@@ -157,10 +161,13 @@ class LogService final : public v1::Log::Service {
   }
 
  private:
-  grpc::Status Check(grpc::ServerContext* context, Operation op) {
+  // The caller's view of the log: every event goes through the visibility decision (a limited
+  // hr token reads its subtrees only).
+  absl::StatusOr<std::unique_ptr<Viewer>> ViewerFor(grpc::ServerContext* context, Operation op) {
     auto principal = deps_->auth->Authenticate(*context);
-    if (!principal.ok()) return ToGrpc(principal.status());
-    return ToGrpc(Authorize(*principal, op));
+    if (!principal.ok()) return principal.status();
+    if (absl::Status s = Authorize(*principal, op); !s.ok()) return s;
+    return std::make_unique<Viewer>(*deps_->access, *principal);
   }
 
   ServiceDeps* deps_;

@@ -31,7 +31,7 @@ class PoliciesService final : public v1::Policies::Service {
 
   grpc::Status GetPolicy(grpc::ServerContext* c, const v1::GetPolicyRequest* r,
                          v1::PolicyInfo* out) override {
-    auto ctx = Context(c, Operation::kReadViews);
+    auto ctx = Context(c, Operation::kReadPolicies);
     if (!ctx.ok()) return ToGrpc(ctx.status());
     auto result = deps_->reactor->GetPolicy(r->version());
     if (!result.ok()) return ToGrpc(result.status());
@@ -41,7 +41,7 @@ class PoliciesService final : public v1::Policies::Service {
 
   grpc::Status ListPolicies(grpc::ServerContext* c, const v1::ListPoliciesRequest*,
                             v1::ListPoliciesResponse* out) override {
-    auto ctx = Context(c, Operation::kReadViews);
+    auto ctx = Context(c, Operation::kReadPolicies);
     if (!ctx.ok()) return ToGrpc(ctx.status());
     auto result = deps_->reactor->ListPolicies();
     if (!result.ok()) return ToGrpc(result.status());
@@ -51,17 +51,26 @@ class PoliciesService final : public v1::Policies::Service {
 
   grpc::Status ComputeGrades(grpc::ServerContext* c, const v1::ComputeGradesRequest* r,
                              v1::ComputeGradesResponse* out) override {
-    auto ctx = Context(c, Operation::kWriteReviews);
+    auto ctx = Context(c, Operation::kWriteGrades);
     if (!ctx.ok()) return ToGrpc(ctx.status());
     auto result = deps_->reactor->ComputeGrades(*r, *ctx, CallDeadline(c));
     if (!result.ok()) return ToGrpc(result.status());
+    // A limited hr token sees the grades of its subtrees only.
+    Viewer viewer(*deps_->access, ctx->principal);
+    auto* grades = result->mutable_grades();
+    for (int i = grades->size() - 1; i >= 0; i--) {
+      if (!viewer.InScope(Subject::Employee(grades->Get(i).employee_id()))) {
+        grades->DeleteSubrange(i, 1);
+      }
+    }
     *out = std::move(*result);
     return grpc::Status::OK;
   }
 
   grpc::Status DryRun(grpc::ServerContext* c, const v1::DryRunRequest*,
                       v1::DryRunResponse* out) override {
-    auto ctx = Context(c, Operation::kReadLog);
+    // Every recorded action in full: the auditor's proof, not a scoped read.
+    auto ctx = Context(c, Operation::kAudit);
     if (!ctx.ok()) return ToGrpc(ctx.status());
     const std::string scratch =
         (std::filesystem::path(deps_->config->data_dir) / "scratch" /

@@ -110,6 +110,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->deps_->reactor = server->reactor_.get();
   server->deps_->log = server->log_.get();
   server->deps_->auth = server->auth_.get();
+  server->access_ = std::make_unique<Access>(server->write_model_.get());
+  server->deps_->access = server->access_.get();
   server->deps_->config = &server->config_;
   server->deps_->started_at = absl::Now();
 
@@ -182,6 +184,7 @@ void Server::Wait() { server_->Wait(); }
 CommandContext CallerContext(const Principal& principal, const grpc::ServerContext& call) {
   CommandContext ctx;
   ctx.actor = ToActor(principal);
+  ctx.principal = principal;
   ctx.now = absl::Now();
   ctx.deadline = absl::FromChrono(call.deadline());
   return ctx;
@@ -191,6 +194,7 @@ void Server::ScheduleDeadlines() {
   CommandContext ctx;
   ctx.actor.set_principal("deadline-scheduler");
   ctx.actor.set_role(v1::ROLE_SYSTEM);
+  ctx.principal = Principal{"deadline-scheduler", v1::ROLE_SYSTEM, "", {}};
   std::unique_lock<std::mutex> lock(scheduler_mu_);
   while (!deps_->stopping.load()) {
     scheduler_cv_.wait_for(lock, std::chrono::seconds(config_.deadline_check_seconds));

@@ -35,6 +35,8 @@ struct ServiceDeps {
   projections::Reactor* reactor = nullptr;
   EventLog* log = nullptr;
   const Authenticator* auth = nullptr;
+  // Scope and visibility (ledger/access.h), over the write model.
+  const Access* access = nullptr;
   const ServerConfig* config = nullptr;
   absl::Time started_at;
   // Set when shutdown begins: long-lived streams end at their next wake-up.
@@ -81,6 +83,7 @@ class Server {
   std::mutex scheduler_mu_;
   std::condition_variable scheduler_cv_;
   std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Access> access_;
   std::unique_ptr<ServiceDeps> deps_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> server_;

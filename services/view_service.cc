@@ -3,6 +3,7 @@
 #include "perfledger/v1/views.grpc.pb.h"
 #include "projections/hook_queries.h"
 #include "projections/queries.h"
+#include "projections/suppression.h"
 #include "services/server.h"
 #include "services/status_map.h"
 
@@ -12,38 +13,139 @@ namespace {
 // Read-your-writes waits at most this long, and never past the call's own deadline.
 constexpr absl::Duration kConsistencyWaitMax = absl::Seconds(10);
 
+using google::protobuf::RepeatedPtrField;
+
+// Keeps the rows `keep` accepts, in order.
+template <typename Row, typename Keep>
+void KeepRows(RepeatedPtrField<Row>* rows, Keep&& keep) {
+  int out = 0;
+  for (int i = 0; i < rows->size(); i++) {
+    if (!keep(*rows->Mutable(i))) continue;
+    if (out != i) rows->SwapElements(out, i);
+    out++;
+  }
+  while (rows->size() > out) rows->RemoveLast();
+}
+
+// Rows about people: kept when the caller sees `row_class` (or `alternative`) about the row's
+// employee, then redacted field by field.
+template <typename Row>
+void ScopeRows(Viewer& viewer, RepeatedPtrField<Row>* rows, v1::FieldClass row_class,
+               v1::FieldClass alternative = v1::FIELD_CLASS_UNSPECIFIED) {
+  if (viewer.SeesEverything()) return;
+  KeepRows(rows, [&](Row& row) {
+    const Subject subject = Subject::Employee(row.employee_id());
+    if (!viewer.Visible(row_class, subject) &&
+        (alternative == v1::FIELD_CLASS_UNSPECIFIED || !viewer.Visible(alternative, subject))) {
+      return false;
+    }
+    Redact(viewer, subject, row, row.mutable_withheld());
+    return true;
+  });
+}
+
+// A goal node is about its owner; org-unit goals (strategy) are shown to everyone who reads
+// evaluations, so people can see what their goals align to. Hidden nodes go with their subtree.
+void ScopeGoals(Viewer& viewer, RepeatedPtrField<v1::GoalNode>* nodes) {
+  KeepRows(nodes, [&](v1::GoalNode& node) {
+    if (node.owner_kind() == v1::OWNER_KIND_EMPLOYEE) {
+      const Subject subject = Subject::Employee(node.owner_id());
+      if (!viewer.Visible(v1::FIELD_CLASS_EVALUATION, subject)) return false;
+      Redact(viewer, subject, node, node.mutable_withheld());
+    }
+    ScopeGoals(viewer, node.mutable_children());
+    return true;
+  });
+}
+
 class ViewsService final : public v1::Views::Service {
  public:
   explicit ViewsService(ServiceDeps* deps) : deps_(deps) {}
 
   grpc::Status GetRanking(grpc::ServerContext* c, const v1::RankingRequest* q,
                           v1::RankingResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryRanking(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::RankingResponse> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_EVALUATION) == Reach::kNone) {
+        return absl::PermissionDeniedError("evaluation: not readable by this role");
+      }
+      auto answer = projections::QueryRanking(r, *q);
+      if (answer.ok()) ScopeRows(v, answer->mutable_entries(), v1::FIELD_CLASS_EVALUATION);
+      return answer;
     });
   }
   grpc::Status GetDistribution(grpc::ServerContext* c, const v1::DistributionRequest* q,
                                v1::DistributionResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryDistribution(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::DistributionResponse> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_EVALUATION) == Reach::kNone) {
+        return absl::PermissionDeniedError("evaluation: not readable by this role");
+      }
+      if (v.principal().role == v1::ROLE_HR && !v.principal().org_units.empty() &&
+          (q->org_unit_id().empty() || !v.InScope(Subject::OrgUnit(q->org_unit_id())))) {
+        return absl::PermissionDeniedError(
+            "org_unit_id: an hr token limited to org units reads their distributions only");
+      }
+      auto answer = projections::QueryDistribution(r, *q);
+      if (!answer.ok() || v.SeesSmallGroups()) return answer;
+      const uint32_t k = deps_->config->min_group_size;
+      std::vector<uint64_t> counts;
+      for (const auto& g : answer->grades()) counts.push_back(g.count());
+      const projections::Suppression hide = projections::SuppressSmallCells(counts, k);
+      for (int i = 0; i < answer->grades_size(); i++) {
+        if (!hide.cells[i]) continue;
+        auto* g = answer->mutable_grades(i);
+        g->clear_count();
+        g->clear_share_bp();
+        g->set_suppressed(true);
+      }
+      answer->set_min_group_size(k);
+      if (hide.total) {
+        answer->clear_total();
+        answer->set_total_suppressed(true);
+      }
+      return answer;
     });
   }
   grpc::Status GetTimeline(grpc::ServerContext* c, const v1::TimelineRequest* q,
                            v1::TimelineResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryTimeline(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::TimelineResponse> {
+      if (!v.Visible(v1::FIELD_CLASS_EVALUATION, Subject::Employee(q->employee_id()))) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "employee_id: ", q->employee_id(), " is outside the caller's scope"));
+      }
+      auto answer = projections::QueryTimeline(r, *q);
+      if (answer.ok()) {
+        KeepRows(answer->mutable_events(),
+                 [&](v1::RecordedEvent& e) { return RedactRecorded(v, e); });
+      }
+      return answer;
     });
   }
   grpc::Status GetCheckIns(grpc::ServerContext* c, const v1::CheckInsRequest* q,
                            v1::CheckInsResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryCheckIns(r, *q, absl::Now());
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::CheckInsResponse> {
+      if (!v.Visible(v1::FIELD_CLASS_CONVERSATION, Subject::Employee(q->employee_id()))) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "employee_id: ", q->employee_id(), " is outside the caller's scope"));
+      }
+      auto answer = projections::QueryCheckIns(r, *q, absl::Now());
+      if (answer.ok()) ScopeRows(v, answer->mutable_entries(), v1::FIELD_CLASS_CONVERSATION);
+      return answer;
     });
   }
   grpc::Status GetGoalTree(grpc::ServerContext* c, const v1::GoalTreeRequest* q,
                            v1::GoalTreeResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryGoalTree(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::GoalTreeResponse> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_EVALUATION) == Reach::kNone) {
+        return absl::PermissionDeniedError("evaluation: not readable by this role");
+      }
+      auto answer = projections::QueryGoalTree(r, *q);
+      if (answer.ok() && !v.SeesEverything()) ScopeGoals(v, answer->mutable_roots());
+      return answer;
     });
   }
 
@@ -91,28 +193,66 @@ class ViewsService final : public v1::Views::Service {
     return grpc::Status::OK;
   }
 
+  // Payroll items: payroll sees every amount; employees their own items; managers their
+  // reports' items with the amounts withheld.
   grpc::Status ListPayrollItems(grpc::ServerContext* c, const v1::ListPayrollItemsRequest* q,
                                 v1::ListPayrollItemsResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryPayrollItems(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {
+      auto answer = projections::QueryPayrollItems(r, *q);
+      if (answer.ok()) {
+        ScopeRows(v, answer->mutable_items(), v1::FIELD_CLASS_COMPENSATION,
+                  v1::FIELD_CLASS_EVALUATION);
+      }
+      return answer;
     });
   }
   grpc::Status ListTraining(grpc::ServerContext* c, const v1::ListTrainingRequest* q,
                             v1::ListTrainingResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryTraining(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {
+      auto answer = projections::QueryTraining(r, *q);
+      if (answer.ok()) {
+        ScopeRows(v, answer->mutable_records(), v1::FIELD_CLASS_TRAINING,
+                  v1::FIELD_CLASS_EVALUATION);
+      }
+      return answer;
     });
   }
   grpc::Status GetTrainingSummary(grpc::ServerContext* c, const v1::TrainingSummaryRequest* q,
                                   v1::TrainingSummaryResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryTrainingSummary(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::TrainingSummaryResponse> {
+      const Reach reach = RoleReach(v.principal().role, v1::FIELD_CLASS_TRAINING);
+      if (reach == Reach::kNone) return absl::PermissionDeniedError("training: not readable by this role");
+      auto answer = projections::QueryTrainingSummary(r, *q);
+      if (!answer.ok() || v.SeesSmallGroups() || reach == Reach::kAll) return answer;
+      // Outside HR, a count of fewer than k people is hidden, and the mean that one of them
+      // could be recovered from with it.
+      const uint32_t k = deps_->config->min_group_size;
+      auto hide = [&](const char* name, uint64_t count, auto clear) {
+        if (count > 0 && count < k) {
+          clear();
+          answer->add_withheld(name);
+        }
+      };
+      hide("recommended", answer->recommended(), [&] { answer->clear_recommended(); });
+      hide("enrolled", answer->enrolled(), [&] { answer->clear_enrolled(); });
+      hide("cancelled", answer->cancelled(), [&] { answer->clear_cancelled(); });
+      const uint64_t completed = answer->completed();
+      hide("passed", answer->passed(), [&] { answer->clear_passed(); });
+      hide("completed", completed, [&] {
+        answer->clear_completed();
+        answer->clear_mean_score_milli();
+        answer->add_withheld("mean_score_milli");
+      });
+      return answer;
     });
   }
   grpc::Status ListPips(grpc::ServerContext* c, const v1::ListPipsRequest* q,
                         v1::ListPipsResponse* out) override {
-    return Query(c, q->consistency(), out, [&](const projections::Projector::Reader& r) {
-      return projections::QueryPips(r, *q);
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {
+      auto answer = projections::QueryPips(r, *q);
+      if (answer.ok()) ScopeRows(v, answer->mutable_plans(), v1::FIELD_CLASS_EVALUATION);
+      return answer;
     });
   }
 
@@ -123,10 +263,14 @@ class ViewsService final : public v1::Views::Service {
     return ToGrpc(Authorize(*principal, op));
   }
 
+  // Every query: authenticate, authorize, wait for min_position, then run `fn` with the
+  // caller's Viewer, which scopes and redacts the answer (ledger/access.h).
   template <typename Response, typename Fn>
   grpc::Status Query(grpc::ServerContext* c, const v1::Consistency& consistency, Response* out,
                      Fn&& fn) {
-    if (grpc::Status s = Check(c, Operation::kReadViews); !s.ok()) return s;
+    auto principal = deps_->auth->Authenticate(*c);
+    if (!principal.ok()) return ToGrpc(principal.status());
+    if (absl::Status s = Authorize(*principal, Operation::kReadViews); !s.ok()) return ToGrpc(s);
     projections::Projector& p = *deps_->projector;
     if (!consistency.min_position().empty()) {
       const absl::Time deadline =
@@ -135,8 +279,9 @@ class ViewsService final : public v1::Views::Service {
                                           consistency.min_position().end());
       if (absl::Status s = p.WaitFor(positions, deadline); !s.ok()) return ToGrpc(s);
     }
+    Viewer viewer(*deps_->access, *principal);
     auto reader = p.Read();
-    auto result = fn(reader);
+    auto result = fn(viewer, reader);
     if (!result.ok()) return ToGrpc(result.status());
     *out = std::move(*result);
     return grpc::Status::OK;

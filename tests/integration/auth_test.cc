@@ -149,7 +149,12 @@ TEST_CASE("auth: roles and their operations", "[auth]") {
                "emp-token").ok());
   CHECK(s.Call(s.reviews(), &v1::Reviews::Stub::SubmitScore, SubmitScoreReq("S-mgr"),
                "mgr-token").ok());
-  CHECK(s.Call(s.goals(), &v1::Goals::Stub::SetGoal, SetGoalReq("G-emp"), "emp-token").ok());
+  // Goals are set by the manager; the employee records progress on them.
+  CHECK(s.Call(s.goals(), &v1::Goals::Stub::SetGoal, SetGoalReq("G-emp"), "emp-token")
+            .status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(s.Call(s.goals(), &v1::Goals::Stub::SetGoal, SetGoalReq("G-emp"), "mgr-token").ok());
+  CHECK(s.Call(s.goals(), &v1::Goals::Stub::RecordKeyResultProgress, ProgressReq("G-emp"),
+               "emp-token").ok());
   CHECK(s.Call(s.cycles(), &v1::Cycles::Stub::OpenCycle, OpenCycleReq("C-mgr"), "mgr-token")
             .status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
   for (const auto& [family, status] : EveryFamily(s, "payroll-token")) {
@@ -180,6 +185,16 @@ TEST_CASE("auth: a malformed tokens file keeps the server from starting", "[auth
   REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("tokens_file"));
   options.tokens_file = dir.Sub("missing.txt");
   REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("tokens_file"));
+  // Scope comes from the employee id: employee and manager tokens must name one.
+  options.tokens_file = dir.WriteFile("noid.txt", "# people\nok admin-person admin\ntok eve employee\n");
+  REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("noid.txt:3"));
+  options.tokens_file = dir.WriteFile("mgr.txt", "tok mike manager -\n");
+  REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("employee id"));
+  // Only hr tokens are limited to org units.
+  options.tokens_file = dir.WriteFile("units.txt", "tok mike manager M1 ORG1\n");
+  REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("units.txt:1"));
+  options.tokens_file = dir.WriteFile("dup.txt", "tok a admin\ntok b admin\n");
+  REQUIRE_THROWS_WITH(TestServer(options), Catch::Contains("twice"));
 }
 
 }  // namespace

@@ -1,0 +1,160 @@
+// Who may see and do what (DESIGN §9): principals bound to people, scope resolved from the write
+// model, and the one visibility decision every read path goes through.
+//
+// Scope:
+//   employee  themselves;
+//   manager   themselves and everyone whose reporting line reaches them: through `manager_id`
+//             (direct or indirect) and through the org units they manage (and those units'
+//             descendants). Scope follows the write model as it is now, so a person who moved
+//             is in the new manager's scope from the move on and out of the old one's;
+//   hr        everyone, or the people and units under the org subtrees its token names;
+//   payroll, lms, auditor, system, admin: everyone (what they see comes from the role table).
+//
+// Visibility: `Visible(principal, field_class, subject)` looks up the role × field-class table
+// (RoleReach: none, self, scope or all) and then the subject's scope. It is the only decision:
+// queries, streams, exports, explain and audit answers all redact through it (Redact below).
+//
+// Thread safety: Access is thread-safe (it only reads the write model). A Viewer is one call's
+// memo of scope answers: one thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "google/protobuf/message.h"
+#include "perfledger/v1/common.pb.h"
+#include "perfledger/v1/envelope.pb.h"
+#include "perfledger/v1/events.pb.h"
+#include "perfledger/v1/ledger.pb.h"
+#include "perfledger/v1/privacy.pb.h"
+
+namespace perfledger {
+
+class WriteModel;
+
+// An authenticated caller.
+struct Principal {
+  std::string name;
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  // The person the caller is: required for employees and managers, optional for other roles.
+  std::string employee_id;
+  // hr only: the org subtrees (unit ids) the token is limited to; empty = the whole organisation.
+  std::vector<std::string> org_units;
+};
+
+// How far a role sees a field class.
+enum class Reach : uint8_t {
+  kNone,   // never
+  kSelf,   // only about the caller themselves
+  kScope,  // about anyone in the caller's scope (themselves included)
+  kAll,    // about anyone
+};
+
+// The role × field-class table, in one place (the README prints it).
+Reach RoleReach(v1::Role role, v1::FieldClass field_class);
+
+// Every field class, for tables and tests.
+inline constexpr v1::FieldClass kFieldClasses[] = {
+    v1::FIELD_CLASS_IDENTITY,     v1::FIELD_CLASS_COMPENSATION, v1::FIELD_CLASS_EVALUATION,
+    v1::FIELD_CLASS_CONVERSATION, v1::FIELD_CLASS_METRICS,      v1::FIELD_CLASS_TRAINING};
+
+// Short lower-case name: "identity", "compensation", ...
+std::string_view FieldClassName(v1::FieldClass field_class);
+
+// What a row or field is about.
+struct Subject {
+  enum class Kind : uint8_t { kEmployee, kOrgUnit, kOrganisation };
+  Kind kind = Kind::kOrganisation;
+  std::string id;
+
+  static Subject Employee(std::string id) { return {Kind::kEmployee, std::move(id)}; }
+  static Subject OrgUnit(std::string id) { return {Kind::kOrgUnit, std::move(id)}; }
+  // Org-wide facts (cycles, policies, org units' definitions): no person.
+  static Subject Organisation() { return {Kind::kOrganisation, ""}; }
+};
+
+// Scope resolution over the write model.
+class Access {
+ public:
+  explicit Access(WriteModel* write_model) : wm_(write_model) {}
+
+  // Whether `subject` is the caller: their own employee id (an org unit or the organisation
+  // never is).
+  static bool IsSelf(const Principal& p, const Subject& subject);
+
+  // Whether `subject` is in the caller's scope (header comment). Org-wide facts are in every
+  // scope; an org unit is in a manager's scope when they manage it or an ancestor.
+  bool InScope(const Principal& p, const Subject& subject) const;
+
+  // The one visibility decision.
+  bool Visible(const Principal& p, v1::FieldClass field_class, const Subject& subject) const;
+
+  // Whether employee `id` reports to manager `manager` through any line (manager_id chain or a
+  // managed unit's subtree). Bounded walks: a cycle in the data ends them.
+  bool ReportsTo(const std::string& id, const std::string& manager) const;
+  // Whether org unit `unit` is `root` or lies under it.
+  bool UnitUnder(const std::string& unit, const std::string& root) const;
+  // The employee's org unit ("" when unknown).
+  std::string OrgUnitOf(const std::string& employee_id) const;
+  // Whether `id` names an employee (else it is taken for an org unit).
+  bool IsEmployee(const std::string& id) const;
+
+ private:
+  bool UnitManagedBy(const std::string& unit, const std::string& manager) const;
+  bool HrCovers(const Principal& p, const Subject& subject) const;
+
+  WriteModel* wm_;
+};
+
+// One call's view of the data: the principal, and a memo of scope answers (a ranking page asks
+// about the same people over and over).
+class Viewer {
+ public:
+  Viewer(const Access& access, Principal principal)
+      : access_(access), principal_(std::move(principal)) {}
+
+  const Principal& principal() const { return principal_; }
+  const Access& access() const { return access_; }
+
+  bool InScope(const Subject& subject);
+  bool Visible(v1::FieldClass field_class, const Subject& subject);
+  // Whether any field class about `subject` is visible: rows about nobody the caller may see
+  // anything of are left out of lists.
+  bool SeesAnything(const Subject& subject);
+  // hr, auditor and admin see aggregates in full; every other role sees them with small groups
+  // hidden.
+  bool SeesSmallGroups() const;
+  // Whether every class about everyone is visible (admin, auditor, an unlimited hr token):
+  // read paths skip redaction for such a caller.
+  bool SeesEverything() const;
+
+ private:
+  const Access& access_;
+  Principal principal_;
+  absl::flat_hash_map<std::string, bool> in_scope_;
+};
+
+// Clears every field of `message` (recursively) whose class `viewer` may not see about
+// `subject`, and appends the field's path ("base_salary", "progress.comment") to `withheld`
+// once. Returns the number of fields cleared.
+int Redact(Viewer& viewer, const Subject& subject, google::protobuf::Message& message,
+           google::protobuf::RepeatedPtrField<std::string>* withheld,
+           std::string_view path_prefix = "");
+
+// What an event is about: the employee or org unit it names, or the organisation for control
+// facts (org units, cycles, policies).
+Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Access& access);
+
+// Applies the visibility decision to one event read from the log: false when the caller may see
+// nothing about its subject (leave it out); otherwise redacts `event` in place, lists what was
+// withheld, and clears `envelope.payload` when anything was (it would carry the field).
+bool RedactRecorded(Viewer& viewer, v1::RecordedEvent& recorded);
+
+// The field class of a field ("unspecified" when it carries none).
+v1::FieldClass ClassOf(const google::protobuf::FieldDescriptor& field);
+
+}  // namespace perfledger
