@@ -3,6 +3,8 @@
 #include "absl/strings/str_cat.h"
 #include "ledger/decision.h"
 #include "ledger/limits.h"
+#include "ledger/logging.h"
+#include "ledger/sealing.h"
 #include "ledger/write_model.h"
 
 namespace perfledger {
@@ -61,6 +63,14 @@ bool Access::IsEmployee(const std::string& id) const {
   bool found = false;
   wm_->Visit(EmployeeStream(id), [&](const internal::Entity& e) { found = e.has_employee(); });
   return found;
+}
+
+bool Access::IsErased(const std::string& id) const {
+  bool erased = false;
+  wm_->Visit(EmployeeStream(id), [&](const internal::Entity& e) {
+    erased = e.has_employee() && e.employee().erased();
+  });
+  return erased;
 }
 
 bool Access::UnitManagedBy(const std::string& unit, const std::string& manager) const {
@@ -201,6 +211,28 @@ bool Viewer::SeesSmallGroups() const {
          principal_.role == v1::ROLE_ADMIN;
 }
 
+void Viewer::Unseal(const v1::SealedFields& sealed, const std::string& event_id,
+                    v1::Event& event) {
+  const Subject subject = Subject::Employee(sealed.subject());
+  if (!Visible(v1::FIELD_CLASS_IDENTITY, subject) &&
+      !Visible(v1::FIELD_CLASS_CONVERSATION, subject)) {
+    return;  // the fields stay empty, and Redact lists them as withheld
+  }
+  // The erasure event decides, not whether a key happens to be there: replay stays a function
+  // of the log.
+  if (access_.IsErased(sealed.subject())) {
+    Sealer::Placeholders(sealed, kErasedPlaceholder, event);
+    return;
+  }
+  if (access_.sealer() == nullptr) {
+    Sealer::Placeholders(sealed, kUnreadablePlaceholder, event);
+    return;
+  }
+  if (absl::Status s = access_.sealer()->Open(sealed, event_id, event); !s.ok()) {
+    LogWarning(s.ToString());
+  }
+}
+
 bool Viewer::SeesEverything() const {
   return principal_.role == v1::ROLE_ADMIN || principal_.role == v1::ROLE_AUDITOR ||
          (principal_.role == v1::ROLE_HR && principal_.org_units.empty());
@@ -259,9 +291,17 @@ Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Ac
 }
 
 bool RedactRecorded(Viewer& viewer, v1::RecordedEvent& recorded) {
-  if (viewer.SeesEverything()) return true;
-  const Subject subject = SubjectOf(recorded.envelope(), recorded.event(), viewer.access());
-  if (!viewer.SeesAnything(subject)) return false;
+  const bool everything = viewer.SeesEverything();
+  Subject subject;
+  if (!everything) {
+    subject = SubjectOf(recorded.envelope(), recorded.event(), viewer.access());
+    if (!viewer.SeesAnything(subject)) return false;
+  }
+  if (recorded.envelope().has_sealed()) {
+    viewer.Unseal(recorded.envelope().sealed(), recorded.envelope().event_id(),
+                  *recorded.mutable_event());
+  }
+  if (everything) return true;
   if (Redact(viewer, subject, *recorded.mutable_event(), recorded.mutable_withheld()) > 0) {
     recorded.mutable_envelope()->clear_payload();
   }

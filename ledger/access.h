@@ -35,6 +35,7 @@
 namespace perfledger {
 
 class WriteModel;
+class Sealer;
 
 // An authenticated caller.
 struct Principal {
@@ -80,7 +81,9 @@ struct Subject {
 // Scope resolution over the write model.
 class Access {
  public:
-  explicit Access(WriteModel* write_model) : wm_(write_model) {}
+  // `sealer` opens sealed personal data for readers (none: such fields read as unreadable).
+  explicit Access(WriteModel* write_model, Sealer* sealer = nullptr)
+      : wm_(write_model), sealer_(sealer) {}
 
   // Whether `subject` is the caller: their own employee id (an org unit or the organisation
   // never is).
@@ -102,12 +105,16 @@ class Access {
   std::string OrgUnitOf(const std::string& employee_id) const;
   // Whether `id` names an employee (else it is taken for an org unit).
   bool IsEmployee(const std::string& id) const;
+  // Whether the employee's erasure (SubjectErased) is in the log.
+  bool IsErased(const std::string& id) const;
+  Sealer* sealer() const { return sealer_; }
 
  private:
   bool UnitManagedBy(const std::string& unit, const std::string& manager) const;
   bool HrCovers(const Principal& p, const Subject& subject) const;
 
   WriteModel* wm_;
+  Sealer* sealer_;
 };
 
 // One call's view of the data: the principal, and a memo of scope answers (a ranking page asks
@@ -131,6 +138,9 @@ class Viewer {
   // Whether every class about everyone is visible (admin, auditor, an unlimited hr token):
   // read paths skip redaction for such a caller.
   bool SeesEverything() const;
+  // Opens an event's sealed personal data into `event` when the caller may read identity or
+  // conversation data of its subject: placeholders once the subject's erasure is in the log.
+  void Unseal(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event);
 
  private:
   const Access& access_;
@@ -150,8 +160,9 @@ int Redact(Viewer& viewer, const Subject& subject, google::protobuf::Message& me
 Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Access& access);
 
 // Applies the visibility decision to one event read from the log: false when the caller may see
-// nothing about its subject (leave it out); otherwise redacts `event` in place, lists what was
-// withheld, and clears `envelope.payload` when anything was (it would carry the field).
+// nothing about its subject (leave it out); otherwise opens its sealed personal data (Unseal),
+// redacts `event` in place, lists what was withheld, and clears `envelope.payload` when
+// anything was (it would carry the field).
 bool RedactRecorded(Viewer& viewer, v1::RecordedEvent& recorded);
 
 // The field class of a field ("unspecified" when it carries none).

@@ -1,6 +1,7 @@
 // Org units and employees.
 #include "absl/strings/str_cat.h"
 #include "ledger/decision.h"
+#include "ledger/hash_chain.h"
 #include "ledger/ledger.h"
 #include "ledger/limits.h"
 #include "ledger/status_macros.h"
@@ -100,13 +101,11 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
     v1::Event e;
     auto* p = e.mutable_employee_updated();
     p->set_employee_id(r.employee_id());
-    p->set_name(current.name());
     p->set_org_unit_id(current.org_unit_id());
     p->set_manager_id(current.manager_id());
     p->set_job_level(current.job_level());
     *p->mutable_base_salary() = current.base_salary();
     *p->mutable_band_midpoint() = current.band_midpoint();
-    p->set_email(current.email());
     p->set_reason(r.reason());
     for (int i = 0; i < r.update_mask_size(); i++) {
       const std::string& f = r.update_mask(i);
@@ -183,6 +182,35 @@ Ledger::Result Ledger::RecordDeparture(const v1::RecordDepartureRequest& r,
     d.Emit(stream, Route::Data(r.employee_id()), std::move(e));
     *d.events().back().event.mutable_employee_departed()->mutable_departed_at() =
         d.events().back().occurred_at;
+    return absl::OkStatus();
+  });
+}
+
+Ledger::Result Ledger::EraseSubject(const v1::EraseSubjectRequest& r, const CommandContext& ctx) {
+  RETURN_IF_ERROR(CheckId("employee_id", r.employee_id(), Presence::kRequired));
+  // One erasure per subject: its idempotency key and digest name the subject alone, so a second
+  // erasure, whatever its reason, answers the first and appends nothing.
+  v1::CommandMeta meta = r.meta();
+  meta.set_idempotency_key(
+      absl::StrCat("erase:", ToHex(Sha256(r.employee_id())).substr(0, 32)));
+  meta.clear_event_id();
+  v1::EraseSubjectRequest identity;
+  identity.set_employee_id(r.employee_id());
+  return Execute(meta, identity, ctx, [&](Decision& d) -> absl::Status {
+    RETURN_IF_ERROR(CheckText("reason", r.reason(), Presence::kRequired));
+    RETURN_IF_ERROR(CheckName("legal_basis", r.legal_basis(), Presence::kOptional));
+    RETURN_IF_ERROR(d.RequireHr("employee_id"));
+    RETURN_IF_ERROR(d.Employee("employee_id", r.employee_id(), EmployeeMust::kExist).status());
+    RETURN_IF_ERROR(d.RequireScope("employee_id", r.employee_id()));
+    const std::string stream = EmployeeStream(r.employee_id());
+    v1::Event e;
+    auto* p = e.mutable_subject_erased();
+    p->set_employee_id(r.employee_id());
+    p->set_legal_basis(r.legal_basis().empty() ? "GDPR Art. 17" : r.legal_basis());
+    p->set_reason(r.reason());
+    p->add_keys_destroyed(absl::StrCat(std::string(KeyPurposeName(KeyPurpose::kPersonal)), "/",
+                                       r.employee_id()));
+    d.Emit(stream, Route::Data(r.employee_id()), std::move(e));
     return absl::OkStatus();
   });
 }

@@ -40,7 +40,7 @@ std::string GeneratedEventId() {
                          rng(), rng() & 0xffff);
 }
 
-std::string Digest(const google::protobuf::Message& request) {
+std::string DeterministicBytes(const google::protobuf::Message& request) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
@@ -48,8 +48,12 @@ std::string Digest(const google::protobuf::Message& request) {
     coded.SetSerializationDeterministic(true);
     request.SerializeToCodedStream(&coded);
   }
-  return Sha256(bytes);
+  return bytes;
 }
+
+// The key store subject of the command-digest secret: '/' is not allowed in ids, so no
+// employee can have it.
+constexpr char kDigestKeySubject[] = "/command-digest";
 
 // The payload's type name, e.g. "GradeFinalized" (the envelope's `type`).
 std::string TypeName(const v1::Event& event) {
@@ -72,6 +76,19 @@ absl::Status ValidateMeta(const v1::CommandMeta& meta) {
 }
 
 }  // namespace
+
+std::string Ledger::Digest(const google::protobuf::Message& request) const {
+  const std::string bytes = DeterministicBytes(request);
+  return digest_key_ ? crypto::HmacSha256(*digest_key_, bytes) : Sha256(bytes);
+}
+
+absl::Status Ledger::EnableSealing(KeyStore* keys) {
+  ASSIGN_OR_RETURN(crypto::Key key, keys->GetOrCreate(kDigestKeySubject, KeyPurpose::kRetained));
+  digest_key_ = key;
+  crypto::Wipe(key);
+  sealer_ = std::make_unique<Sealer>(keys);
+  return absl::OkStatus();
+}
 
 // ---------------------------------------------------------------- Decision
 
@@ -427,6 +444,16 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     h.mutable_position()->set_partition(
         d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions));
     *h.mutable_occurred_at() = d.occurred_at;
+    // Personal fields leave the payload here, sealed under their subject's key and bound to
+    // the event id: nothing downstream (log, write model, views) ever holds them in clear.
+    if (sealer_ != nullptr && MayHoldPersonalData(d.event)) {
+      const Subject subject = SubjectOf(h, d.event, Access(write_model_));
+      if (subject.kind == Subject::Kind::kEmployee) {
+        ASSIGN_OR_RETURN(std::optional<v1::SealedFields> sealed,
+                         sealer_->Seal(d.event, subject.id, d.event_id));
+        if (sealed) *h.mutable_sealed() = *std::move(sealed);
+      }
+    }
     *h.mutable_actor() = ctx.actor;
     if (!decision.on_behalf_of().empty()) h.mutable_actor()->set_on_behalf_of(decision.on_behalf_of());
     h.set_causation_id(meta.causation_id());

@@ -17,6 +17,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,7 +26,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/access.h"
+#include "ledger/crypto.h"
 #include "ledger/event_log.h"
+#include "ledger/key_store.h"
+#include "ledger/sealing.h"
 #include "ledger/write_model.h"
 #include "perfledger/v1/commands.pb.h"
 #include "perfledger/v1/hooks.pb.h"
@@ -73,6 +77,10 @@ class Ledger {
   Result RegisterEmployee(const v1::RegisterEmployeeRequest& r, const CommandContext& ctx);
   Result UpdateEmployee(const v1::UpdateEmployeeRequest& r, const CommandContext& ctx);
   Result RecordDeparture(const v1::RecordDepartureRequest& r, const CommandContext& ctx);
+  // GDPR erasure: appends SubjectErased (hr and admin; NOT_FOUND for an unknown employee; a
+  // second erasure answers the first and appends nothing). The key is destroyed as the
+  // erasure is folded (WriteModel::SetErasureHook), after it is durable.
+  Result EraseSubject(const v1::EraseSubjectRequest& r, const CommandContext& ctx);
   // Cycles (control stream).
   Result OpenCycle(const v1::OpenCycleRequest& r, const CommandContext& ctx);
   Result CloseCycle(const v1::CloseCycleRequest& r, const CommandContext& ctx);
@@ -124,6 +132,13 @@ class Ledger {
   using Admission = std::function<absl::Status(absl::Time deadline)>;
   void SetAdmission(Admission admit) { admission_ = std::move(admit); }
 
+  // Personal data at rest (sealing.h): from now on every event's identity and conversation
+  // fields are sealed under their subject's key in `keys`, and command digests are keyed by a
+  // secret of the store (a plain hash of a request would let anyone holding the log test
+  // guesses of the names and notes in it). Call once, before serving; `keys` must outlive the
+  // ledger. Without it (tests of the log alone) personal fields stay in the payload.
+  absl::Status EnableSealing(KeyStore* keys);
+
   LedgerStats stats() const;
   EventLog& log() { return *log_; }
   WriteModel& write_model() { return *write_model_; }
@@ -162,6 +177,9 @@ class Ledger {
   EventLog* log_;
   WriteModel* write_model_;
   Admission admission_;
+  std::unique_ptr<Sealer> sealer_;
+  std::optional<crypto::Key> digest_key_;
+  std::string Digest(const google::protobuf::Message& request) const;
 
   std::mutex fold_mu_;
   std::condition_variable fold_cv_;

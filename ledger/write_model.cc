@@ -55,13 +55,11 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
     case v1::Event::kEmployeeRegistered: {
       const auto& e = ev.employee_registered();
       auto* s = stream.mutable_employee();
-      s->set_name(e.name());
       s->set_org_unit_id(e.org_unit_id());
       s->set_manager_id(e.manager_id());
       s->set_job_level(e.job_level());
       *s->mutable_base_salary() = e.base_salary();
       *s->mutable_band_midpoint() = e.band_midpoint();
-      s->set_email(e.email());
       s->set_departed(false);
       break;
     }
@@ -69,17 +67,18 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       // The event carries the full new record.
       const auto& e = ev.employee_updated();
       auto* s = stream.mutable_employee();
-      s->set_name(e.name());
       s->set_org_unit_id(e.org_unit_id());
       s->set_manager_id(e.manager_id());
       s->set_job_level(e.job_level());
       *s->mutable_base_salary() = e.base_salary();
       *s->mutable_band_midpoint() = e.band_midpoint();
-      s->set_email(e.email());
       break;
     }
     case v1::Event::kEmployeeDeparted:
       stream.mutable_employee()->set_departed(true);
+      break;
+    case v1::Event::kSubjectErased:
+      stream.mutable_employee()->set_erased(true);
       break;
     case v1::Event::kCycleOpened: {
       const auto& e = ev.cycle_opened();
@@ -406,6 +405,18 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
   // The memory copy is current: deciders need not wait for the disk write. Callers are
   // serialized (log order), so releasing the lock cannot reorder writes.
   lock.unlock();
+  // An erasure in the log ends with its key destroyed: the hook runs before the fold that
+  // holds the erasure can be persisted, and a crash before that persist refolds it (Destroy is
+  // idempotent).
+  if (erasure_hook_) {
+    for (const FoldInput& in : events) {
+      if (in.event->body_case() != v1::Event::kSubjectErased) continue;
+      if (absl::Status s = erasure_hook_(in.event->subject_erased().employee_id()); !s.ok()) {
+        store_behind_ = true;
+        return s;
+      }
+    }
+  }
   // No WAL and no sync (StateStore::Write): the log is the durable truth; whatever a crash
   // loses is refolded by CatchUp from the checkpoint that survived with the rows.
   absl::Status persisted = store_->Write(&batch, "persist write model");

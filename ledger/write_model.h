@@ -16,6 +16,7 @@
 #pragma once
 
 #include <memory>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -92,6 +93,12 @@ class WriteModel {
   // Next offset per partition that the committed fold has applied.
   LogEnds Checkpoint();
 
+  // Called with the employee id of every committed SubjectErased as it is folded, before the
+  // fold is persisted (the server destroys the subject's personal key there). An error fails
+  // the fold; the next catch-up folds the erasure, and calls the hook, again. Set before use.
+  using ErasureHook = std::function<absl::Status(const std::string& employee_id)>;
+  void SetErasureHook(ErasureHook hook) { erasure_hook_ = std::move(hook); }
+
  private:
   class Access;
   WriteModel() = default;
@@ -108,6 +115,7 @@ class WriteModel {
   };
   absl::node_hash_map<std::string, PendingEntry> pending_;
   LogEnds checkpoint_;
+  ErasureHook erasure_hook_;
   // A persist failed: the store lags the cache until a restart refolds (set by the only
   // ApplyCommitted caller, read by the next call of the same thread).
   bool store_behind_ = false;

@@ -42,6 +42,7 @@ class PeopleService final : public v1::People::Service {
   PL_COMMAND_RPC(RegisterEmployee, Operation::kWritePeople)
   PL_COMMAND_RPC(UpdateEmployee, Operation::kWritePeople)
   PL_COMMAND_RPC(RecordDeparture, Operation::kWritePeople)
+  PL_COMMAND_RPC(EraseSubject, Operation::kWritePeople)
  private:
   ServiceDeps* deps_;
 };

@@ -36,6 +36,11 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
   app.add_option("--tokens-file", c.tokens_file,
                  "Bearer tokens: lines '<token> <principal> <role> [<employee_id>|-] "
                  "[<org_units>]'; employee and manager tokens name their employee id");
+  app.add_option("--key-dir", c.key_dir,
+                 "Personal data keys, wrapped by the key-encryption key (default <data-dir>/keys)");
+  app.add_option("--kek-file", c.kek_file,
+                 "Key-encryption key (64 hex chars, mode 0600; created when absent). Default "
+                 "<data-dir>/kek; keep it off the data volume and out of its backups");
   app.add_option("--min-group-size", c.min_group_size,
                  "Aggregates shown to employees and managers hide groups smaller than this")
       ->check(CLI::Range(limits::kMinGroupSizeFloor, 1000u))

@@ -25,6 +25,10 @@ struct ServerConfig {
   uint32_t kafka_replication_factor = 1;
   bool read_replica = false;
   std::string tokens_file;
+  // Personal data keys (ledger/key_store.h): the store's directory (default <data-dir>/keys)
+  // and the key-encryption key file (default <data-dir>/kek; created 0600 when absent).
+  std::string key_dir;
+  std::string kek_file;
   // Aggregates shown outside HR hide groups smaller than this (never below the floor).
   uint32_t min_group_size = limits::kMinGroupSizeDefault;
   std::string tls_cert;

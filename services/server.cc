@@ -82,9 +82,26 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   ASSIGN_OR_RETURN(server->state_, StateStore::Open(state_options));
   ASSIGN_OR_RETURN(server->write_model_,
                    WriteModel::Open(server->state_.get(), server->log_->partitions()));
+  // The data keys of personal data live outside the log (ledger/key_store.h). An erasure folded
+  // into the write model destroys its subject's key, so the hook is set before any folding.
+  KeyStoreOptions key_options;
+  key_options.dir = config.key_dir.empty()
+                        ? (std::filesystem::path(config.data_dir) / "keys").string()
+                        : config.key_dir;
+  key_options.kek_file = config.kek_file.empty()
+                             ? (std::filesystem::path(config.data_dir) / "kek").string()
+                             : config.kek_file;
+  std::filesystem::create_directories(config.data_dir);
+  ASSIGN_OR_RETURN(server->keys_, KeyStore::Open(key_options));
+  KeyStore* keys = server->keys_.get();
+  server->write_model_->SetErasureHook([keys](const std::string& employee_id) {
+    return keys->Destroy(employee_id, KeyPurpose::kPersonal);
+  });
   // A crash may leave the write model behind the log; fold the difference before serving.
   RETURN_IF_ERROR(server->write_model_->CatchUp(*server->log_));
   server->ledger_ = std::make_unique<Ledger>(server->log_.get(), server->write_model_.get());
+  RETURN_IF_ERROR(server->ledger_->EnableSealing(keys));
+  server->sealer_ = std::make_unique<Sealer>(keys);
   ASSIGN_OR_RETURN(server->projector_, projections::Projector::Start(
                                            server->log_.get(), server->state_.get(),
                                            std::move(views)));
@@ -110,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   server->deps_->reactor = server->reactor_.get();
   server->deps_->log = server->log_.get();
   server->deps_->auth = server->auth_.get();
-  server->access_ = std::make_unique<Access>(server->write_model_.get());
+  server->access_ = std::make_unique<Access>(server->write_model_.get(), server->sealer_.get());
   server->deps_->access = server->access_.get();
   server->deps_->config = &server->config_;
   server->deps_->started_at = absl::Now();

@@ -75,6 +75,8 @@ class Server {
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<StateStore> state_;
   std::unique_ptr<WriteModel> write_model_;
+  std::unique_ptr<KeyStore> keys_;
+  std::unique_ptr<Sealer> sealer_;
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<projections::Projector> projector_;
   std::unique_ptr<projections::Reactor> reactor_;

@@ -132,7 +132,16 @@ class ViewsService final : public v1::Views::Service {
             "employee_id: ", q->employee_id(), " is outside the caller's scope"));
       }
       auto answer = projections::QueryCheckIns(r, *q, absl::Now());
-      if (answer.ok()) ScopeRows(v, answer->mutable_entries(), v1::FIELD_CLASS_CONVERSATION);
+      if (!answer.ok()) return answer;
+      for (v1::CheckInEntry& entry : *answer->mutable_entries()) {
+        if (!entry.has_sealed()) continue;
+        v1::Event event;
+        *event.mutable_check_in_recorded() = std::move(*entry.mutable_check_in());
+        v.Unseal(entry.sealed(), entry.event_id(), event);
+        *entry.mutable_check_in() = std::move(*event.mutable_check_in_recorded());
+        entry.clear_sealed();
+      }
+      ScopeRows(v, answer->mutable_entries(), v1::FIELD_CLASS_CONVERSATION);
       return answer;
     });
   }

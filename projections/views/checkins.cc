@@ -25,6 +25,9 @@ class CheckInsView final : public View {
     entry.set_manager_id(c.manager_id());
     *entry.mutable_occurred_at() = e.occurred_at();
     *entry.mutable_check_in() = c;
+    // The notes, blockers and comments are sealed in the envelope: the row keeps them so, and
+    // the query opens them for callers who may read them.
+    if (e.has_sealed()) *entry.mutable_sealed() = e.sealed();
     txn.PutOwned(Key({"c", c.employee_id(), c.manager_id()}) + "/" +
                 PositionSuffix(e.position().partition(), e.position().offset()),
             entry.SerializeAsString());

@@ -256,6 +256,18 @@ std::vector<Row> Table() {
          return FromReply(m.s().Call(m.s().people(), &v1::People::Stub::RecordDeparture,
                                      RecordDepartureReq(Id("L", n)), token));
        }},
+      {"perfledger.v1.People/EraseSubject", false, "DD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         ExpectOk(m.s().Call(m.s().people(), &v1::People::Stub::RegisterEmployee,
+                             RegisterEmployeeReq(Id("Z", n), OrgOf(sub), ManagerOf(sub)))
+                      .status,
+                  "stand-in");
+         m.Mark();
+         v1::EraseSubjectRequest q;
+         q.set_employee_id(Id("Z", n));
+         q.set_reason("ticket 1");
+         return FromReply(m.s().Call(m.s().people(), &v1::People::Stub::EraseSubject, q, token));
+       }},
       {"perfledger.v1.Cycles/OpenCycle", false, "DD DD AA DD DD DD DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string&, int n) {
          return FromReply(m.s().Call(m.s().cycles(), &v1::Cycles::Stub::OpenCycle,

@@ -81,8 +81,9 @@ TEST_CASE("commands: people and cycles", "[commands]") {
           std::vector<std::string>{"job_level", "base_salary"});
     CHECK(p.job_level() == "L4");
     CHECK(p.base_salary().amount_minor() == fx::kSalaryMinor + 300'000);
-    // The rest of the record travels along unchanged.
-    CHECK(p.name() == "Employee E3");
+    // The rest of the record travels along unchanged, except personal data (the name is not
+    // repeated when it did not change).
+    CHECK(p.name().empty());
     CHECK(p.org_unit_id() == "ORG3");
     CHECK(p.reason() == "promotion");
   }

@@ -46,9 +46,14 @@ void TestServer::StartServer() {
   log_ = v1::Log::NewStub(channel_);
 }
 
-void TestServer::Restart() {
+void TestServer::Stop() {
+  if (server_ == nullptr) return;
   server_->Shutdown(absl::Seconds(2));
   server_.reset();  // closes the log and the state store, releasing their RocksDB locks
+}
+
+void TestServer::Restart() {
+  Stop();
   StartServer();
 }
 

@@ -54,6 +54,9 @@ class TestServer {
 
   // Shuts the server down and starts it again on the same data directory (a new port).
   void Restart();
+  // Shuts the server down and keeps its data directory (to inspect its files); Restart()
+  // starts it again. Nothing else may be called in between.
+  void Stop();
 
   int port() const { return server_->port(); }
   services::Server& server() { return *server_; }
