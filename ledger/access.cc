@@ -240,7 +240,19 @@ bool Viewer::SeesEverything() const {
 
 // ---------------------------------------------------------------- redaction
 
-Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Access& access) {
+namespace {
+
+std::optional<Subject> OfKind(v1::OwnerKind kind, const std::string& id) {
+  switch (kind) {
+    case v1::OWNER_KIND_EMPLOYEE: return Subject::Employee(id);
+    case v1::OWNER_KIND_ORG_UNIT: return Subject::OrgUnit(id);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<Subject> NamedSubject(const v1::Event& event) {
   using E = v1::Event;
   switch (event.body_case()) {
     case E::kOrgUnitDefined:
@@ -251,19 +263,14 @@ Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Ac
     case E::kEmployeeRegistered: return Subject::Employee(event.employee_registered().employee_id());
     case E::kEmployeeUpdated: return Subject::Employee(event.employee_updated().employee_id());
     case E::kEmployeeDeparted: return Subject::Employee(event.employee_departed().employee_id());
+    case E::kSubjectErased: return Subject::Employee(event.subject_erased().employee_id());
     case E::kGoalSet:
-      return event.goal_set().owner_kind() == v1::OWNER_KIND_ORG_UNIT
-                 ? Subject::OrgUnit(event.goal_set().owner_id())
-                 : Subject::Employee(event.goal_set().owner_id());
+      return OfKind(event.goal_set().owner_kind(), event.goal_set().owner_id());
     case E::kCheckInRecorded: return Subject::Employee(event.check_in_recorded().employee_id());
     case E::kMetricObserved:
-      return event.metric_observed().subject_kind() == v1::OWNER_KIND_ORG_UNIT
-                 ? Subject::OrgUnit(event.metric_observed().subject_id())
-                 : Subject::Employee(event.metric_observed().subject_id());
+      return OfKind(event.metric_observed().subject_kind(), event.metric_observed().subject_id());
     case E::kThresholdBreached:
-      return event.threshold_breached().scope() == v1::OWNER_KIND_ORG_UNIT
-                 ? Subject::OrgUnit(event.threshold_breached().subject_id())
-                 : Subject::Employee(event.threshold_breached().subject_id());
+      return OfKind(event.threshold_breached().scope(), event.threshold_breached().subject_id());
     case E::kScoreSubmitted: return Subject::Employee(event.score_submitted().employee_id());
     case E::kScoreAmended: return Subject::Employee(event.score_amended().employee_id());
     case E::kCalibrationAdjusted:
@@ -281,8 +288,12 @@ Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Ac
     case E::kTrainingEnrolled: return Subject::Employee(event.training_enrolled().employee_id());
     case E::kTrainingCompleted: return Subject::Employee(event.training_completed().employee_id());
     default:
-      break;
+      return std::nullopt;
   }
+}
+
+Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Access& access) {
+  if (std::optional<Subject> named = NamedSubject(event)) return *std::move(named);
   // Goal revisions and progress, action answers: the partition key is their subject (a goal's
   // owner, an action's employee).
   const std::string& key = envelope.partition_key();

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -155,8 +156,12 @@ int Redact(Viewer& viewer, const Subject& subject, google::protobuf::Message& me
            google::protobuf::RepeatedPtrField<std::string>* withheld,
            std::string_view path_prefix = "");
 
-// What an event is about: the employee or org unit it names, or the organisation for control
-// facts (org units, cycles, policies).
+// The subject an event's payload names: the employee or org unit, or the organisation for
+// control facts (org units, cycles, policies); nullopt for events that name only a goal or an
+// action (revisions, progress, answers).
+std::optional<Subject> NamedSubject(const v1::Event& event);
+
+// What an event is about: NamedSubject, else the subject its partition key names.
 Subject SubjectOf(const v1::Envelope& envelope, const v1::Event& event, const Access& access);
 
 // Applies the visibility decision to one event read from the log: false when the caller may see

@@ -3,6 +3,8 @@
 #include "perfledger/v1/views.grpc.pb.h"
 #include "projections/hook_queries.h"
 #include "projections/queries.h"
+#include "ledger/sealing.h"
+#include "ledger/status_macros.h"
 #include "projections/suppression.h"
 #include "services/server.h"
 #include "services/status_map.h"
@@ -256,6 +258,59 @@ class ViewsService final : public v1::Views::Service {
       return answer;
     });
   }
+  grpc::Status GetErasureStatus(grpc::ServerContext* c, const v1::ErasureStatusRequest* q,
+                                v1::ErasureStatusResponse* out) override {
+    // The write model knows of an erasure as soon as it is durable; the timeline, where its
+    // event is read from, a moment later.
+    if (deps_->access->IsErased(q->employee_id())) {
+      deps_->projector
+          ->WaitCaughtUp(
+              std::min(absl::FromChrono(c->deadline()), absl::Now() + kConsistencyWaitMax))
+          .IgnoreError();
+    }
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::ErasureStatusResponse> {
+      const v1::Role role = v.principal().role;
+      const Subject subject = Subject::Employee(q->employee_id());
+      const bool may = role == v1::ROLE_ADMIN || role == v1::ROLE_AUDITOR ||
+                       ((role == v1::ROLE_HR || role == v1::ROLE_EMPLOYEE) && v.InScope(subject));
+      if (!may) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "employee_id: the erasure status of ", q->employee_id(), " is not for ",
+            v1::Role_Name(role), " ", v.principal().name));
+      }
+      if (!v.access().IsEmployee(q->employee_id())) {
+        return absl::NotFoundError(
+            absl::StrCat("employee_id: employee ", q->employee_id(), " not found"));
+      }
+      v1::ErasureStatusResponse answer;
+      answer.set_employee_id(q->employee_id());
+      answer.set_erased(v.access().IsErased(q->employee_id()));
+      if (answer.erased()) {
+        // The erasure event is on the employee's timeline (the views applied it: see above).
+        v1::TimelineRequest page;
+        page.set_employee_id(q->employee_id());
+        page.set_page_size(1000);
+        for (int pages = 0; pages < 10'000 && !answer.has_erasure(); pages++) {
+          ASSIGN_OR_RETURN(v1::TimelineResponse t, projections::QueryTimeline(r, page));
+          for (const auto& e : t.events()) {
+            if (e.event().has_subject_erased()) *answer.mutable_erasure() = e;
+          }
+          if (t.next_page_token().empty()) break;
+          page.set_page_token(t.next_page_token());
+        }
+      }
+      auto* key = answer.add_keys();
+      key->set_key_id(absl::StrCat("personal/", q->employee_id()));
+      if (Sealer* sealer = v.access().sealer(); sealer != nullptr) {
+        ASSIGN_OR_RETURN(KeyState state,
+                         sealer->keys()->State(q->employee_id(), KeyPurpose::kPersonal));
+        key->set_destroyed(state == KeyState::kDestroyed);
+      }
+      return answer;
+    });
+  }
+
   grpc::Status ListPips(grpc::ServerContext* c, const v1::ListPipsRequest* q,
                         v1::ListPipsResponse* out) override {
     return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {

@@ -519,6 +519,12 @@ std::vector<Row> Table() {
          for (const auto& e : reply.response.plans()) seen.withheld += e.withheld_size();
          return seen;
        }},
+      {"perfledger.v1.Views/GetErasureStatus", true, "AD DD AA AD DD DD AA DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int) {
+         v1::ErasureStatusRequest q;
+         q.set_employee_id(sub);
+         return FromReply(m.s().Call(*m.views, &v1::Views::Stub::GetErasureStatus, q, token));
+       }},
       // ---- Policies
       {"perfledger.v1.Policies/PublishPolicy", false, "DD DD AA DD DD DD DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string&, int) {

@@ -211,6 +211,24 @@ TEST_CASE("erasure: erase shreds the key; every reader shows placeholders", "[er
   CHECK(second.events(0).event_id() == first.events(0).event_id());
   CHECK(s.LogEnd() == after);
 
+  // The erasure status: the event, and the key destroyed.
+  v1::ErasureStatusRequest status_q;
+  status_q.set_employee_id("EZ");
+  const auto status =
+      MustOk(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q, "auditor-token"));
+  CHECK(status.erased());
+  CHECK(status.erasure().envelope().event_id() == first.events(0).event_id());
+  REQUIRE(status.keys_size() == 1);
+  CHECK(status.keys(0).key_id() == "personal/EZ");
+  CHECK(status.keys(0).destroyed());
+  status_q.set_employee_id(fx::kEmployee);
+  const auto live = MustOk(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q));
+  CHECK_FALSE(live.erased());
+  CHECK_FALSE(live.keys(0).destroyed());
+  status_q.set_employee_id("NOBODY");
+  RequireError(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q),
+               grpc::StatusCode::NOT_FOUND, "employee_id");
+
   const auto erased = EventsOfType(s.ReadAllEvents(), "SubjectErased");
   REQUIRE(erased.size() == 1);
   CHECK(erased[0].event().subject_erased().employee_id() == "EZ");

@@ -1,4 +1,5 @@
-// employee register|update|depart, org-unit define: the single-row forms of the imports.
+// employee register|update|depart, org-unit define: the single-row forms of the imports;
+// subject erase|erasure-status: GDPR erasure by crypto-shredding.
 
 #include <map>
 #include <memory>
@@ -10,6 +11,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
+#include "perfledger/v1/views.grpc.pb.h"
+#include "tools/perfctl/output.h"
 #include "tools/perfctl/commands.h"
 #include "tools/perfctl/parse.h"
 #include "tools/perfctl/records.h"
@@ -240,9 +243,85 @@ void AddOrgUnitDefine(CLI::App& org_unit, Session& session) {
   });
 }
 
+struct EraseFlags {
+  std::string employee_id;
+  std::string reason;
+  std::string legal_basis;
+  MetaFlags meta;
+};
+
+void AddSubject(CLI::App& app, Session& session) {
+  CLI::App* subject =
+      app.add_subcommand("subject", "GDPR: erase a subject's personal data, show the erasure");
+  subject->require_subcommand(1);
+
+  auto flags = std::make_shared<EraseFlags>();
+  CLI::App* erase = subject->add_subcommand(
+      "erase",
+      "Erase an employee's personal data (Art. 17) by destroying their key: names, e-mail and "
+      "free text read as [erased] everywhere; grades, actions and amounts stay (hr, admin)");
+  erase->add_option("EMPLOYEE_ID", flags->employee_id, "Employee id")->required();
+  erase->add_option("--reason", flags->reason,
+                    "The request's reference, e.g. a ticket id (kept in clear: no personal data)")
+      ->required();
+  erase->add_option("--legal-basis", flags->legal_basis, "Default: GDPR Art. 17");
+  AddMetaFlags(erase, &flags->meta);
+  erase->footer(Examples({"perfctl subject erase W13 --reason 'request 2026-117'"}));
+  erase->callback([&session, flags] {
+    session.Select(absl::StrCat("erase ", flags->employee_id), [&session, flags]() -> absl::Status {
+      v1::EraseSubjectRequest request;
+      PERFCTL_RETURN_IF_ERROR(ValidateId("EMPLOYEE_ID", flags->employee_id));
+      request.set_employee_id(flags->employee_id);
+      request.set_reason(flags->reason);
+      request.set_legal_basis(flags->legal_basis);
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_meta(), BuildMeta(flags->meta));
+      return SendCommand<v1::People>(session, &v1::People::Stub::EraseSubject, request);
+    });
+  });
+
+  auto status_id = std::make_shared<std::string>();
+  CLI::App* status = subject->add_subcommand(
+      "erasure-status", "Whether an employee is erased, by which event, and their key's state");
+  status->add_option("EMPLOYEE_ID", *status_id, "Employee id")->required();
+  status->footer(Examples({"perfctl subject erasure-status W13", "perfctl subject erasure-status W13 -o json"}));
+  status->callback([&session, status_id] {
+    session.Select(absl::StrCat("erasure status of ", *status_id),
+                   [&session, status_id]() -> absl::Status {
+                     PERFCTL_RETURN_IF_ERROR(ValidateId("EMPLOYEE_ID", *status_id));
+                     v1::ErasureStatusRequest request;
+                     request.set_employee_id(*status_id);
+                     PERFCTL_ASSIGN_OR_RETURN(
+                         v1::ErasureStatusResponse r,
+                         (CallUnary<v1::Views>(session, &v1::Views::Stub::GetErasureStatus,
+                                               request)));
+                     if (session.format() == OutputFormat::kJson) {
+                       PERFCTL_ASSIGN_OR_RETURN(std::string json,
+                                                ToJson(r, JsonLayout::kPretty));
+                       std::cout << json << '\n';
+                       return absl::OkStatus();
+                     }
+                     if (!r.erased()) {
+                       std::cout << r.employee_id() << ": not erased\n";
+                     } else {
+                       const auto& e = r.erasure();
+                       std::cout << r.employee_id() << ": erased by " << e.envelope().event_id()
+                                 << " at " << FormatTimestamp(e.envelope().occurred_at())
+                                 << " (" << e.event().subject_erased().legal_basis() << "; "
+                                 << e.event().subject_erased().reason() << ")\n";
+                     }
+                     for (const auto& k : r.keys()) {
+                       std::cout << "  key " << k.key_id() << ": "
+                                 << (k.destroyed() ? "destroyed" : "live") << '\n';
+                     }
+                     return absl::OkStatus();
+                   });
+  });
+}
+
 }  // namespace
 
 void AddPeopleCommands(CLI::App& app, Session& session) {
+  AddSubject(app, session);
   CLI::App* employee = app.add_subcommand("employee", "Register, update or depart one employee");
   employee->require_subcommand(1);
   AddRegister(*employee, session);
