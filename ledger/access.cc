@@ -264,6 +264,8 @@ std::optional<Subject> NamedSubject(const v1::Event& event) {
     case E::kEmployeeUpdated: return Subject::Employee(event.employee_updated().employee_id());
     case E::kEmployeeDeparted: return Subject::Employee(event.employee_departed().employee_id());
     case E::kSubjectErased: return Subject::Employee(event.subject_erased().employee_id());
+    case E::kErasureNoticeAcknowledged:
+      return Subject::Employee(event.erasure_notice_acknowledged().employee_id());
     case E::kGoalSet:
       return OfKind(event.goal_set().owner_kind(), event.goal_set().owner_id());
     case E::kCheckInRecorded: return Subject::Employee(event.check_in_recorded().employee_id());

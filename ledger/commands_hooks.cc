@@ -38,6 +38,40 @@ absl::StatusOr<v1::AcknowledgeResponse> Ledger::Acknowledge(
     for (int i = 0; i < r.items_size(); i++) {
       const v1::AcknowledgeItem& item = r.items(i);
       const std::string f = absl::StrCat("items[", i, "].");
+      if (!item.erased_employee_id().empty()) {
+        // An erasure notice (GDPR Art. 19): the consumer erased what it held about them.
+        const std::string& employee = item.erased_employee_id();
+        RETURN_IF_ERROR(CheckId(f + "erased_employee_id", employee, Presence::kRequired));
+        if (!item.action_id().empty() || item.cancellation() || !item.reject_reason().empty()) {
+          return FieldError(f + "erased_employee_id",
+                            "an erasure notice is acknowledged alone: no action_id, "
+                            "cancellation or reject_reason");
+        }
+        RETURN_IF_ERROR(CheckReference(f + "consumer_reference", item.consumer_reference()));
+        if (!seen.insert(absl::StrCat("erasure/", employee)).second) {
+          return FieldError(f + "erased_employee_id", "repeated in this request");
+        }
+        ASSIGN_OR_RETURN(auto emp, d.Employee(f + "erased_employee_id", employee,
+                                              EmployeeMust::kExist));
+        if (!emp.erased()) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              f, "erased_employee_id: employee ", employee, " is not erased"));
+        }
+        RETURN_IF_ERROR(d.RequireScope(f + "erased_employee_id", employee));
+        const std::string stream = absl::StrCat("erasure-notice/", employee, "/", r.consumer());
+        if (auto done = d.Find(stream); done && done->version() > 0) {
+          outcomes.push_back(v1::ACKNOWLEDGE_OUTCOME_DUPLICATE);  // the first answer stands
+          continue;
+        }
+        v1::Event e;
+        auto* ack = e.mutable_erasure_notice_acknowledged();
+        ack->set_employee_id(employee);
+        ack->set_consumer(r.consumer());
+        ack->set_consumer_reference(item.consumer_reference());
+        outcomes.push_back(v1::ACKNOWLEDGE_OUTCOME_RECORDED);
+        d.Emit(stream, Route::Data(employee), std::move(e));
+        continue;
+      }
       RETURN_IF_ERROR(CheckId(f + "action_id", item.action_id(), Presence::kRequired));
       if (!seen.insert(absl::StrCat(item.action_id(), item.cancellation() ? "/c" : "")).second) {
         return FieldError(f + "action_id", "repeated in this request");

@@ -1,5 +1,7 @@
 #include "projections/hook_queries.h"
 
+#include "projections/views/views.h"
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -180,6 +182,23 @@ absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
                               return true;
                             }));
   out.set_next_page_token(next);
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(
+    const Projector::Reader& r, const std::string& employee_id) {
+  std::vector<v1::ErasureAcknowledgement> out;
+  const std::string prefix = ErasureAckKey(employee_id, "");
+  std::unique_ptr<rocksdb::Iterator> it(r.db()->NewIterator(rocksdb::ReadOptions(), r.family("hooks")));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) &&
+                         out.size() < limits::kAckItemsMax;
+       it->Next()) {
+    if (!out.emplace_back().ParseFromArray(it->value().data(),
+                                           static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("hooks row ", it->key().ToString()));
+    }
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "scan hooks view"));
   return out;
 }
 

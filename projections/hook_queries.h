@@ -26,5 +26,9 @@ absl::StatusOr<v1::TrainingSummaryResponse> QueryTrainingSummary(
     const Projector::Reader& r, const v1::TrainingSummaryRequest& q);
 absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
                                                const v1::ListPipsRequest& q);
+// The hook consumers' acknowledgements of an employee's erasure notice, by consumer name (at
+// most limits::kAckItemsMax).
+absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(
+    const Projector::Reader& r, const std::string& employee_id);
 
 }  // namespace perfledger::projections

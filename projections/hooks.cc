@@ -136,7 +136,22 @@ absl::StatusOr<bool> Exists(const Projector::Reader& reader, const std::string& 
 }
 
 const char* TypeTag(v1::HookItemType type) {
-  return type == v1::HOOK_ITEM_TYPE_CANCELLATION ? "n" : "a";
+  switch (type) {
+    case v1::HOOK_ITEM_TYPE_CANCELLATION: return "n";
+    case v1::HOOK_ITEM_TYPE_ERASURE: return "e";
+    default: return "a";
+  }
+}
+
+// Consumers of these kinds hold data about people they were sent: they get erasure notices.
+bool ReceivesErasures(const std::vector<v1::ActionKind>& kinds) {
+  for (v1::ActionKind k : kinds) {
+    if (k == v1::ACTION_KIND_SALARY_ADJUSTMENT || k == v1::ACTION_KIND_BONUS ||
+        k == v1::ACTION_KIND_TRAINING) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace
@@ -147,7 +162,10 @@ absl::StatusOr<std::vector<v1::HookItem>> HookSubscription::Poll(const Projector
   // 1. Forget what was resolved; send again what fell due.
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     Flight& f = it->second;
-    ASSIGN_OR_RETURN(bool still_open, Exists(reader, f.index_key));
+    ASSIGN_OR_RETURN(bool marker, Exists(reader, f.index_key));
+    // An erasure notice is open until its acknowledgement exists; an action while its index
+    // entry does.
+    const bool still_open = f.type == v1::HOOK_ITEM_TYPE_ERASURE ? !marker : marker;
     if (!still_open) {
       in_flight_.erase(it++);
       continue;
@@ -166,7 +184,9 @@ absl::StatusOr<std::vector<v1::HookItem>> HookSubscription::Poll(const Projector
     }
     ++it;
   }
-  // 2. Open items not yet in flight, in log order per kind and partition.
+  // 2. Open items not yet in flight: erasure notices first (the law sets their pace), then
+  // actions in log order per kind and partition.
+  if (ReceivesErasures(options_.kinds)) RETURN_IF_ERROR(ScanErasures(reader, now, out));
   for (v1::ActionKind kind : options_.kinds) {
     RETURN_IF_ERROR(ScanIndex(reader, 'n', kind, now, out));
     RETURN_IF_ERROR(ScanIndex(reader, 'o', kind, now, out));
@@ -204,6 +224,30 @@ absl::Status HookSubscription::ScanIndex(const Projector::Reader& reader, char i
     item.set_attempt(1);
     item.set_cursor(FormatHookCursor(options_.cursor));
     in_flight_.emplace(id, Flight{record_key, it->key().ToString(), type, now, 1});
+  }
+  return FromRocks(it->status(), "scan hooks view");
+}
+
+absl::Status HookSubscription::ScanErasures(const Projector::Reader& reader, absl::Time now,
+                                            std::vector<v1::HookItem>& out) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kView)));
+  const std::string prefix = "e/";
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string employee = it->value().ToString();
+    const std::string id = absl::StrCat(TypeTag(v1::HOOK_ITEM_TYPE_ERASURE), "/", employee);
+    if (in_flight_.contains(id)) continue;
+    const std::string ack_key = ErasureAckKey(employee, options_.consumer);
+    ASSIGN_OR_RETURN(bool acknowledged, Exists(reader, ack_key));
+    if (acknowledged) continue;
+    if (in_flight_.size() >= options_.max_in_flight || Full(out)) break;
+    const std::string record_key = ErasureRecordKey(employee);
+    ASSIGN_OR_RETURN(auto record, LoadRecord(reader, record_key));
+    if (!record) continue;
+    v1::HookItem& item = out.emplace_back(std::move(*record->mutable_item()));
+    item.set_attempt(1);
+    item.set_cursor(FormatHookCursor(options_.cursor));
+    in_flight_.emplace(id, Flight{record_key, ack_key, v1::HOOK_ITEM_TYPE_ERASURE, now, 1});
   }
   return FromRocks(it->status(), "scan hooks view");
 }

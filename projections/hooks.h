@@ -62,7 +62,8 @@ class HookSubscription {
  private:
   struct Flight {
     std::string record_key;  // the hooks view's "a/" row
-    std::string index_key;   // the "o/" or "n/" entry whose presence means still to do
+    std::string index_key;   // the "o/" or "n/" entry whose presence means still to do, or
+                             // for an erasure notice the "ea/" entry whose absence does
     v1::HookItemType type = v1::HOOK_ITEM_TYPE_UNSPECIFIED;
     absl::Time sent;
     uint32_t attempt = 0;
@@ -71,6 +72,9 @@ class HookSubscription {
   absl::Status ScanIndex(const Projector::Reader& reader, char index, v1::ActionKind kind,
                          absl::Time now, std::vector<v1::HookItem>& out);
   absl::Status ScanResolved(const Projector::Reader& reader, std::vector<v1::HookItem>& out);
+  // Erasure notices this consumer has not acknowledged (payroll and LMS subscriptions).
+  absl::Status ScanErasures(const Projector::Reader& reader, absl::Time now,
+                            std::vector<v1::HookItem>& out);
   bool Full(const std::vector<v1::HookItem>& out) const;
 
   SubscriptionOptions options_;

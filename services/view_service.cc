@@ -300,6 +300,9 @@ class ViewsService final : public v1::Views::Service {
           page.set_page_token(t.next_page_token());
         }
       }
+      ASSIGN_OR_RETURN(std::vector<v1::ErasureAcknowledgement> acks,
+                       projections::QueryErasureAcknowledgements(r, q->employee_id()));
+      for (auto& a : acks) *answer.add_acknowledgements() = std::move(a);
       auto* key = answer.add_keys();
       key->set_key_id(absl::StrCat("personal/", q->employee_id()));
       if (Sealer* sealer = v.access().sealer(); sealer != nullptr) {

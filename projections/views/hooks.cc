@@ -9,6 +9,11 @@
 //   "n/<kind>/<partition><offset>"     → "<employee>/<action>": open cancellation notices
 //                                        (acknowledged, then cancelled; notice not acknowledged);
 //                                        the position is the ActionCancelled's
+//   "ae/<employee>"                    → internal.HookRecord: the erasure notice (type ERASURE)
+//   "e/<partition><offset>"            → "<employee>": erasure notices in log order (position of
+//                                        the SubjectErased); every payroll and LMS consumer
+//                                        gets each until it acknowledges
+//   "ea/<employee>/<consumer>"         → v1.ErasureAcknowledgement: that consumer's answer
 // <kind> is the ActionKind number in two digits; <partition><offset> is PositionSuffix, so a
 // scan of one kind and partition is in log order.
 //
@@ -27,6 +32,7 @@
 #include "absl/strings/str_format.h"
 #include "ledger/status_macros.h"
 #include "perfledger/internal/hooks.pb.h"
+#include "perfledger/v1/views.pb.h"
 #include "projections/keys.h"
 #include "projections/views/views.h"
 
@@ -38,6 +44,16 @@ std::string HookKindPrefix(char index, v1::ActionKind kind) {
 
 bool HookOpen(const internal::HookRecord& r) {
   return !r.acknowledged() && !r.rejected() && !r.cancelled();
+}
+
+std::string ErasureRecordKey(const std::string& employee) { return Key({"ae", employee}); }
+
+std::string ErasureIndexKey(uint32_t partition, uint64_t offset) {
+  return "e/" + PositionSuffix(partition, offset);
+}
+
+std::string ErasureAckKey(const std::string& employee, const std::string& consumer) {
+  return Key({"ea", employee, consumer});
 }
 
 bool HookNoticeOpen(const internal::HookRecord& r) {
@@ -94,6 +110,32 @@ class HooksView final : public View {
           r.mutable_item()->set_cancelled_by_event_id(c.caused_by_event_id());
           return true;
         });
+      }
+      case v1::Event::kSubjectErased: {
+        const std::string& employee = event.subject_erased().employee_id();
+        internal::HookRecord r;
+        v1::HookItem& item = *r.mutable_item();
+        item.set_type(v1::HOOK_ITEM_TYPE_ERASURE);
+        item.set_employee_id(employee);
+        item.set_triggered_event_id(e.event_id());
+        if (e.has_occurred_at()) *item.mutable_triggered_at() = e.occurred_at();
+        *item.mutable_position() = e.position();
+        txn.Put(ErasureRecordKey(employee), r.SerializeAsString());
+        txn.Put(ErasureIndexKey(e.position().partition(), e.position().offset()), employee);
+        return absl::OkStatus();
+      }
+      case v1::Event::kErasureNoticeAcknowledged: {
+        const auto& a = event.erasure_notice_acknowledged();
+        const std::string key = ErasureAckKey(a.employee_id(), a.consumer());
+        ASSIGN_OR_RETURN(auto existing, txn.Get(key));
+        if (existing) return absl::OkStatus();  // the first answer stands
+        v1::ErasureAcknowledgement ack;
+        ack.set_consumer(a.consumer());
+        ack.set_consumer_reference(a.consumer_reference());
+        ack.set_event_id(e.event_id());
+        if (e.has_occurred_at()) *ack.mutable_acknowledged_at() = e.occurred_at();
+        txn.Put(key, ack.SerializeAsString());
+        return absl::OkStatus();
       }
       default:
         return absl::OkStatus();

@@ -27,24 +27,6 @@ mgr-token     mike    manager  M1
 mgr2-token    mona    manager  M2
 )";
 
-constexpr char kPolicy[] = R"(policy_id: access-test
-grading:
-  method: metric_bands
-  metric: defect_rate
-  direction: lower_is_better
-  aggregate: mean
-  bands:
-    - {grade: A, below_milli: 2000}
-    - {grade: B, below_milli: 3000}
-    - {grade: C, below_milli: 5001}
-    - {grade: D}
-actions:
-  A:
-    raise_bp: 1500
-    training: [quality-control]
-  B:
-    bonus: {percent_of_monthly_bp: 2000, reason_code: quality-bonus}
-)";
 
 struct Org {
   TempDir dir{"access"};
@@ -80,7 +62,7 @@ struct Org {
                  .status,
              "E4");
     v1::PublishPolicyRequest publish;
-    publish.set_document(kPolicy);
+    publish.set_document(kGradeActionsPolicy);
     ExpectOk(s.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish).status, "policy");
   }
 

@@ -37,27 +37,6 @@ emp-token     eve     employee E1
 mgr-token     mike    manager  M1
 )";
 
-constexpr char kPolicy[] = R"(policy_id: matrix
-grading:
-  method: metric_bands
-  metric: defect_rate
-  direction: lower_is_better
-  aggregate: mean
-  bands:
-    - {grade: A, below_milli: 2000}
-    - {grade: B, below_milli: 3000}
-    - {grade: C, below_milli: 5001}
-    - {grade: D}
-actions:
-  A:
-    raise_bp: 1500
-    training: [quality-control]
-  B:
-    bonus: {percent_of_monthly_bp: 2000, reason_code: quality-bonus}
-    training: [operation-skills]
-  C:
-    pip: {length_days: 60, checkpoint_every_days: 14}
-)";
 
 // The roles, and for each the subject in scope and the one outside it. The organisation:
 // ORG1 (root) holds M1, E1, E2 (reporting to M1) and M2; ORG3 (under ORG1) is managed by M2
@@ -159,7 +138,7 @@ struct Matrix {
     ok(t.Call(t.people(), &v1::People::Stub::RegisterEmployee, RegisterEmployeeReq("E3", "ORG3", "M2"))
            .status, "E3");
     v1::PublishPolicyRequest publish;
-    publish.set_document(kPolicy);
+    publish.set_document(kGradeActionsPolicy);
     ok(t.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish).status, "policy");
     ok(t.Call(t.cycles(), &v1::Cycles::Stub::OpenCycle, OpenCycleReq("C2")).status, "C2");
     ok(t.Call(t.cycles(), &v1::Cycles::Stub::OpenCycle, OpenCycleReq("C3")).status, "C3");
@@ -529,7 +508,7 @@ std::vector<Row> Table() {
       {"perfledger.v1.Policies/PublishPolicy", false, "DD DD AA DD DD DD DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string&, int) {
          v1::PublishPolicyRequest q;
-         q.set_document(kPolicy);
+         q.set_document(kGradeActionsPolicy);
          return FromReply(m.s().Call(*m.policies, &v1::Policies::Stub::PublishPolicy, q, token));
        }},
       {"perfledger.v1.Policies/GetPolicy", true, "AA AA AA AA DD DD AA DD AA",

@@ -256,6 +256,28 @@ v1::RecordTrainingRequest TrainingReq(const std::string& employee, const std::st
   return r;
 }
 
+const char kGradeActionsPolicy[] = R"(policy_id: grade-actions
+grading:
+  method: metric_bands
+  metric: defect_rate
+  direction: lower_is_better
+  aggregate: mean
+  bands:
+    - {grade: A, below_milli: 2000}
+    - {grade: B, below_milli: 3000}
+    - {grade: C, below_milli: 5001}
+    - {grade: D}
+actions:
+  A:
+    raise_bp: 1500
+    training: [quality-control]
+  B:
+    bonus: {percent_of_monthly_bp: 2000, reason_code: quality-bonus}
+    training: [operation-skills]
+  C:
+    pip: {length_days: 60, checkpoint_every_days: 14}
+)";
+
 std::string CodeName(grpc::StatusCode code) {
   // gRPC and absl number the canonical codes alike (tests/unit/status_map_test.cc).
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));

@@ -72,6 +72,10 @@ v1::RecordFeedbackRequest FeedbackReq(const std::string& employee = fx::kEmploye
 v1::RecordTrainingRequest TrainingReq(const std::string& employee = fx::kEmployee,
                                       const std::string& verb = "completed");
 
+// A policy grading on defect_rate bands: A → a 15 % raise and course quality-control; B → a
+// bonus of 20 % of monthly pay and course operation-skills; C → a 60-day PIP; D → nothing.
+extern const char kGradeActionsPolicy[];
+
 // Creates the fixture through the server's RPCs (6 commands, 6 events). Throws
 // std::runtime_error naming the command that failed.
 void SeedFixture(TestServer& server, const std::string& token = "");

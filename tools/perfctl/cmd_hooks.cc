@@ -81,6 +81,7 @@ absl::Status RunTail(Session& session, const TailFlags& flags) {
       std::cout << ToJsonValue(item).dump() << '\n' << std::flush;
     } else {
       const std::string type = item.type() == v1::HOOK_ITEM_TYPE_CANCELLATION ? "cancel"
+                               : item.type() == v1::HOOK_ITEM_TYPE_ERASURE   ? "erasure"
                                : item.resolved()                             ? "done"
                                                                              : "action";
       table.PrintRow(std::cout, {type, KindWord(item.kind()), item.action_id(), item.employee_id(),
@@ -104,6 +105,8 @@ struct AnswerFlags {
   std::string reference;
   std::string reason;
   bool cancellation = false;
+  // The ids are employees whose erasure notices are acknowledged.
+  bool erasure = false;
 };
 
 absl::Status RunAnswer(Session& session, const AnswerFlags& flags, bool reject) {
@@ -111,8 +114,13 @@ absl::Status RunAnswer(Session& session, const AnswerFlags& flags, bool reject) 
   PERFCTL_RETURN_IF_ERROR(ValidateId("--consumer", flags.consumer));
   request.set_consumer(flags.consumer);
   for (const std::string& id : flags.action_ids) {
-    PERFCTL_RETURN_IF_ERROR(ValidateId("ACTION_ID", id));
+    PERFCTL_RETURN_IF_ERROR(ValidateId(flags.erasure ? "EMPLOYEE_ID" : "ACTION_ID", id));
     v1::AcknowledgeItem* item = request.add_items();
+    if (flags.erasure) {
+      item->set_erased_employee_id(id);
+      item->set_consumer_reference(flags.reference);
+      continue;
+    }
     item->set_action_id(id);
     if (reject) {
       item->set_reject_reason(flags.reason);
@@ -130,7 +138,8 @@ absl::Status RunAnswer(Session& session, const AnswerFlags& flags, bool reject) 
   }
   Table table({"ACTION", "OUTCOME"});
   for (int i = 0; i < response.outcomes_size(); i++) {
-    table.AddRow({request.items(i).action_id(),
+    table.AddRow({flags.erasure ? absl::StrCat("erasure of ", request.items(i).erased_employee_id())
+                                : request.items(i).action_id(),
                   response.outcomes(i) == v1::ACKNOWLEDGE_OUTCOME_DUPLICATE ? "duplicate (already recorded)"
                                                                            : "recorded"});
   }
@@ -175,6 +184,21 @@ void AddHookCommands(CLI::App& app, Session& session) {
   sub->footer(Examples({"perfctl hooks ack act-3f9a --consumer payroll-eu --reference PAY-2026-0042"}));
   sub->callback([&session, ack] {
     session.Select("acknowledge actions", [&session, ack] { return RunAnswer(session, *ack, false); });
+  });
+
+  auto erased = std::make_shared<AnswerFlags>();
+  erased->erasure = true;
+  sub = hooks->add_subcommand(
+      "ack-erasure",
+      "Acknowledge erasure notices: the consumer erased what it held about these employees");
+  sub->add_option("EMPLOYEE_ID", erased->action_ids, "Erased employees' ids")->required();
+  sub->add_option("--consumer", erased->consumer, "Consumer name")->required();
+  sub->add_option("--reference", erased->reference, "The consumer's reference for its erasure")
+      ->required();
+  sub->footer(Examples({"perfctl hooks ack-erasure W13 --consumer payroll-eu --reference DEL-2026-7"}));
+  sub->callback([&session, erased] {
+    session.Select("acknowledge erasure notices",
+                   [&session, erased] { return RunAnswer(session, *erased, false); });
   });
 
   auto reject = std::make_shared<AnswerFlags>();

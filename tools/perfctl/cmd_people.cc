@@ -313,6 +313,14 @@ void AddSubject(CLI::App& app, Session& session) {
                        std::cout << "  key " << k.key_id() << ": "
                                  << (k.destroyed() ? "destroyed" : "live") << '\n';
                      }
+                     for (const auto& a : r.acknowledgements()) {
+                       std::cout << "  acknowledged by " << a.consumer() << " ("
+                                 << a.consumer_reference() << ") at "
+                                 << FormatTimestamp(a.acknowledged_at()) << '\n';
+                     }
+                     if (r.erased() && r.acknowledgements().empty()) {
+                       std::cout << "  no hook consumer has acknowledged the erasure notice yet\n";
+                     }
                      return absl::OkStatus();
                    });
   });
