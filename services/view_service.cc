@@ -261,7 +261,8 @@ class ViewsService final : public v1::Views::Service {
   grpc::Status GetErasureStatus(grpc::ServerContext* c, const v1::ErasureStatusRequest* q,
                                 v1::ErasureStatusResponse* out) override {
     // The write model knows of an erasure as soon as it is durable; the timeline, where its
-    // event is read from, a moment later.
+    // event is read from, a moment later. Only an authenticated reader waits for it.
+    if (grpc::Status s = Check(c, Operation::kReadViews); !s.ok()) return s;
     if (deps_->access->IsErased(q->employee_id())) {
       deps_->projector
           ->WaitCaughtUp(
