@@ -1,4 +1,4 @@
-// The conformance suite (issue 4, criterion 3): the same cases against every EventLog backend.
+// The conformance suite: the same cases against every EventLog backend.
 // This file is compiled twice (tests/conformance/CMakeLists.txt): PERFLEDGER_CONFORMANCE_KAFKA=0
 // runs it on the embedded RocksDB log, =1 on a real Kafka broker (PERFLEDGER_KAFKA_BROKERS; it
 // fails, never skips, without one). Each case opens fresh storage: a temporary directory, or

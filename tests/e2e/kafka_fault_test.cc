@@ -1,5 +1,4 @@
-// kafka_fault_test: the real perfledgerd on the Kafka backend under faults (issue 4, criteria 4
-// and 5), against the broker deploy/test.sh started (PERFLEDGER_KAFKA_BROKERS; the test stops
+// kafka_fault_test: the real perfledgerd on the Kafka backend under faults, against the broker deploy/test.sh started (PERFLEDGER_KAFKA_BROKERS; the test stops
 // and restarts it with deploy/kafka/kafka.sh and the same PERFLEDGER_KAFKA_* environment, so
 // CTest runs it alone: RUN_SERIAL).
 //

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4's Kafka targets, measured in one run against one broker:
+# The Kafka targets, measured in one run against one broker:
 #   1. perfledgerd (--log-backend kafka, fresh topics) under perfbench metrics-batch load;
 #   2. librdkafka alone (idempotent, acks=all) producing records of the SAME size as the ones
 #      perfledgerd wrote in step 1 (the mean record size, read back with kcat);
