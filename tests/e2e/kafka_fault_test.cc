@@ -1,6 +1,7 @@
-// kafka_fault_test: the real perfledgerd on the Kafka backend under faults, against the broker deploy/test.sh started (PERFLEDGER_KAFKA_BROKERS; the test stops
-// and restarts it with deploy/kafka/kafka.sh and the same PERFLEDGER_KAFKA_* environment, so
-// CTest runs it alone: RUN_SERIAL).
+// kafka_fault_test: the real perfledgerd on the Kafka backend under faults, against the broker
+// deploy/test.sh started (PERFLEDGER_KAFKA_BROKERS; the test stops and restarts it with
+// deploy/kafka/kafka.sh and the same PERFLEDGER_KAFKA_* environment, so CTest runs it alone:
+// RUN_SERIAL).
 //
 // - broker outage: the broker is stopped for 10 s while writers send commands, then started
 //   again. Every failure a client sees is UNAVAILABLE or DEADLINE_EXCEEDED; every command is
