@@ -45,18 +45,7 @@ struct Org {
     audit = v1::Audit::NewStub(server->NewChannel());
     SeedFixture(*server);
     TestServer& s = *server;
-    ExpectOk(s.Call(s.people(), &v1::People::Stub::RegisterEmployee,
-                    RegisterEmployeeReq("M2", fx::kOrg, ""))
-                 .status,
-             "M2");
-    ExpectOk(s.Call(s.people(), &v1::People::Stub::DefineOrgUnit,
-                    DefineOrgUnitReq("ORG3", fx::kOrg, "M2"))
-                 .status,
-             "ORG3");
-    ExpectOk(s.Call(s.people(), &v1::People::Stub::RegisterEmployee,
-                    RegisterEmployeeReq("E3", "ORG3", "M2"))
-                 .status,
-             "E3");
+    SeedSecondLine(s);
     ExpectOk(s.Call(s.people(), &v1::People::Stub::RegisterEmployee,
                     RegisterEmployeeReq("E4", fx::kSubOrg, ""))
                  .status,

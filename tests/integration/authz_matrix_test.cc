@@ -131,12 +131,7 @@ struct Matrix {
     TestServer& t = s();
     SeedFixture(t);
     auto ok = [](const grpc::Status& st, const std::string& what) { ExpectOk(st, what); };
-    ok(t.Call(t.people(), &v1::People::Stub::RegisterEmployee, RegisterEmployeeReq("M2", fx::kOrg, ""))
-           .status, "M2");
-    ok(t.Call(t.people(), &v1::People::Stub::DefineOrgUnit, DefineOrgUnitReq("ORG3", fx::kOrg, "M2"))
-           .status, "ORG3");
-    ok(t.Call(t.people(), &v1::People::Stub::RegisterEmployee, RegisterEmployeeReq("E3", "ORG3", "M2"))
-           .status, "E3");
+    SeedSecondLine(t);
     v1::PublishPolicyRequest publish;
     publish.set_document(kGradeActionsPolicy);
     ok(t.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish).status, "policy");

@@ -290,6 +290,15 @@ void ExpectOk(const grpc::Status& status, const std::string& what) {
   }
 }
 
+void SeedSecondLine(TestServer& server, const std::string& token) {
+  ExpectOk(server.Call(server.people(), &v1::People::Stub::RegisterEmployee,
+                       RegisterEmployeeReq("M2", fx::kOrg, ""), token).status, "RegisterEmployee M2");
+  ExpectOk(server.Call(server.people(), &v1::People::Stub::DefineOrgUnit,
+                       DefineOrgUnitReq("ORG3", fx::kOrg, "M2"), token).status, "DefineOrgUnit ORG3");
+  ExpectOk(server.Call(server.people(), &v1::People::Stub::RegisterEmployee,
+                       RegisterEmployeeReq("E3", "ORG3", "M2"), token).status, "RegisterEmployee E3");
+}
+
 void SeedFixture(TestServer& server, const std::string& token) {
   ExpectOk(server.Call(server.people(), &v1::People::Stub::DefineOrgUnit,
                        DefineOrgUnitReq(fx::kOrg), token).status, "DefineOrgUnit ORG1");

@@ -72,6 +72,11 @@ v1::RecordFeedbackRequest FeedbackReq(const std::string& employee = fx::kEmploye
 v1::RecordTrainingRequest TrainingReq(const std::string& employee = fx::kEmployee,
                                       const std::string& verb = "completed");
 
+// A second line beside the fixture's: M2 in ORG1, ORG3 (under ORG1) managed by M2, and E3 in
+// ORG3 reporting to M2, so M1's reports are outside M2's scope and E3 outside M1's. Throws
+// like SeedFixture.
+void SeedSecondLine(TestServer& server, const std::string& token = "");
+
 // A policy grading on defect_rate bands: A → a 15 % raise and course quality-control; B → a
 // bonus of 20 % of monthly pay and course operation-skills; C → a 60-day PIP; D → nothing.
 extern const char kGradeActionsPolicy[];
