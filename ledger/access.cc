@@ -73,6 +73,14 @@ bool Access::IsErased(const std::string& id) const {
   return erased;
 }
 
+bool Access::IsRetentionEnded(const std::string& id) const {
+  bool ended = false;
+  wm_->Visit(EmployeeStream(id), [&](const internal::Entity& e) {
+    ended = e.has_employee() && e.employee().retention_ended();
+  });
+  return ended;
+}
+
 bool Access::UnitManagedBy(const std::string& unit, const std::string& manager) const {
   std::string walk = unit;
   for (uint32_t hop = 0; hop < limits::kScopeDepthMax && !walk.empty(); hop++) {
@@ -212,16 +220,18 @@ bool Viewer::SeesSmallGroups() const {
 }
 
 void Viewer::Unseal(const v1::SealedFields& sealed, const std::string& event_id,
-                    v1::Event& event) {
+                    v1::Event& event, google::protobuf::RepeatedPtrField<std::string>* erased) {
   const Subject subject = Subject::Employee(sealed.subject());
-  if (!Visible(v1::FIELD_CLASS_IDENTITY, subject) &&
-      !Visible(v1::FIELD_CLASS_CONVERSATION, subject)) {
+  const bool retained = sealed.key() == v1::SEAL_KEY_RETAINED;
+  if (retained ? !Visible(v1::FIELD_CLASS_COMPENSATION, subject)
+               : !Visible(v1::FIELD_CLASS_IDENTITY, subject) &&
+                     !Visible(v1::FIELD_CLASS_CONVERSATION, subject)) {
     return;  // the fields stay empty, and Redact lists them as withheld
   }
-  // The erasure event decides, not whether a key happens to be there: replay stays a function
-  // of the log.
-  if (access_.IsErased(sealed.subject())) {
-    Sealer::Placeholders(sealed, kErasedPlaceholder, event);
+  // The erasure or retention end in the log decides, not whether a key happens to be there:
+  // replay stays a function of the log.
+  if (retained ? access_.IsRetentionEnded(sealed.subject()) : access_.IsErased(sealed.subject())) {
+    Sealer::Placeholders(sealed, kErasedPlaceholder, event, erased);
     return;
   }
   if (access_.sealer() == nullptr) {
@@ -231,6 +241,64 @@ void Viewer::Unseal(const v1::SealedFields& sealed, const std::string& event_id,
   if (absl::Status s = access_.sealer()->Open(sealed, event_id, event); !s.ok()) {
     LogWarning(s.ToString());
   }
+}
+
+namespace {
+
+// Copies the fields of `from` (a payload) that `to` has under the same name and type.
+void CopyByName(const google::protobuf::Message& from, google::protobuf::Message& to) {
+  const google::protobuf::Reflection* fr = from.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> set;
+  fr->ListFields(from, &set);
+  for (const google::protobuf::FieldDescriptor* f : set) {
+    const google::protobuf::FieldDescriptor* t = to.GetDescriptor()->FindFieldByName(f->name());
+    if (t == nullptr || t->type() != f->type() || t->is_repeated() || f->is_repeated()) continue;
+    if (t->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE &&
+        t->message_type() != f->message_type()) {
+      continue;
+    }
+    const google::protobuf::Reflection* tr = to.GetReflection();
+    switch (f->cpp_type()) {
+      case google::protobuf::FieldDescriptor::CPPTYPE_STRING:
+        tr->SetString(&to, t, fr->GetString(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_UINT32:
+        tr->SetUInt32(&to, t, fr->GetUInt32(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_INT64:
+        tr->SetInt64(&to, t, fr->GetInt64(from, f));
+        break;
+      case google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE:
+        tr->MutableMessage(&to, t)->CopyFrom(fr->GetMessage(from, f));
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+void UnsealRow(Viewer& viewer, google::protobuf::Message& row,
+               google::protobuf::RepeatedPtrField<v1::SealedRef>* sealed,
+               google::protobuf::RepeatedPtrField<std::string>* erased) {
+  for (const v1::SealedRef& ref : *sealed) {
+    v1::Event event;
+    google::protobuf::RepeatedPtrField<std::string> cleared;
+    viewer.Unseal(ref.sealed(), ref.event_id(), event, &cleared);
+    const google::protobuf::Reflection* r = event.GetReflection();
+    std::vector<const google::protobuf::FieldDescriptor*> body;
+    r->ListFields(event, &body);
+    if (!body.empty()) CopyByName(r->GetMessage(event, body[0]), row);
+    for (const std::string& path : cleared) {
+      const std::string name = path.substr(path.rfind('.') + 1);
+      if (row.GetDescriptor()->FindFieldByName(name) == nullptr) continue;
+      bool seen = false;
+      for (const std::string& e : *erased) seen = seen || e == name;
+      if (!seen) *erased->Add() = name;
+    }
+  }
+  sealed->Clear();
 }
 
 bool Viewer::SeesEverything() const {
@@ -264,6 +332,7 @@ std::optional<Subject> NamedSubject(const v1::Event& event) {
     case E::kEmployeeUpdated: return Subject::Employee(event.employee_updated().employee_id());
     case E::kEmployeeDeparted: return Subject::Employee(event.employee_departed().employee_id());
     case E::kSubjectErased: return Subject::Employee(event.subject_erased().employee_id());
+    case E::kRetentionEnded: return Subject::Employee(event.retention_ended().employee_id());
     case E::kErasureNoticeAcknowledged:
       return Subject::Employee(event.erasure_notice_acknowledged().employee_id());
     case E::kGoalSet:
@@ -312,7 +381,11 @@ bool RedactRecorded(Viewer& viewer, v1::RecordedEvent& recorded) {
   }
   if (recorded.envelope().has_sealed()) {
     viewer.Unseal(recorded.envelope().sealed(), recorded.envelope().event_id(),
-                  *recorded.mutable_event());
+                  *recorded.mutable_event(), recorded.mutable_erased());
+  }
+  if (recorded.envelope().has_retained()) {
+    viewer.Unseal(recorded.envelope().retained(), recorded.envelope().event_id(),
+                  *recorded.mutable_event(), recorded.mutable_erased());
   }
   if (everything) return true;
   if (Redact(viewer, subject, *recorded.mutable_event(), recorded.mutable_withheld()) > 0) {

@@ -108,6 +108,8 @@ class Access {
   bool IsEmployee(const std::string& id) const;
   // Whether the employee's erasure (SubjectErased) is in the log.
   bool IsErased(const std::string& id) const;
+  // Whether the end of the employee's retention period (RetentionEnded) is in the log.
+  bool IsRetentionEnded(const std::string& id) const;
   Sealer* sealer() const { return sealer_; }
 
  private:
@@ -139,9 +141,13 @@ class Viewer {
   // Whether every class about everyone is visible (admin, auditor, an unlimited hr token):
   // read paths skip redaction for such a caller.
   bool SeesEverything() const;
-  // Opens an event's sealed personal data into `event` when the caller may read identity or
-  // conversation data of its subject: placeholders once the subject's erasure is in the log.
-  void Unseal(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event);
+  // Opens an event's sealed fields into `event` when the caller may read their class about
+  // the subject (identity or conversation under the personal key, compensation under the
+  // retained key): placeholders once the subject's erasure (personal) or retention end
+  // (retained) is in the log. Sealed fields that hold no text (amounts) are then left cleared
+  // and their paths added to `erased`.
+  void Unseal(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event,
+              google::protobuf::RepeatedPtrField<std::string>* erased = nullptr);
 
  private:
   const Access& access_;
@@ -155,6 +161,13 @@ class Viewer {
 int Redact(Viewer& viewer, const Subject& subject, google::protobuf::Message& message,
            google::protobuf::RepeatedPtrField<std::string>* withheld,
            std::string_view path_prefix = "");
+
+// Opens the sealed copies a payroll or hook row keeps (`sealed`: its ActionTriggered's amounts,
+// its rejection's reason) into the row's fields of the same names, lists in `erased` the names
+// of those whose retention ended, and drops the copies: the row leaves the server without them.
+void UnsealRow(Viewer& viewer, google::protobuf::Message& row,
+               google::protobuf::RepeatedPtrField<v1::SealedRef>* sealed,
+               google::protobuf::RepeatedPtrField<std::string>* erased);
 
 // The subject an event's payload names: the employee or org unit, or the organisation for
 // control facts (org units, cycles, policies); nullopt for events that name only a goal or an

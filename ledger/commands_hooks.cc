@@ -135,10 +135,11 @@ absl::StatusOr<v1::AcknowledgeResponse> Ledger::Acknowledge(
                            a.acknowledged_by(), " with reference ", a.consumer_reference()));
         }
         if (!a.rejected_by().empty()) {
-          if (a.reject_reason() != item.reject_reason()) {
+          const std::string reason = RejectReason(a);
+          if (reason != item.reject_reason()) {
             return absl::AlreadyExistsError(
                 absl::StrCat(f, "reject_reason: action ", item.action_id(),
-                             " was already rejected by ", a.rejected_by(), ": ", a.reject_reason()));
+                             " was already rejected by ", a.rejected_by(), ": ", reason));
           }
           outcomes.push_back(v1::ACKNOWLEDGE_OUTCOME_DUPLICATE);
           continue;
@@ -151,7 +152,7 @@ absl::StatusOr<v1::AcknowledgeResponse> Ledger::Acknowledge(
         if (!a.rejected_by().empty()) {
           return absl::FailedPreconditionError(
               absl::StrCat(f, "action_id: action ", item.action_id(), " was rejected by ",
-                           a.rejected_by(), ": ", a.reject_reason()));
+                           a.rejected_by(), ": ", RejectReason(a)));
         }
         if (!a.acknowledged_by().empty()) {
           if (a.consumer_reference() != item.consumer_reference()) {

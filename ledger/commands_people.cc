@@ -104,8 +104,9 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
     p->set_org_unit_id(current.org_unit_id());
     p->set_manager_id(current.manager_id());
     p->set_job_level(current.job_level());
-    *p->mutable_base_salary() = current.base_salary();
-    *p->mutable_band_midpoint() = current.band_midpoint();
+    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", r.employee_id(), current));
+    *p->mutable_base_salary() = std::move(pay.base_salary);
+    *p->mutable_band_midpoint() = std::move(pay.band_midpoint);
     p->set_reason(r.reason());
     for (int i = 0; i < r.update_mask_size(); i++) {
       const std::string& f = r.update_mask(i);
@@ -210,6 +211,9 @@ Ledger::Result Ledger::EraseSubject(const v1::EraseSubjectRequest& r, const Comm
     p->set_reason(r.reason());
     p->add_keys_destroyed(absl::StrCat(std::string(KeyPurposeName(KeyPurpose::kPersonal)), "/",
                                        r.employee_id()));
+    // The retention duty runs from when the erasure is recorded, not from a business time the
+    // caller chooses.
+    *p->mutable_retained_until() = ToTimestamp(d.now() + retention_);
     d.Emit(stream, Route::Data(r.employee_id()), std::move(e));
     return absl::OkStatus();
   });

@@ -199,8 +199,9 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
     // Enrichment (DESIGN §3 rule 3): consumers never look these up elsewhere.
     p->set_org_unit_id(emp.org_unit_id());
     p->set_manager_id(emp.manager_id());
-    *p->mutable_base_salary() = emp.base_salary();
-    *p->mutable_band_midpoint() = emp.band_midpoint();
+    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", r.employee_id(), emp));
+    *p->mutable_base_salary() = std::move(pay.base_salary);
+    *p->mutable_band_midpoint() = std::move(pay.band_midpoint);
     p->set_job_level(emp.job_level());
     if (auto previous = d.Find(absl::StrCat("grade/", r.employee_id(), "/", r.cycle_id()));
         previous && previous->has_grade()) {

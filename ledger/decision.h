@@ -45,6 +45,8 @@ class Decision {
       : wm_(wm), meta_(meta), now_(now), principal_(principal), access_(&wm) {}
 
   const v1::CommandMeta& meta() const { return meta_; }
+  // When the server received the command.
+  absl::Time now() const { return now_; }
   const Principal& principal() const { return principal_; }
 
   // ---- who may write what (DESIGN §9); each PERMISSION_DENIED names the field.

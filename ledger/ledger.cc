@@ -82,12 +82,47 @@ std::string Ledger::Digest(const google::protobuf::Message& request) const {
   return digest_key_ ? crypto::HmacSha256(*digest_key_, bytes) : Sha256(bytes);
 }
 
-absl::Status Ledger::EnableSealing(KeyStore* keys) {
+absl::Status Ledger::EnableSealing(KeyStore* keys, absl::Duration retention) {
   ASSIGN_OR_RETURN(crypto::Key key, keys->GetOrCreate(kDigestKeySubject, KeyPurpose::kRetained));
   digest_key_ = key;
   crypto::Wipe(key);
   sealer_ = std::make_unique<Sealer>(keys);
+  retention_ = retention;
   return absl::OkStatus();
+}
+
+std::string Ledger::RejectReason(const internal::ActionState& action) {
+  if (!action.has_reject_reason_sealed()) return action.reject_reason();
+  v1::Event opened;
+  if (sealer_ == nullptr || !sealer_->Open(action.reject_reason_sealed().sealed(),
+                                           action.reject_reason_sealed().event_id(), opened)
+                                 .ok()) {
+    return kErasedPlaceholder;
+  }
+  return opened.action_rejected().reason();
+}
+
+absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const std::string& employee_id,
+                                          const internal::EmployeeState& emp) {
+  Pay pay{emp.base_salary(), emp.band_midpoint()};
+  if (!emp.has_compensation()) return pay;
+  if (emp.retention_ended() || sealer_ == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        std::string(field), ": employee ", employee_id,
+        " was erased and their retention period ended: their salary is no longer kept"));
+  }
+  v1::Event opened;
+  RETURN_IF_ERROR(sealer_->Open(emp.compensation().sealed(), emp.compensation().event_id(),
+                                opened));
+  const v1::Event::BodyCase body = opened.body_case();
+  if (body == v1::Event::kEmployeeRegistered) {
+    pay.base_salary = opened.employee_registered().base_salary();
+    pay.band_midpoint = opened.employee_registered().band_midpoint();
+  } else if (body == v1::Event::kEmployeeUpdated) {
+    pay.base_salary = opened.employee_updated().base_salary();
+    pay.band_midpoint = opened.employee_updated().band_midpoint();
+  }
+  return pay;
 }
 
 // ---------------------------------------------------------------- Decision
@@ -444,14 +479,15 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     h.mutable_position()->set_partition(
         d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions));
     *h.mutable_occurred_at() = d.occurred_at;
-    // Personal fields leave the payload here, sealed under their subject's key and bound to
-    // the event id: nothing downstream (log, write model, views) ever holds them in clear.
-    if (sealer_ != nullptr && MayHoldPersonalData(d.event)) {
+    // Personal and compensation fields leave the payload here, sealed under their subject's
+    // keys and bound to the event id: nothing downstream (log, write model, views) ever holds
+    // them in clear.
+    if (sealer_ != nullptr && MayHoldSealedFields(d.event)) {
       const Subject subject = SubjectOf(h, d.event, Access(write_model_));
       if (subject.kind == Subject::Kind::kEmployee) {
-        ASSIGN_OR_RETURN(std::optional<v1::SealedFields> sealed,
-                         sealer_->Seal(d.event, subject.id, d.event_id));
-        if (sealed) *h.mutable_sealed() = *std::move(sealed);
+        ASSIGN_OR_RETURN(Sealer::Parts parts, sealer_->Seal(d.event, subject.id, d.event_id));
+        if (parts.personal) *h.mutable_sealed() = *std::move(parts.personal);
+        if (parts.retained) *h.mutable_retained() = *std::move(parts.retained);
       }
     }
     *h.mutable_actor() = ctx.actor;

@@ -132,12 +132,17 @@ class Ledger {
   using Admission = std::function<absl::Status(absl::Time deadline)>;
   void SetAdmission(Admission admit) { admission_ = std::move(admit); }
 
-  // Personal data at rest (sealing.h): from now on every event's identity and conversation
-  // fields are sealed under their subject's key in `keys`, and command digests are keyed by a
-  // secret of the store (a plain hash of a request would let anyone holding the log test
-  // guesses of the names and notes in it). Call once, before serving; `keys` must outlive the
-  // ledger. Without it (tests of the log alone) personal fields stay in the payload.
-  absl::Status EnableSealing(KeyStore* keys);
+  // Personal data at rest (sealing.h): from now on every event's identity, conversation and
+  // compensation fields are sealed under their subject's keys in `keys`, and command digests
+  // are keyed by a secret of the store (a plain hash of a request would let anyone holding the
+  // log test guesses of the names and notes in it). An erasure keeps the subject's
+  // compensation records for `retention` from when it is recorded (SubjectErased.
+  // retained_until). Call once, before serving; `keys` must outlive the ledger. Without it
+  // (tests of the log alone) those fields stay in the payload.
+  absl::Status EnableSealing(KeyStore* keys, absl::Duration retention);
+
+  // The sealer of EnableSealing (null before it).
+  Sealer* sealer() const { return sealer_.get(); }
 
   LedgerStats stats() const;
   EventLog& log() { return *log_; }
@@ -178,7 +183,19 @@ class Ledger {
   WriteModel* write_model_;
   Admission admission_;
   std::unique_ptr<Sealer> sealer_;
+  absl::Duration retention_ = absl::ZeroDuration();
   std::optional<crypto::Key> digest_key_;
+  // The salary in force of `emp` (an employee's state), opened from its sealed copy when the
+  // log holds it sealed. FAILED_PRECONDITION naming `field` when it can no longer be opened
+  // (the employee's retention period ended).
+  struct Pay {
+    v1::Money base_salary;
+    v1::Money band_midpoint;
+  };
+  // The reason of a rejected action, opened when sealed ("[erased]" once it cannot be).
+  std::string RejectReason(const internal::ActionState& action);
+  absl::StatusOr<Pay> PayOf(std::string_view field, const std::string& employee_id,
+                            const internal::EmployeeState& emp);
   std::string Digest(const google::protobuf::Message& request) const;
 
   std::mutex fold_mu_;

@@ -119,6 +119,12 @@ inline constexpr uint32_t kScopeDepthMax = 64;                // reporting-line 
 // floor: a group of two lets each member subtract themselves and learn the other).
 inline constexpr uint32_t kMinGroupSizeDefault = 5;
 inline constexpr uint32_t kMinGroupSizeFloor = 3;
+// How long an erased employee's compensation records are kept (SubjectErased.retained_until):
+// ten years, the longest common statutory duty for payroll and accounting records (e.g.
+// Germany's AO §147 and HGB §257); shorter regimes (three to six years in the UK and the US)
+// set --retention-days lower. At most 100 years; 0 ends the retention with the erasure.
+inline constexpr uint32_t kRetentionDaysDefault = 3'650;
+inline constexpr uint32_t kRetentionDaysMax = 36'525;
 
 static_assert(kMinGroupSizeFloor <= kMinGroupSizeDefault);
 static_assert(kBatchEventsMax <= kGroupCommitEventsMax, "a batch must fit one group commit");

@@ -15,19 +15,21 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-bool IsPersonal(const FieldDescriptor& f) {
+// Which fields each key seals.
+bool SealedBy(v1::SealKey key, const FieldDescriptor& f) {
   const v1::FieldClass c = ClassOf(f);
+  if (key == v1::SEAL_KEY_RETAINED) return c == v1::FIELD_CLASS_COMPENSATION;
   return c == v1::FIELD_CLASS_IDENTITY || c == v1::FIELD_CLASS_CONVERSATION;
 }
 
-bool HasPersonal(const google::protobuf::Descriptor* d, int depth = 0) {
+bool HasSealed(v1::SealKey key, const google::protobuf::Descriptor* d, int depth = 0) {
   if (depth > 8) return false;
   for (int i = 0; i < d->field_count(); i++) {
     const FieldDescriptor* f = d->field(i);
-    if (IsPersonal(*f)) return true;
+    if (SealedBy(key, *f)) return true;
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
         f->message_type()->file()->package() == "perfledger.v1" &&
-        HasPersonal(f->message_type(), depth + 1)) {
+        HasSealed(key, f->message_type(), depth + 1)) {
       return true;
     }
   }
@@ -51,165 +53,199 @@ void AddPath(v1::SealedFields& out, std::string path) {
   *out.add_fields() = std::move(path);
 }
 
-// `personal` starts as a copy of `full`. Afterwards `full` keeps everything but the personal
-// fields and `personal` only those (and the structure leading to them, so element i of a
-// repeated message still lines up). Set personal fields' paths go to `out.fields`.
-void Split(Message& full, Message& personal, const std::string& prefix, v1::SealedFields& out) {
+// `part` starts as a copy of `full`. Afterwards `full` keeps everything but the fields `key`
+// seals and `part` only those (and the structure leading to them, so element i of a repeated
+// message still lines up). Set sealed fields' paths go to `out.fields`.
+void Split(v1::SealKey key, Message& full, Message& part, const std::string& prefix,
+           v1::SealedFields& out) {
   const google::protobuf::Descriptor* d = full.GetDescriptor();
   const Reflection* r = full.GetReflection();
   for (int i = 0; i < d->field_count(); i++) {
     const FieldDescriptor* f = d->field(i);
     if (f->containing_oneof() != nullptr && !r->HasField(full, f)) continue;
-    if (IsPersonal(*f)) {
+    if (SealedBy(key, *f)) {
       if (IsSet(full, f)) {
         AddPath(out, prefix + f->name());
         r->ClearField(&full, f);
       }
       continue;
     }
-    if (Recurse(f) && HasPersonal(f->message_type())) {
+    if (Recurse(f) && HasSealed(key, f->message_type())) {
       const std::string next = prefix + f->name() + ".";
       if (f->is_repeated()) {
         for (int j = 0; j < r->FieldSize(full, f); j++) {
-          Split(*r->MutableRepeatedMessage(&full, f, j),
-                *r->MutableRepeatedMessage(&personal, f, j), next, out);
+          Split(key, *r->MutableRepeatedMessage(&full, f, j),
+                *r->MutableRepeatedMessage(&part, f, j), next, out);
         }
       } else if (r->HasField(full, f)) {
-        Split(*r->MutableMessage(&full, f), *r->MutableMessage(&personal, f), next, out);
+        Split(key, *r->MutableMessage(&full, f), *r->MutableMessage(&part, f), next, out);
       }
       continue;
     }
-    r->ClearField(&personal, f);
+    r->ClearField(&part, f);
   }
 }
 
-// Copies the personal fields of `personal` into `full`, element by element.
-void Overlay(const Message& personal, Message& full) {
+// Moves the fields `key` seals from `part` into `full`, element by element.
+void Overlay(v1::SealKey key, Message& part, Message& full) {
   const google::protobuf::Descriptor* d = full.GetDescriptor();
-  const Reflection* pr = personal.GetReflection();
+  const Reflection* pr = part.GetReflection();
   const Reflection* r = full.GetReflection();
   for (int i = 0; i < d->field_count(); i++) {
     const FieldDescriptor* f = d->field(i);
-    if (f->containing_oneof() != nullptr && !pr->HasField(personal, f)) continue;
-    if (IsPersonal(*f)) {
-      if (!IsSet(personal, f)) continue;
-      if (f->is_repeated()) {
-        r->ClearField(&full, f);
-        for (int j = 0; j < pr->FieldSize(personal, f); j++) {
-          if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-            r->AddString(&full, f, pr->GetRepeatedString(personal, f, j));
-          } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-            r->AddMessage(&full, f)->CopyFrom(pr->GetRepeatedMessage(personal, f, j));
-          }
-        }
-      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        r->SetString(&full, f, pr->GetString(personal, f));
-      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        r->MutableMessage(&full, f)->CopyFrom(pr->GetMessage(personal, f));
-      }
+    if (f->containing_oneof() != nullptr && !pr->HasField(part, f)) continue;
+    if (SealedBy(key, *f)) {
+      if (!IsSet(part, f)) continue;
+      r->ClearField(&full, f);
+      r->SwapFields(&part, &full, {f});
       continue;
     }
     if (!Recurse(f)) continue;
     if (f->is_repeated()) {
-      const int n = std::min(pr->FieldSize(personal, f), r->FieldSize(full, f));
+      const int n = std::min(pr->FieldSize(part, f), r->FieldSize(full, f));
       for (int j = 0; j < n; j++) {
-        Overlay(pr->GetRepeatedMessage(personal, f, j), *r->MutableRepeatedMessage(&full, f, j));
+        Overlay(key, *pr->MutableRepeatedMessage(&part, f, j),
+                *r->MutableRepeatedMessage(&full, f, j));
       }
-    } else if (pr->HasField(personal, f)) {
-      Overlay(pr->GetMessage(personal, f), *r->MutableMessage(&full, f));
+    } else if (pr->HasField(part, f)) {
+      Overlay(key, *pr->MutableMessage(&part, f), *r->MutableMessage(&full, f));
     }
   }
 }
 
-void PlaceAt(Message& m, const std::vector<std::string>& path, size_t at,
+// Writes `placeholder` into the string field at `path`; a field of another type is cleared.
+// Returns whether the leaf is a string field.
+bool PlaceAt(Message& m, const std::vector<std::string>& path, size_t at,
              std::string_view placeholder) {
   const FieldDescriptor* f = m.GetDescriptor()->FindFieldByName(path[at]);
-  if (f == nullptr) return;
+  if (f == nullptr) return true;  // nothing of this name: nothing to mark
   const Reflection* r = m.GetReflection();
   if (at + 1 == path.size()) {
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) return;
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING) {
+      r->ClearField(&m, f);
+      return false;
+    }
     if (f->is_repeated()) {
       r->ClearField(&m, f);
       r->AddString(&m, f, std::string(placeholder));
     } else {
       r->SetString(&m, f, std::string(placeholder));
     }
-    return;
+    return true;
   }
-  if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return;
+  if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return true;
+  bool text = true;
   if (f->is_repeated()) {
     for (int j = 0; j < r->FieldSize(m, f); j++) {
-      PlaceAt(*r->MutableRepeatedMessage(&m, f, j), path, at + 1, placeholder);
+      text = PlaceAt(*r->MutableRepeatedMessage(&m, f, j), path, at + 1, placeholder) && text;
     }
-  } else if (f->containing_oneof() == nullptr || r->HasField(m, f)) {
-    PlaceAt(*r->MutableMessage(&m, f), path, at + 1, placeholder);
+  } else {
+    // The path names the payload it came from: reached even in an event whose body is unset
+    // (a view row's sealed copy opens into an empty Event).
+    text = PlaceAt(*r->MutableMessage(&m, f), path, at + 1, placeholder);
   }
+  return text;
 }
 
-// Payload types (by Event field number) that can hold personal data.
-const std::vector<bool>& PersonalBodies() {
-  static const std::vector<bool>* table = [] {
+// Payload types (by Event field number) that can hold sealed fields: bit 1 << SealKey.
+const std::vector<uint8_t>& SealedBodies() {
+  static const std::vector<uint8_t>* table = [] {
     const google::protobuf::Descriptor* d = v1::Event::descriptor();
     int max = 0;
     for (int i = 0; i < d->field_count(); i++) max = std::max(max, d->field(i)->number());
-    auto* t = new std::vector<bool>(max + 1, false);
+    auto* t = new std::vector<uint8_t>(max + 1, 0);
     for (int i = 0; i < d->field_count(); i++) {
       const FieldDescriptor* f = d->field(i);
-      (*t)[f->number()] = HasPersonal(f->message_type());
+      for (v1::SealKey key : {v1::SEAL_KEY_PERSONAL, v1::SEAL_KEY_RETAINED}) {
+        if (HasSealed(key, f->message_type())) (*t)[f->number()] |= 1u << key;
+      }
     }
     return t;
   }();
   return *table;
 }
 
-}  // namespace
-
-bool MayHoldPersonalData(const v1::Event& event) {
-  const std::vector<bool>& t = PersonalBodies();
-  const size_t n = static_cast<size_t>(event.body_case());
-  return n < t.size() && t[n];
+KeyPurpose PurposeOf(v1::SealKey key) {
+  return key == v1::SEAL_KEY_RETAINED ? KeyPurpose::kRetained : KeyPurpose::kPersonal;
 }
 
-absl::StatusOr<std::optional<v1::SealedFields>> Sealer::Seal(v1::Event& event,
-                                                             const std::string& subject,
-                                                             const std::string& event_id) {
-  if (!MayHoldPersonalData(event)) return std::optional<v1::SealedFields>();
-  v1::Event personal = event;
+}  // namespace
+
+bool MayHoldSealedFields(const v1::Event& event) {
+  const std::vector<uint8_t>& t = SealedBodies();
+  const size_t n = static_cast<size_t>(event.body_case());
+  return n < t.size() && t[n] != 0;
+}
+
+absl::StatusOr<std::optional<v1::SealedFields>> Sealer::SealPart(v1::SealKey key,
+                                                                 v1::Event& event,
+                                                                 const std::string& subject,
+                                                                 const std::string& event_id) {
+  const std::vector<uint8_t>& t = SealedBodies();
+  const size_t n = static_cast<size_t>(event.body_case());
+  if (n >= t.size() || (t[n] & (1u << key)) == 0) return std::optional<v1::SealedFields>();
+  v1::Event part = event;
   v1::SealedFields sealed;
-  Split(event, personal, "", sealed);
+  Split(key, event, part, "", sealed);
   if (sealed.fields().empty()) return std::optional<v1::SealedFields>();
-  auto key = keys_->GetOrCreate(subject, KeyPurpose::kPersonal);
-  if (!key.ok()) {
+  auto data_key = keys_->GetOrCreate(subject, PurposeOf(key));
+  if (!data_key.ok()) {
     // Put the fields back: the command is refused and nothing of it may change.
-    Overlay(personal, event);
-    if (absl::IsFailedPrecondition(key.status())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "employee ", subject, " was erased: personal data about them is no longer recorded"));
+    Overlay(key, part, event);
+    if (absl::IsFailedPrecondition(data_key.status())) {
+      return absl::FailedPreconditionError(
+          key == v1::SEAL_KEY_RETAINED
+              ? absl::StrCat("employee ", subject,
+                             " was erased and their retention period ended: compensation "
+                             "records about them are no longer kept")
+              : absl::StrCat("employee ", subject,
+                             " was erased: personal data about them is no longer recorded"));
     }
-    return key.status();
+    return data_key.status();
   }
-  auto ciphertext = crypto::Seal(*key, personal.SerializeAsString(), event_id);
-  crypto::Wipe(*key);
+  auto ciphertext = crypto::Seal(*data_key, part.SerializeAsString(), event_id);
+  crypto::Wipe(*data_key);
   if (!ciphertext.ok()) {
-    Overlay(personal, event);
+    Overlay(key, part, event);
     return ciphertext.status();
   }
   sealed.set_subject(subject);
+  sealed.set_key(key);
   sealed.set_ciphertext(*std::move(ciphertext));
   return std::optional<v1::SealedFields>(std::move(sealed));
 }
 
+absl::StatusOr<Sealer::Parts> Sealer::Seal(v1::Event& event, const std::string& subject,
+                                           const std::string& event_id) {
+  Parts parts;
+  if (!MayHoldSealedFields(event)) return parts;
+  ASSIGN_OR_RETURN(parts.personal, SealPart(v1::SEAL_KEY_PERSONAL, event, subject, event_id));
+  auto retained = SealPart(v1::SEAL_KEY_RETAINED, event, subject, event_id);
+  if (!retained.ok()) {
+    if (parts.personal) {
+      // Open cannot fail here (the key was just used), and the command is refused whole.
+      v1::Event personal;
+      if (Open(*parts.personal, event_id, personal).ok()) {
+        Overlay(v1::SEAL_KEY_PERSONAL, personal, event);
+      }
+    }
+    return retained.status();
+  }
+  parts.retained = *std::move(retained);
+  return parts;
+}
+
 absl::Status Sealer::Open(const v1::SealedFields& sealed, const std::string& event_id,
                           v1::Event& event) {
-  auto key = keys_->Get(sealed.subject(), KeyPurpose::kPersonal);
+  auto key = keys_->Get(sealed.subject(), PurposeOf(sealed.key()));
   absl::Status failed;
   if (key.ok()) {
     auto plain = crypto::Open(*key, sealed.ciphertext(), event_id);
     crypto::Wipe(*key);
     if (plain.ok()) {
-      v1::Event personal;
-      if (personal.ParseFromString(*plain)) {
-        Overlay(personal, event);
+      v1::Event part;
+      if (part.ParseFromString(*plain)) {
+        Overlay(sealed.key(), part, event);
         return absl::OkStatus();
       }
       failed = absl::DataLossError("sealed fields do not parse");
@@ -220,16 +256,23 @@ absl::Status Sealer::Open(const v1::SealedFields& sealed, const std::string& eve
     failed = key.status();
   }
   Placeholders(sealed, kUnreadablePlaceholder, event);
-  return absl::DataLossError(absl::StrCat("event ", event_id, ": personal data of ",
-                                          sealed.subject(), " cannot be opened: ",
-                                          failed.message()));
+  return absl::DataLossError(absl::StrCat("event ", event_id, ": ",
+                                          std::string(KeyPurposeName(PurposeOf(sealed.key()))),
+                                          " data of ", sealed.subject(),
+                                          " cannot be opened: ", failed.message()));
 }
 
 void Sealer::Placeholders(const v1::SealedFields& sealed, std::string_view placeholder,
-                          v1::Event& event) {
+                          v1::Event& event,
+                          google::protobuf::RepeatedPtrField<std::string>* cleared) {
   for (const std::string& path : sealed.fields()) {
     const std::vector<std::string> parts = absl::StrSplit(path, '.');
-    if (!parts.empty()) PlaceAt(event, parts, 0, placeholder);
+    if (parts.empty()) continue;
+    if (!PlaceAt(event, parts, 0, placeholder) && cleared != nullptr) {
+      bool seen = false;
+      for (const std::string& c : *cleared) seen = seen || c == path;
+      if (!seen) *cleared->Add() = path;
+    }
   }
 }
 

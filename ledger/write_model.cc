@@ -36,6 +36,26 @@ class WriteModel::Access {
   virtual internal::Entity& Get(const std::string& key) = 0;
 };
 
+namespace {
+
+// The salary in force: sealed in the envelope (the write model keeps the sealed copy) or, for
+// an event written without sealing, in the payload.
+void FoldCompensation(const v1::Envelope& h, const v1::Money& base, const v1::Money& midpoint,
+                      internal::EmployeeState& s) {
+  if (h.has_retained()) {
+    s.mutable_compensation()->set_event_id(h.event_id());
+    *s.mutable_compensation()->mutable_sealed() = h.retained();
+    s.clear_base_salary();
+    s.clear_band_midpoint();
+  } else {
+    s.clear_compensation();
+    *s.mutable_base_salary() = base;
+    *s.mutable_band_midpoint() = midpoint;
+  }
+}
+
+}  // namespace
+
 void WriteModel::Fold(const FoldInput& in, Access& access) {
   const v1::Envelope& h = *in.header;
   const v1::Event& ev = *in.event;
@@ -58,8 +78,7 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       s->set_org_unit_id(e.org_unit_id());
       s->set_manager_id(e.manager_id());
       s->set_job_level(e.job_level());
-      *s->mutable_base_salary() = e.base_salary();
-      *s->mutable_band_midpoint() = e.band_midpoint();
+      FoldCompensation(h, e.base_salary(), e.band_midpoint(), *s);
       s->set_departed(false);
       break;
     }
@@ -70,8 +89,7 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       s->set_org_unit_id(e.org_unit_id());
       s->set_manager_id(e.manager_id());
       s->set_job_level(e.job_level());
-      *s->mutable_base_salary() = e.base_salary();
-      *s->mutable_band_midpoint() = e.band_midpoint();
+      FoldCompensation(h, e.base_salary(), e.band_midpoint(), *s);
       break;
     }
     case v1::Event::kEmployeeDeparted:
@@ -79,6 +97,9 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       break;
     case v1::Event::kSubjectErased:
       stream.mutable_employee()->set_erased(true);
+      break;
+    case v1::Event::kRetentionEnded:
+      stream.mutable_employee()->set_retention_ended(true);
       break;
     case v1::Event::kCycleOpened: {
       const auto& e = ev.cycle_opened();
@@ -187,6 +208,10 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       auto* s = stream.mutable_action();
       s->set_rejected_by(e.consumer());
       s->set_reject_reason(e.reason());
+      if (h.has_retained()) {
+        s->mutable_reject_reason_sealed()->set_event_id(h.event_id());
+        *s->mutable_reject_reason_sealed()->mutable_sealed() = h.retained();
+      }
       break;
     }
     case v1::Event::kActionCancelled:
@@ -410,8 +435,13 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
   // idempotent).
   if (erasure_hook_) {
     for (const FoldInput& in : events) {
-      if (in.event->body_case() != v1::Event::kSubjectErased) continue;
-      if (absl::Status s = erasure_hook_(in.event->subject_erased().employee_id()); !s.ok()) {
+      absl::Status s;
+      if (in.event->body_case() == v1::Event::kSubjectErased) {
+        s = erasure_hook_(in.event->subject_erased().employee_id(), v1::SEAL_KEY_PERSONAL);
+      } else if (in.event->body_case() == v1::Event::kRetentionEnded) {
+        s = erasure_hook_(in.event->retention_ended().employee_id(), v1::SEAL_KEY_RETAINED);
+      }
+      if (!s.ok()) {
         store_behind_ = true;
         return s;
       }

@@ -93,10 +93,12 @@ class WriteModel {
   // Next offset per partition that the committed fold has applied.
   LogEnds Checkpoint();
 
-  // Called with the employee id of every committed SubjectErased as it is folded, before the
-  // fold is persisted (the server destroys the subject's personal key there). An error fails
-  // the fold; the next catch-up folds the erasure, and calls the hook, again. Set before use.
-  using ErasureHook = std::function<absl::Status(const std::string& employee_id)>;
+  // Called for every committed SubjectErased (key SEAL_KEY_PERSONAL) and RetentionEnded (key
+  // SEAL_KEY_RETAINED) as it is folded, with its employee id, before the fold is persisted
+  // (the server destroys that key of the subject there). An error fails the fold; the next
+  // catch-up folds the event, and calls the hook, again. Set before use.
+  using ErasureHook =
+      std::function<absl::Status(const std::string& employee_id, v1::SealKey key)>;
   void SetErasureHook(ErasureHook hook) { erasure_hook_ = std::move(hook); }
 
  private:

@@ -64,6 +64,12 @@ v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered&
   return e->mutable_event()->mutable_action_triggered();
 }
 
+// The deadline of an erased employee's retained compensation records.
+constexpr char kRetentionDeadlinePrefix[] = "retention/";
+std::string RetentionDeadline(const std::string& employee) {
+  return absl::StrCat(kRetentionDeadlinePrefix, employee);
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- the reactor's state and rules
@@ -71,7 +77,9 @@ v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered&
 class ReactorView final : public View {
  public:
   enum class Mode { kLive, kCollect };
-  explicit ReactorView(Mode mode) : mode_(mode) {}
+  // `sealer` opens the compensation fields a decision needs (the salary of a grade); none:
+  // they are read from the payload (a log written without sealing).
+  ReactorView(Mode mode, Sealer* sealer) : mode_(mode), sealer_(sealer) {}
 
   std::string_view name() const override { return Reactor::kViewName; }
   // Aggregates and windows are read back on every observation of their subject.
@@ -123,7 +131,14 @@ class ReactorView final : public View {
   // every metric, it changes only with a PolicyPublished.
   absl::StatusOr<uint64_t> CurrentPolicy(ViewTxn& txn);
 
+  // Opens the retained (compensation) fields of `e` into `event`. Returns false, leaving them
+  // cleared, when they can no longer be opened because the subject's retained key was destroyed
+  // (RetentionEnded): what was decided from them is in the log and cannot be re-derived. Any
+  // other failure is an error: a decision must never be made from missing amounts.
+  absl::StatusOr<bool> OpenRetained(const v1::Envelope& e, v1::Event& event);
+
   Mode mode_;
+  Sealer* sealer_;
   std::vector<internal::Reaction> pending_;
   std::optional<uint64_t> current_policy_;
   std::mutex policies_mu_;
@@ -167,6 +182,16 @@ absl::StatusOr<std::shared_ptr<const policy::Policy>> ReactorView::PolicyAt(
   std::lock_guard<std::mutex> lock(policies_mu_);
   policies_[version] = shared;
   return shared;
+}
+
+absl::StatusOr<bool> ReactorView::OpenRetained(const v1::Envelope& e, v1::Event& event) {
+  if (!e.has_retained() || sealer_ == nullptr) return true;
+  absl::Status opened = sealer_->Open(e.retained(), e.event_id(), event);
+  if (opened.ok()) return true;
+  ASSIGN_OR_RETURN(KeyState state,
+                   sealer_->keys()->State(e.retained().subject(), KeyPurpose::kRetained));
+  if (state == KeyState::kDestroyed) return false;
+  return opened;
 }
 
 absl::Status ReactorView::AddDeadline(ViewTxn& txn, const std::string& subject,
@@ -290,7 +315,10 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
       return OnGrade(e, event.grade_finalized(), txn);
     case v1::Event::kActionTriggered:
       if (mode_ == Mode::kCollect) {
-        recorded[event.action_triggered().action_id()] = event.action_triggered();
+        v1::Event opened = event;
+        ASSIGN_OR_RETURN(const bool readable, OpenRetained(e, opened));
+        (void)readable;  // both sides lack the amounts then (OnGrade)
+        recorded[event.action_triggered().action_id()] = opened.action_triggered();
       }
       return absl::OkStatus();
     case v1::Event::kPipOpened: {
@@ -331,6 +359,15 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
       }
       return absl::OkStatus();
     }
+    case v1::Event::kSubjectErased: {
+      // The retained compensation records are shredded when their retention period ends.
+      const auto& x = event.subject_erased();
+      if (!x.has_retained_until()) return absl::OkStatus();
+      return AddDeadline(txn, RetentionDeadline(x.employee_id()), x.employee_id(),
+                         x.retained_until());
+    }
+    case v1::Event::kRetentionEnded:
+      return RemoveDeadline(txn, RetentionDeadline(event.retention_ended().employee_id()));
     case v1::Event::kDeadlineReached: {
       const auto& d = event.deadline_reached();
       RETURN_IF_ERROR(RemoveDeadline(txn, d.subject()));
@@ -401,8 +438,19 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
   ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, g.policy_version()));
   if (!pol) return absl::OkStatus();
   ASSIGN_OR_RETURN(policy::History history, HistoryOf(g.employee_id(), txn));
+  // The salary in force is sealed with the grade: opened here, in memory only.
+  v1::Event opened;
+  *opened.mutable_grade_finalized() = g;
+  ASSIGN_OR_RETURN(const bool readable, OpenRetained(e, opened));
   std::vector<v1::ActionTriggered> actions = policy::ActionsForGrade(
-      *pol, g.policy_version(), e.event_id(), g, history, e.occurred_at());
+      *pol, g.policy_version(), e.event_id(), opened.grade_finalized(), history, e.occurred_at());
+  if (!readable) {
+    // The retention period ended: the amounts decided then are not re-derived.
+    for (v1::ActionTriggered& a : actions) {
+      a.clear_amount();
+      a.clear_percent_bp();
+    }
+  }
   internal::ActionIds decided;
   for (const auto& a : actions) {
     decided.add_action_ids(a.action_id());
@@ -577,7 +625,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
   auto reactor = std::unique_ptr<Reactor>(new Reactor());
   reactor->ledger_ = ledger;
   reactor->store_ = store;
-  auto view = std::make_unique<ReactorView>(ReactorView::Mode::kLive);
+  auto view = std::make_unique<ReactorView>(ReactorView::Mode::kLive, ledger->sealer());
   ReactorView* raw = view.get();
   reactor->view_ = raw;
   std::vector<std::unique_ptr<View>> views;
@@ -831,11 +879,30 @@ absl::StatusOr<v1::FireDeadlinesResponse> Reactor::FireDeadlines(absl::Time now,
     RETURN_IF_ERROR(FromRocks(it->status(), "scan deadlines"));
   }
   v1::FireDeadlinesResponse out;
+  const absl::Time wall = absl::Now();
   for (const internal::Deadline& d : due) {
     internal::Reaction r;
     r.set_command_id(absl::StrCat(
         "deadline:", policy::ActionId(d.subject(),
                                       absl::StrCat("deadline@", d.deadline_at().seconds()))));
+    if (absl::StartsWith(d.subject(), kRetentionDeadlinePrefix)) {
+      // A legal retention duty ends by the clock, never by a `now` an operator passes to
+      // simulate time.
+      if (ToTime(d.deadline_at()) > wall) continue;
+      auto* ev = r.add_events();
+      ev->set_stream(absl::StrCat("employee/", d.employee_id()));
+      ev->set_partition_key(d.employee_id());
+      *ev->mutable_occurred_at() = d.deadline_at();
+      auto* ended = ev->mutable_event()->mutable_retention_ended();
+      ended->set_employee_id(d.employee_id());
+      ended->add_keys_destroyed(absl::StrCat(std::string(KeyPurposeName(KeyPurpose::kRetained)),
+                                             "/", d.employee_id()));
+      *ended->mutable_retained_until() = d.deadline_at();
+      auto result = ledger_->React(r, ctx);
+      if (!result.ok()) return result.status();
+      out.add_fired(d.subject());
+      continue;
+    }
     auto* ev = r.add_events();
     ev->set_stream(absl::StrCat("deadline/", d.subject()));
     ev->set_partition_key(d.employee_id());
@@ -852,7 +919,8 @@ absl::StatusOr<v1::FireDeadlinesResponse> Reactor::FireDeadlines(absl::Time now,
   return out;
 }
 
-absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, const std::string& scratch_dir,
+absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, Sealer* sealer,
+                                                   const std::string& scratch_dir,
                                                    absl::Time deadline) {
   std::error_code ec;
   std::filesystem::remove_all(scratch_dir, ec);
@@ -862,7 +930,7 @@ absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, const std::str
     options.dir = scratch_dir;
     options.families = Families();
     ASSIGN_OR_RETURN(auto store, StateStore::Open(options));
-    auto view = std::make_unique<ReactorView>(ReactorView::Mode::kCollect);
+    auto view = std::make_unique<ReactorView>(ReactorView::Mode::kCollect, sealer);
     ReactorView* raw = view.get();
     std::vector<std::unique_ptr<View>> views;
     views.push_back(std::move(view));

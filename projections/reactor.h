@@ -54,14 +54,18 @@ class Reactor {
                                                           const CommandContext& ctx,
                                                           absl::Time deadline);
 
-  // Appends DeadlineReached for every registered deadline due at or before `now`.
+  // Appends DeadlineReached for every registered deadline due at or before `now`, and
+  // RetentionEnded for every erased employee whose retention period ended by the clock (never
+  // earlier, whatever `now` says).
   absl::StatusOr<v1::FireDeadlinesResponse> FireDeadlines(absl::Time now,
                                                           const CommandContext& ctx,
                                                           absl::Time deadline);
 
   // Replays the whole log into a scratch store under `scratch_dir` with a reactor that only
   // collects its decisions, and compares them with the ActionTriggered events in the log.
-  static absl::StatusOr<v1::DryRunResponse> DryRun(EventLog* log, const std::string& scratch_dir,
+  // `sealer` opens the sealed salaries the decisions read (and the recorded amounts).
+  static absl::StatusOr<v1::DryRunResponse> DryRun(EventLog* log, Sealer* sealer,
+                                                   const std::string& scratch_dir,
                                                    absl::Time deadline);
 
  private:

@@ -12,6 +12,7 @@
 #include "projections/audit.h"
 #include "services/server.h"
 #include "services/status_map.h"
+#include "services/unseal.h"
 
 namespace perfledger::services {
 namespace {
@@ -58,7 +59,8 @@ class AuditService final : public v1::Audit::Service {
 
   grpc::Status AsOf(grpc::ServerContext* c, const v1::AsOfRequest* q,
                     grpc::ServerWriter<v1::AsOfResponse>* w) override {
-    if (grpc::Status s = Check(c); !s.ok()) return s;
+    auto viewer = ViewerFor(c, Operation::kAudit);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
     auto every = ProgressEvery(q->progress_every());
     if (!every.ok()) return ToGrpc(every.status());
     projections::AsOfOptions options;
@@ -79,6 +81,17 @@ class AuditService final : public v1::Audit::Service {
     };
     auto answer = projections::AsOf(*deps_->log, *q, options);
     if (!answer.ok()) return ToGrpc(answer.status());
+    // Replayed views keep sealed fields sealed; open them as every other read path does.
+    Viewer& v = **viewer;
+    if (answer->has_timeline()) {
+      for (v1::RecordedEvent& e : *answer->mutable_timeline()->mutable_events()) {
+        RedactRecorded(v, e);
+      }
+    }
+    if (answer->has_check_ins()) UnsealCheckIns(v, answer->mutable_check_ins()->mutable_entries());
+    if (answer->has_payroll_items()) {
+      UnsealPayroll(v, answer->mutable_payroll_items()->mutable_items());
+    }
     v1::AsOfResponse r;
     *r.mutable_answer() = std::move(*answer);
     if (!w->Write(r)) return grpc::Status::CANCELLED;

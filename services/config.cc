@@ -41,6 +41,11 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
   app.add_option("--kek-file", c.kek_file,
                  "Key-encryption key (64 hex chars, mode 0600; created when absent). Default "
                  "<data-dir>/kek; keep it off the data volume and out of its backups");
+  app.add_option("--retention-days", c.retention_days,
+                 "After an erasure, compensation records are kept this long for payroll and tax "
+                 "duties, then shredded; 0 = shred with the erasure")
+      ->check(CLI::Range(0u, limits::kRetentionDaysMax))
+      ->capture_default_str();
   app.add_option("--min-group-size", c.min_group_size,
                  "Aggregates shown to employees and managers hide groups smaller than this")
       ->check(CLI::Range(limits::kMinGroupSizeFloor, 1000u))

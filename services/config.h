@@ -29,6 +29,9 @@ struct ServerConfig {
   // and the key-encryption key file (default <data-dir>/kek; created 0600 when absent).
   std::string key_dir;
   std::string kek_file;
+  // An erasure keeps the employee's compensation records this long (limits.h explains the
+  // default).
+  uint32_t retention_days = limits::kRetentionDaysDefault;
   // Aggregates shown outside HR hide groups smaller than this (never below the floor).
   uint32_t min_group_size = limits::kMinGroupSizeDefault;
   std::string tls_cert;

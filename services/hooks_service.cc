@@ -54,6 +54,11 @@ class HooksService final : public v1::Hooks::Service {
         items = subscription.Poll(reader, now);
       }
       if (!items.ok()) return ToGrpc(items.status());
+      // Amounts are kept sealed under the employee's retained key: opened for a consumer that
+      // may read them, marked erased once the retention period ended.
+      for (v1::HookItem& item : *items) {
+        UnsealRow(viewer, item, item.mutable_sealed(), item.mutable_erased());
+      }
       // The one visibility decision: items about people outside the caller's scope are not
       // sent (a limited hr token), and fields of a class the role may not see are withheld
       // (payroll is not told which grade a raise came from).

@@ -76,7 +76,8 @@ class PoliciesService final : public v1::Policies::Service {
         (std::filesystem::path(deps_->config->data_dir) / "scratch" /
          absl::StrCat("dryrun-", absl::ToUnixMicros(absl::Now())))
             .string();
-    auto result = projections::Reactor::DryRun(deps_->log, scratch, CallDeadline(c));
+    auto result = projections::Reactor::DryRun(deps_->log, deps_->access->sealer(), scratch,
+                                               CallDeadline(c));
     if (!result.ok()) return ToGrpc(result.status());
     *out = std::move(*result);
     return grpc::Status::OK;

@@ -94,13 +94,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   std::filesystem::create_directories(config.data_dir);
   ASSIGN_OR_RETURN(server->keys_, KeyStore::Open(key_options));
   KeyStore* keys = server->keys_.get();
-  server->write_model_->SetErasureHook([keys](const std::string& employee_id) {
-    return keys->Destroy(employee_id, KeyPurpose::kPersonal);
+  server->write_model_->SetErasureHook([keys](const std::string& employee_id, v1::SealKey key) {
+    return keys->Destroy(employee_id, key == v1::SEAL_KEY_RETAINED ? KeyPurpose::kRetained
+                                                                    : KeyPurpose::kPersonal);
   });
   // A crash may leave the write model behind the log; fold the difference before serving.
   RETURN_IF_ERROR(server->write_model_->CatchUp(*server->log_));
   server->ledger_ = std::make_unique<Ledger>(server->log_.get(), server->write_model_.get());
-  RETURN_IF_ERROR(server->ledger_->EnableSealing(keys));
+  RETURN_IF_ERROR(server->ledger_->EnableSealing(
+      keys, absl::Hours(24) * static_cast<int64_t>(config.retention_days)));
   server->sealer_ = std::make_unique<Sealer>(keys);
   ASSIGN_OR_RETURN(server->projector_, projections::Projector::Start(
                                            server->log_.get(), server->state_.get(),

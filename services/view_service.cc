@@ -8,6 +8,7 @@
 #include "projections/suppression.h"
 #include "services/server.h"
 #include "services/status_map.h"
+#include "services/unseal.h"
 
 namespace perfledger::services {
 namespace {
@@ -135,14 +136,7 @@ class ViewsService final : public v1::Views::Service {
       }
       auto answer = projections::QueryCheckIns(r, *q, absl::Now());
       if (!answer.ok()) return answer;
-      for (v1::CheckInEntry& entry : *answer->mutable_entries()) {
-        if (!entry.has_sealed()) continue;
-        v1::Event event;
-        *event.mutable_check_in_recorded() = std::move(*entry.mutable_check_in());
-        v.Unseal(entry.sealed(), entry.event_id(), event);
-        *entry.mutable_check_in() = std::move(*event.mutable_check_in_recorded());
-        entry.clear_sealed();
-      }
+      UnsealCheckIns(v, answer->mutable_entries());
       ScopeRows(v, answer->mutable_entries(), v1::FIELD_CLASS_CONVERSATION);
       return answer;
     });
@@ -211,6 +205,7 @@ class ViewsService final : public v1::Views::Service {
     return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {
       auto answer = projections::QueryPayrollItems(r, *q);
       if (answer.ok()) {
+        UnsealPayroll(v, answer->mutable_items());
         ScopeRows(v, answer->mutable_items(), v1::FIELD_CLASS_COMPENSATION,
                   v1::FIELD_CLASS_EVALUATION);
       }
@@ -292,10 +287,11 @@ class ViewsService final : public v1::Views::Service {
         v1::TimelineRequest page;
         page.set_employee_id(q->employee_id());
         page.set_page_size(1000);
-        for (int pages = 0; pages < 10'000 && !answer.has_erasure(); pages++) {
+        for (int pages = 0; pages < 10'000; pages++) {
           ASSIGN_OR_RETURN(v1::TimelineResponse t, projections::QueryTimeline(r, page));
           for (const auto& e : t.events()) {
             if (e.event().has_subject_erased()) *answer.mutable_erasure() = e;
+            if (e.event().has_retention_ended()) *answer.mutable_retention_ended() = e;
           }
           if (t.next_page_token().empty()) break;
           page.set_page_token(t.next_page_token());
@@ -304,12 +300,16 @@ class ViewsService final : public v1::Views::Service {
       ASSIGN_OR_RETURN(std::vector<v1::ErasureAcknowledgement> acks,
                        projections::QueryErasureAcknowledgements(r, q->employee_id()));
       for (auto& a : acks) *answer.add_acknowledgements() = std::move(a);
-      auto* key = answer.add_keys();
-      key->set_key_id(absl::StrCat("personal/", q->employee_id()));
-      if (Sealer* sealer = v.access().sealer(); sealer != nullptr) {
-        ASSIGN_OR_RETURN(KeyState state,
-                         sealer->keys()->State(q->employee_id(), KeyPurpose::kPersonal));
-        key->set_destroyed(state == KeyState::kDestroyed);
+      for (KeyPurpose purpose : {KeyPurpose::kPersonal, KeyPurpose::kRetained}) {
+        auto* key = answer.add_keys();
+        key->set_key_id(absl::StrCat(std::string(KeyPurposeName(purpose)), "/", q->employee_id()));
+        if (purpose == KeyPurpose::kRetained && answer.has_erasure()) {
+          *key->mutable_retained_until() = answer.erasure().event().subject_erased().retained_until();
+        }
+        if (Sealer* sealer = v.access().sealer(); sealer != nullptr) {
+          ASSIGN_OR_RETURN(KeyState state, sealer->keys()->State(q->employee_id(), purpose));
+          key->set_destroyed(state == KeyState::kDestroyed);
+        }
       }
       return answer;
     });

@@ -159,6 +159,13 @@ class HooksView final : public View {
     item.set_manager_id(a.manager_id());
     if (a.has_amount()) *item.mutable_amount() = a.amount();
     item.set_percent_bp(a.percent_bp());
+    if (e.has_retained()) {
+      // The amounts are sealed in the envelope: the row keeps them so, and the Hooks service
+      // opens them for a consumer who may read them.
+      v1::SealedRef& ref = *item.add_sealed();
+      ref.set_event_id(e.event_id());
+      *ref.mutable_sealed() = e.retained();
+    }
     if (a.has_effective_at()) *item.mutable_effective_at() = a.effective_at();
     item.set_reason_code(a.reason_code());
     item.set_course_id(a.course_id());

@@ -88,6 +88,7 @@ class PayrollView final : public View {
           item.set_state(v1::PAYROLL_STATE_REJECTED);
           item.set_consumer(r.consumer());
           item.set_reason(r.reason());
+          KeepSealed(e, item);
           return true;
         });
       }
@@ -97,6 +98,8 @@ class PayrollView final : public View {
           if (item.state() == v1::PAYROLL_STATE_CANCELLED) return false;
           item.set_state(v1::PAYROLL_STATE_CANCELLED);
           item.set_reason(c.reason());
+          // The reason is now the cancellation's: a rejection's sealed reason no longer applies.
+          while (item.sealed_size() > 1) item.mutable_sealed()->RemoveLast();
           return true;
         });
       }
@@ -106,6 +109,15 @@ class PayrollView final : public View {
   }
 
  private:
+  // The amounts (trigger) and the reason (rejection) are sealed in the envelope: the row keeps
+  // them so, first the trigger's, and the server opens them for a caller who may read them.
+  static void KeepSealed(const v1::Envelope& e, v1::PayrollItem& item) {
+    if (!e.has_retained()) return;
+    v1::SealedRef& ref = *item.add_sealed();
+    ref.set_event_id(e.event_id());
+    *ref.mutable_sealed() = e.retained();
+  }
+
   static absl::Status Triggered(const v1::Envelope& e, const v1::ActionTriggered& a,
                                 ViewTxn& txn) {
     if (!IsPayrollKind(a.kind())) return absl::OkStatus();
@@ -119,6 +131,7 @@ class PayrollView final : public View {
     item.set_cycle_id(a.cycle_id());
     if (a.has_amount()) *item.mutable_amount() = a.amount();
     item.set_percent_bp(a.percent_bp());
+    KeepSealed(e, item);
     if (a.has_effective_at()) *item.mutable_effective_at() = a.effective_at();
     item.set_reason_code(a.reason_code());
     *item.mutable_cause_event_ids() = a.cause_event_ids();

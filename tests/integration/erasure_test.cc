@@ -15,10 +15,13 @@
 #include <tuple>
 
 #include "perfledger/v1/audit.grpc.pb.h"
+#include "ledger/types.h"
 #include "perfledger/v1/hooks.grpc.pb.h"
+#include "perfledger/v1/policies.grpc.pb.h"
 #include "perfledger/v1/views.grpc.pb.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 #if PERFLEDGER_ERASURE_KAFKA
 #define BACKEND "kafka"
@@ -55,6 +58,18 @@ constexpr char kEmail[] = "zelda.q@example.invalid";
 constexpr char kNotes[] = "confided the orchid greenhouse plan";
 constexpr char kFeedback[] = "I disagree with the tangerine metric";
 
+// Compensation that must never reach a file in clear either: EZ's salary and band midpoint.
+constexpr int64_t kSalaryMinor = 7'654'321;
+constexpr int64_t kMidpointMinor = 6'543'219;
+
+// The bytes of a Money as a payload would carry it.
+std::string MoneyBytes(int64_t minor, const std::string& currency) {
+  v1::Money m;
+  m.set_amount_minor(minor);
+  m.set_currency(currency);
+  return m.SerializeAsString();
+}
+
 struct Ledger {
   TempDir dir{"erasure"};
   const std::string prefix =
@@ -64,8 +79,9 @@ struct Ledger {
   std::unique_ptr<v1::Audit::Stub> audit;
   std::unique_ptr<v1::Hooks::Stub> hooks;
 
-  Ledger() {
+  explicit Ledger(uint32_t retention_days = limits::kRetentionDaysDefault) {
     TestServerOptions options;
+    options.retention_days = retention_days;
     options.tokens_file = dir.WriteFile("tokens.txt", kTokens);
     options.default_token = "admin-token";
 #if PERFLEDGER_ERASURE_KAFKA
@@ -80,6 +96,8 @@ struct Ledger {
     v1::RegisterEmployeeRequest zelda = RegisterEmployeeReq("EZ");
     zelda.set_name(kName);
     zelda.set_email(kEmail);
+    zelda.mutable_base_salary()->set_amount_minor(kSalaryMinor);
+    zelda.mutable_band_midpoint()->set_amount_minor(kMidpointMinor);
     MustOk(s.Call(s.people(), &v1::People::Stub::RegisterEmployee, zelda), "register");
     v1::RecordCheckInRequest check_in = CheckInReq("EZ");
     check_in.set_notes(kNotes);
@@ -139,6 +157,33 @@ struct Ledger {
     REQUIRE(r.entries_size() == 1);
     CHECK_FALSE(r.entries(0).has_sealed());
     return r.entries(0).check_in().notes();
+  }
+
+  // Publishes the grade-actions policy and grades EZ "A" again: a 15 % raise follows, computed
+  // from the sealed salary. Returns EZ's payroll item as `token` reads it.
+  v1::PayrollItem Raise(const std::string& token) {
+    TestServer& s = *server;
+    auto policies = v1::Policies::NewStub(s.NewChannel());
+    v1::PublishPolicyRequest publish;
+    publish.set_document(kGradeActionsPolicy);
+    MustOk(s.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish), "policy");
+    MustOk(s.Call(s.reviews(), &v1::Reviews::Stub::FinalizeGrade, FinalizeGradeReq("EZ", "A")),
+           "grade A");
+    return PayrollItem(token);
+  }
+
+  // EZ's one payroll item, once the reactor and the views have it.
+  v1::PayrollItem PayrollItem(const std::string& token) {
+    v1::ListPayrollItemsRequest q;
+    q.set_employee_id("EZ");
+    v1::ListPayrollItemsResponse r;
+    const bool one = WaitUntil([&] {
+      r = MustOk(server->Call(*views, &v1::Views::Stub::ListPayrollItems, q, token), "payroll");
+      return r.items_size() == 1;
+    });
+    INFO("EZ's payroll items: " << r.ShortDebugString());
+    REQUIRE(one);
+    return r.items(0);
   }
 
   Reply<v1::CommandResult> Erase(const std::string& token = "", const std::string& who = "EZ") {
@@ -293,9 +338,16 @@ ERASURE_CASE("erase shreds the key; every reader shows placeholders") {
       MustOk(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q, "auditor-token"));
   CHECK(status.erased());
   CHECK(status.erasure().envelope().event_id() == first.events(0).event_id());
-  REQUIRE(status.keys_size() == 1);
+  REQUIRE(status.keys_size() == 2);
   CHECK(status.keys(0).key_id() == "personal/EZ");
   CHECK(status.keys(0).destroyed());
+  // The compensation records are kept (default retention: ten years from the erasure).
+  CHECK(status.keys(1).key_id() == "retained/EZ");
+  CHECK_FALSE(status.keys(1).destroyed());
+  const absl::Duration kept = ToTime(status.keys(1).retained_until()) -
+                              ToTime(status.erasure().envelope().recorded_at());
+  CHECK(kept >= absl::Hours(24 * 3650) - absl::Minutes(1));
+  CHECK(kept <= absl::Hours(24 * 3650) + absl::Minutes(1));
   status_q.set_employee_id(fx::kEmployee);
   const auto live = MustOk(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q));
   CHECK_FALSE(live.erased());
@@ -434,7 +486,7 @@ ERASURE_CASE("no file of the data directory (nor topic) holds the plaintext") {
   RequireNowhere(s.data_dir(), {kName, kEmail, kNotes, kFeedback});
 #if PERFLEDGER_ERASURE_KAFKA
   // Every record of both topics, values and headers, as kcat reads them.
-  for (const std::string topic : {l.prefix + ".control", l.prefix + ".events"}) {
+  for (const std::string& topic : {l.prefix + ".control", l.prefix + ".events"}) {
     const std::string records = Run("kcat -b " + Brokers() + " -C -t " + topic +
                                     " -e -q -f '%k %h %s\\n' 2>&1");
     INFO("topic " << topic << ": " << records.size() << " bytes read");
@@ -444,6 +496,130 @@ ERASURE_CASE("no file of the data directory (nor topic) holds the plaintext") {
     }
   }
 #endif
+}
+
+
+ERASURE_CASE("compensation is sealed under the retained key and kept after an erasure") {
+  Ledger l;
+  TestServer& s = *l.server;
+  const v1::PayrollItem before = l.Raise("payroll-token");
+  const int64_t raise = kSalaryMinor * 1500 / 10'000;
+  CHECK(before.amount().amount_minor() == raise);
+  CHECK(before.percent_bp() == 1500);
+  CHECK(before.sealed().empty());
+  CHECK(before.erased().empty());
+  // No payload carries an amount: they travel sealed under EZ's retained key.
+  size_t retained = 0;
+  for (const auto& e : s.ReadAllEvents()) {
+    CHECK(e.envelope().payload().find(MoneyBytes(kSalaryMinor, "EUR")) == std::string::npos);
+    CHECK(e.envelope().payload().find(MoneyBytes(raise, "EUR")) == std::string::npos);
+    if (!e.envelope().has_retained()) continue;
+    CHECK(e.envelope().retained().key() == v1::SEAL_KEY_RETAINED);
+    if (e.envelope().retained().subject() == "EZ") retained++;
+  }
+  CHECK(retained >= 3);  // registration, grades, the raise
+  // Readers who may see compensation see it opened; a grade carries the salary in force.
+  bool saw_salary = false;
+  const v1::TimelineResponse audited = l.Timeline("auditor-token");
+  for (const auto& e : audited.events()) {
+    if (!e.event().has_grade_finalized() || !e.event().grade_finalized().has_base_salary()) {
+      continue;
+    }
+    saw_salary = true;
+    CHECK(e.event().grade_finalized().base_salary().amount_minor() == kSalaryMinor);
+  }
+  CHECK(saw_salary);
+
+  // An erasure keeps them: payroll still reads the amount, the retained key is live.
+  MustOk(l.Erase(), "erase");
+  l.Timeline();
+  const v1::PayrollItem kept = l.PayrollItem("payroll-token");
+  CHECK(kept.amount().amount_minor() == raise);
+  CHECK(kept.erased().empty());
+  // A simulated far future does not end a legal retention early.
+  auto policies = v1::Policies::NewStub(s.NewChannel());
+  v1::FireDeadlinesRequest fire;
+  *fire.mutable_now() = ToTimestamp(absl::Now() + absl::Hours(24 * 365 * 20));
+  const auto fired = MustOk(s.Call(*policies, &v1::Policies::Stub::FireDeadlines, fire), "fire");
+  for (const std::string& f : fired.fired()) CHECK(f != "retention/EZ");
+  CHECK(EventsOfType(s.ReadAllEvents(), "RetentionEnded").empty());
+  CHECK(l.PayrollItem("payroll-token").amount().amount_minor() == raise);
+
+  // Nothing of it in clear in any file.
+  s.Stop();
+  RequireNowhere(s.data_dir(), {MoneyBytes(kSalaryMinor, "EUR"), MoneyBytes(kMidpointMinor, "EUR"),
+                                MoneyBytes(raise, "EUR")});
+}
+
+ERASURE_CASE("the retention end shreds the compensation records") {
+  Ledger l(/*retention_days=*/0);
+  TestServer& s = *l.server;
+  const int64_t raise = l.Raise("payroll-token").amount().amount_minor();
+  REQUIRE(raise > 0);
+  MustOk(l.Erase(), "erase");
+  // Retention 0: due with the erasure. The scheduler or this call appends RetentionEnded.
+  auto policies = v1::Policies::NewStub(s.NewChannel());
+  MustOk(s.Call(*policies, &v1::Policies::Stub::FireDeadlines, v1::FireDeadlinesRequest()),
+         "fire");
+  const auto ended = EventsOfType(s.ReadAllEvents(), "RetentionEnded");
+  REQUIRE(ended.size() == 1);
+  CHECK(ended[0].event().retention_ended().employee_id() == "EZ");
+  CHECK(ended[0].event().retention_ended().keys_destroyed(0) == "retained/EZ");
+
+  v1::ErasureStatusRequest status_q;
+  status_q.set_employee_id("EZ");
+  auto check_shredded = [&] {
+    l.Timeline();
+    const auto status =
+        MustOk(s.Call(*l.views, &v1::Views::Stub::GetErasureStatus, status_q, "auditor-token"));
+    REQUIRE(status.keys_size() == 2);
+    CHECK(status.keys(1).key_id() == "retained/EZ");
+    CHECK(status.keys(1).destroyed());
+    CHECK(status.retention_ended().envelope().event_id() == ended[0].envelope().event_id());
+    // Every reader shows the amounts as erased, because the retention end is in the log.
+    for (const char* token : {"payroll-token", "auditor-token", "admin-token"}) {
+      INFO(token);
+      const v1::PayrollItem item = l.PayrollItem(token);
+      CHECK_FALSE(item.has_amount());
+      CHECK(item.percent_bp() == 0);
+      CHECK(std::find(item.erased().begin(), item.erased().end(), "amount") != item.erased().end());
+      CHECK(item.sealed().empty());
+    }
+    bool saw_grade = false;
+    const v1::TimelineResponse audited = l.Timeline("auditor-token");
+    for (const auto& e : audited.events()) {
+      if (!e.event().has_grade_finalized()) continue;
+      saw_grade = true;
+      CHECK_FALSE(e.event().grade_finalized().has_base_salary());
+      CHECK(std::find(e.erased().begin(), e.erased().end(), "grade_finalized.base_salary") !=
+            e.erased().end());
+      CHECK(e.event().grade_finalized().grade() != "");  // the grade itself stays
+    }
+    CHECK(saw_grade);
+    // The actions re-derived from the log match the recorded ones: both lack the amounts.
+    const auto dry = MustOk(s.Call(*policies, &v1::Policies::Stub::DryRun, v1::DryRunRequest(),
+                                   "auditor-token"),
+                            "dry run");
+    CHECK(dry.differences().empty());
+    RequireVerified(l);
+  };
+  check_shredded();
+  // The salary can no longer be used: an update or a grade that needs it is refused whole.
+  const uint64_t end = s.LogEnd();
+  v1::UpdateEmployeeRequest update = UpdateEmployeeReq("EZ");
+  update.add_update_mask("job_level");
+  update.set_job_level("L4");
+  RequireError(s.Call(s.people(), &v1::People::Stub::UpdateEmployee, update),
+               grpc::StatusCode::FAILED_PRECONDITION, "retention period ended");
+  CHECK(s.LogEnd() == end);
+  // Across a restart, and in no file.
+  s.Restart();
+  l.Connect();
+  policies = v1::Policies::NewStub(s.NewChannel());
+  check_shredded();
+  s.Stop();
+  RequireNowhere(s.data_dir(), {MoneyBytes(kSalaryMinor, "EUR"), MoneyBytes(kMidpointMinor, "EUR"),
+                                MoneyBytes(raise, "EUR")});
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ void TestServer::StartServer() {
   if (!options_.kafka_brokers.empty()) config.kafka_brokers = options_.kafka_brokers;
   if (!options_.kafka_topic_prefix.empty()) config.kafka_topic_prefix = options_.kafka_topic_prefix;
   config.max_threads = 256;
+  config.retention_days = options_.retention_days;
   auto started = services::Server::Start(config);
   if (!started.ok()) {
     throw std::runtime_error(absl::StrCat("Server::Start: ", started.status().ToString()));

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
+#include "ledger/limits.h"
 #include "services/server.h"
 #include "tests/support/temp_dir.h"
 
@@ -36,6 +37,8 @@ struct TestServerOptions {
   std::string log_backend = "embedded";
   std::string kafka_brokers;
   std::string kafka_topic_prefix;
+  // How long an erasure keeps the employee's compensation records (--retention-days).
+  uint32_t retention_days = limits::kRetentionDaysDefault;
 };
 
 // The answer of a unary call: its status and response.

@@ -1,5 +1,6 @@
-// Crypto-shredding's building blocks: sealing (ledger/crypto.h) and the store of per-subject
-// keys (ledger/key_store.h), including the proof that a destroyed key leaves no stored copy.
+// Crypto-shredding's building blocks: sealing (ledger/crypto.h), the store of per-subject keys
+// (ledger/key_store.h), including the proof that a destroyed key leaves no stored copy, and the
+// Sealer that splits an event's fields between a subject's two keys (ledger/sealing.h).
 #include <catch2/catch.hpp>
 #include <sys/stat.h>
 
@@ -16,7 +17,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/crypto.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "ledger/key_store.h"
+#include "ledger/sealing.h"
 #include "rocksdb/db.h"
 #include "tests/support/temp_dir.h"
 
@@ -531,6 +534,88 @@ TEST_CASE("key store: a lookup racing Destroy does not bring the key back", "[ke
                 absl::StatusCode::kFailedPrecondition, "was destroyed");
     CHECK(*store->State(subject, KeyPurpose::kPersonal) == KeyState::kDestroyed);
   }
+}
+
+
+TEST_CASE("sealer: identity and conversation under the personal key, compensation under the "
+          "retained key", "[sealing]") {
+  StoreFixture f;
+  auto store = f.Open();
+  Sealer sealer(store.get());
+  v1::Event event;
+  auto* g = event.mutable_grade_finalized();
+  g->set_employee_id("E1");
+  g->set_grade("A");
+  g->mutable_base_salary()->set_amount_minor(5'000'000);
+  g->mutable_base_salary()->set_currency("EUR");
+  g->set_job_level("L3");
+  const v1::Event original = event;
+
+  auto parts = sealer.Seal(event, "E1", "ev-1");
+  REQUIRE(parts.ok());
+  CHECK_FALSE(parts->personal.has_value());  // a grade names no one and says nothing
+  REQUIRE(parts->retained.has_value());
+  CHECK(parts->retained->key() == v1::SEAL_KEY_RETAINED);
+  CHECK(parts->retained->subject() == "E1");
+  CHECK(std::vector<std::string>(parts->retained->fields().begin(),
+                                 parts->retained->fields().end()) ==
+        std::vector<std::string>{"grade_finalized.base_salary", "grade_finalized.job_level"});
+  // The payload keeps what is not sealed, and nothing of what is.
+  CHECK(event.grade_finalized().grade() == "A");
+  CHECK_FALSE(event.grade_finalized().has_base_salary());
+  CHECK(event.grade_finalized().job_level().empty());
+
+  v1::Event opened = event;
+  REQUIRE(sealer.Open(*parts->retained, "ev-1", opened).ok());
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(opened, original));
+  // Bound to its event: under another id it does not open.
+  v1::Event moved = event;
+  CHECK(absl::IsDataLoss(sealer.Open(*parts->retained, "ev-2", moved)));
+
+  // A check-in's notes go under the personal key; both keys are the employee's own.
+  v1::Event check_in;
+  check_in.mutable_check_in_recorded()->set_employee_id("E1");
+  check_in.mutable_check_in_recorded()->set_notes("private");
+  auto ci = sealer.Seal(check_in, "E1", "ev-3");
+  REQUIRE(ci.ok());
+  REQUIRE(ci->personal.has_value());
+  CHECK(ci->personal->key() == v1::SEAL_KEY_PERSONAL);
+  CHECK_FALSE(ci->retained.has_value());
+  CHECK(check_in.check_in_recorded().notes().empty());
+  CHECK(*store->State("E1", KeyPurpose::kPersonal) == KeyState::kLive);
+  CHECK(*store->State("E1", KeyPurpose::kRetained) == KeyState::kLive);
+}
+
+TEST_CASE("sealer: placeholders mark text and name the cleared amounts", "[sealing]") {
+  StoreFixture f;
+  auto store = f.Open();
+  Sealer sealer(store.get());
+  v1::Event event;
+  auto* a = event.mutable_action_triggered();
+  a->set_action_id("act-1");
+  a->set_employee_id("E1");
+  a->mutable_amount()->set_amount_minor(750'000);
+  a->set_percent_bp(1500);
+  auto parts = sealer.Seal(event, "E1", "ev-1");
+  REQUIRE(parts.ok());
+  REQUIRE(parts->retained.has_value());
+  // Once the key is gone, the fields cannot be opened; the reader marks them instead.
+  REQUIRE(store->Destroy("E1", KeyPurpose::kRetained).ok());
+  v1::Event shown;  // as a view row's copy opens: an empty event
+  google::protobuf::RepeatedPtrField<std::string> cleared;
+  Sealer::Placeholders(*parts->retained, kErasedPlaceholder, shown, &cleared);
+  CHECK(std::vector<std::string>(cleared.begin(), cleared.end()) ==
+        std::vector<std::string>{"action_triggered.amount", "action_triggered.percent_bp"});
+  CHECK_FALSE(shown.action_triggered().has_amount());
+  v1::Event unreadable = event;
+  CHECK(absl::IsDataLoss(sealer.Open(*parts->retained, "ev-1", unreadable)));
+  // A destroyed key is not created again: new compensation about E1 is refused whole.
+  v1::Event later = event;
+  later.mutable_action_triggered()->mutable_amount()->set_amount_minor(1);
+  const v1::Event before = later;
+  auto refused = sealer.Seal(later, "E1", "ev-2");
+  CHECK(absl::IsFailedPrecondition(refused.status()));
+  CHECK(google::protobuf::util::MessageDifferencer::Equals(later, before));
 }
 
 }  // namespace

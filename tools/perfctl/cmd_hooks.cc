@@ -41,7 +41,9 @@ std::string KindWord(v1::ActionKind kind) {
 
 // A training item names its course, a payroll item its amount.
 std::string Amount(const v1::HookItem& item) {
-  return item.course_id().empty() ? FormatMoney(item.amount()) : item.course_id();
+  return item.course_id().empty()
+             ? Marked("amount", FormatMoney(item.amount()), item.erased(), item.withheld())
+             : item.course_id();
 }
 
 struct TailFlags {

@@ -311,7 +311,18 @@ void AddSubject(CLI::App& app, Session& session) {
                      }
                      for (const auto& k : r.keys()) {
                        std::cout << "  key " << k.key_id() << ": "
-                                 << (k.destroyed() ? "destroyed" : "live") << '\n';
+                                 << (k.destroyed() ? "destroyed" : "live");
+                       if (k.has_retained_until() && !k.destroyed()) {
+                         std::cout << " (compensation records kept until "
+                                   << FormatTimestamp(k.retained_until()) << ")";
+                       }
+                       std::cout << '\n';
+                     }
+                     if (r.has_retention_ended()) {
+                       std::cout << "  retention ended by "
+                                 << r.retention_ended().envelope().event_id() << " at "
+                                 << FormatTimestamp(r.retention_ended().envelope().occurred_at())
+                                 << '\n';
                      }
                      for (const auto& a : r.acknowledgements()) {
                        std::cout << "  acknowledged by " << a.consumer() << " ("

@@ -623,8 +623,10 @@ void AddPayroll(CLI::App& app, Session& session) {
       for (size_t column : {4, 5, 7}) table.AlignRight(column);
       for (const v1::PayrollItem& item : merged.items()) {
         table.AddRow({item.action_id(), EnumWord(v1::ActionKind_Name(item.kind()), "ACTION_KIND_"),
-                      item.employee_id(), item.cycle_id(), FormatMoney(item.amount()),
-                      item.percent_bp() == 0 ? "-" : Percent(item.percent_bp()),
+                      item.employee_id(), item.cycle_id(),
+                      Marked("amount", FormatMoney(item.amount()), item.erased(), item.withheld()),
+                      Marked("percent_bp", item.percent_bp() == 0 ? "-" : Percent(item.percent_bp()),
+                             item.erased(), item.withheld()),
                       EnumWord(v1::PayrollState_Name(item.state()), "PAYROLL_STATE_"),
                       absl::StrCat("v", item.policy_version()), item.rule_id()});
       }

@@ -137,6 +137,18 @@ std::string FormatMoney(const perfledger::v1::Money& money) {
   return absl::StrCat(amount < 0 ? "-" : "", WithThousands(magnitude), " ", money.currency());
 }
 
+std::string Marked(const std::string& field, const std::string& shown,
+                   const google::protobuf::RepeatedPtrField<std::string>& erased,
+                   const google::protobuf::RepeatedPtrField<std::string>& withheld) {
+  for (const std::string& e : erased) {
+    if (e == field) return "[erased]";
+  }
+  for (const std::string& w : withheld) {
+    if (w == field) return "[withheld]";
+  }
+  return shown;
+}
+
 std::string EnumWord(const std::string& name, const std::string& prefix) {
   std::string word = absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
   return absl::AsciiStrToLower(word);

@@ -76,6 +76,11 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& timestamp);
 std::string WithThousands(uint64_t value);
 // Minor units with thousands separators: 630000 EUR -> "630,000 EUR"; "-" when unset.
 std::string FormatMoney(const perfledger::v1::Money& money);
+// `shown`, or "[erased]" / "[withheld]" when `field` is listed in a row's `erased` / `withheld`
+// (the server clears such fields; they are not zero).
+std::string Marked(const std::string& field, const std::string& shown,
+                   const google::protobuf::RepeatedPtrField<std::string>& erased,
+                   const google::protobuf::RepeatedPtrField<std::string>& withheld);
 // An enum value's name as a word: ("PAYROLL_STATE_APPLIED", "PAYROLL_STATE_") -> "applied".
 std::string EnumWord(const std::string& name, const std::string& prefix);
 
