@@ -1,5 +1,6 @@
 // Metric observations (high volume) and training reports from the LMS.
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/decision.h"
@@ -45,9 +46,14 @@ absl::Status InField(const google::protobuf::RepeatedPtrField<v1::Observation>& 
 
 // Decides the events of a batch of observations. Lookups are cached per batch: a feed usually
 // repeats a few subjects many times.
+// An observation with an event id already recorded with the same content (a feed's re-send) is
+// acknowledged as a duplicate, not appended again; `prior` looks it up.
+using PriorLookup = absl::FunctionRef<absl::StatusOr<Prior>(
+    const std::string&, const v1::MetricObserved&, const google::protobuf::Timestamp*)>;
+
 absl::Status DecideObservations(Decision& d,
                                 const google::protobuf::RepeatedPtrField<v1::Observation>& obs,
-                                std::string_view prefix) {
+                                std::string_view prefix, PriorLookup prior) {
   if (obs.empty()) return FieldError(std::string(prefix), "at least one observation is required");
   RETURN_IF_ERROR(CheckCount(std::string(prefix), obs.size(), limits::kObservationsPerRequestMax));
   // (kind, subject) → org unit; the keys point into `obs`, which outlives the map.
@@ -98,8 +104,29 @@ absl::Status DecideObservations(Decision& d,
     p->set_source(o.source());
     p->set_org_unit_id(it->second);
     p->set_cycle_id(o.cycle_id());
+    if (!o.event_id().empty()) {
+      const google::protobuf::Timestamp* at = o.has_observed_at() ? &o.observed_at() : nullptr;
+      ASSIGN_OR_RETURN(const Prior found, prior(o.event_id(), *p, at));
+      if (found == Prior::kSame) {
+        d.AddDuplicate(o.event_id());
+        continue;
+      }
+      if (found == Prior::kDifferent) {
+        return InField(obs, prefix, i,
+                       absl::AlreadyExistsError(absl::StrCat(
+                           ".event_id: ", o.event_id(),
+                           " was already recorded with other content")));
+      }
+      if (found == Prior::kInFlight) {
+        return InField(obs, prefix, i,
+                       absl::AbortedError(absl::StrCat(
+                           ".event_id: ", o.event_id(),
+                           " is being recorded by another command; send again")));
+      }
+    }
     d.Emit(MetricsStream(o.subject_id()), Route::Data(o.subject_id()), std::move(e), o.event_id(),
            o.has_observed_at() ? &o.observed_at() : nullptr);
+    if (!o.event_id().empty()) d.events().back().id_checked = true;
   }
   if (d.meta().has_expected_version()) {
     if (single_subject.empty()) {
@@ -134,14 +161,22 @@ Ledger::Result Ledger::ObserveMetric(const v1::ObserveMetricRequest& r, const Co
   one[0].clear_event_id();  // carried by meta now
   return Execute(meta, r, ctx, [&](Decision& d) -> absl::Status {
     if (!r.has_observation()) return FieldError("observation", "required");
-    return DecideObservations(d, one, "observation");
+    // The observation's id is the command's: a re-send is answered as the same command.
+    return DecideObservations(d, one, "observation",
+                              [](const std::string&, const v1::MetricObserved&,
+                                 const google::protobuf::Timestamp*) -> absl::StatusOr<Prior> {
+                                return Prior::kNone;
+                              });
   });
 }
 
 Ledger::Result Ledger::ObserveMetrics(const v1::ObserveMetricsRequest& r,
                                       const CommandContext& ctx) {
   return Execute(r.meta(), r, ctx, [&](Decision& d) -> absl::Status {
-    return DecideObservations(d, r.observations(), "observations");
+    return DecideObservations(
+        d, r.observations(), "observations",
+        [this](const std::string& id, const v1::MetricObserved& m,
+               const google::protobuf::Timestamp* at) { return PriorObservation(id, m, at); });
   });
 }
 

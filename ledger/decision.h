@@ -33,6 +33,8 @@ struct DecidedEvent {
   std::string event_id;  // empty: generated
   google::protobuf::Timestamp occurred_at;
   uint64_t stream_version = 0;
+  // The decider already checked that `event_id` is not recorded (Ledger skips its own check).
+  bool id_checked = false;
 };
 
 enum class EmployeeMust { kBeActive, kExist };
@@ -96,6 +98,10 @@ class Decision {
 
   std::vector<DecidedEvent>& events() { return events_; }
 
+  // An item already recorded with the same content: acknowledged, not appended (its event id).
+  void AddDuplicate(std::string event_id) { duplicates_.push_back(std::move(event_id)); }
+  const std::vector<std::string>& duplicates() const { return duplicates_; }
+
   // A command that may legitimately decide nothing (every item already recorded) calls this;
   // it then answers an empty result instead of failing.
   void AllowNoEvents() { allow_no_events_ = true; }
@@ -115,6 +121,7 @@ class Decision {
   std::string on_behalf_of_;
   bool acting_checked_ = false;
   std::vector<DecidedEvent> events_;
+  std::vector<std::string> duplicates_;
   bool allow_no_events_ = false;
   // Entities changed by this command's earlier events, folded by the caller; only versions here.
   absl::flat_hash_map<std::string, uint64_t> versions_;

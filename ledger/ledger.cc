@@ -102,6 +102,39 @@ std::string Ledger::RejectReason(const internal::ActionState& action) {
   return opened.action_rejected().reason();
 }
 
+absl::StatusOr<Prior> Ledger::PriorObservation(
+    const std::string& event_id, const v1::MetricObserved& candidate,
+    const google::protobuf::Timestamp* observed_at) {
+  {
+    std::lock_guard<std::mutex> guard(in_flight_mu_);
+    if (in_flight_event_ids_.contains(event_id)) return Prior::kInFlight;
+  }
+  std::optional<WriteModel::IndexedEvent> found = write_model_->FindEvent(event_id);
+  if (!found) return Prior::kNone;
+  // Recorded before positions were indexed: it cannot be compared, so it is not the same.
+  if (!found->position) return Prior::kDifferent;
+  ASSIGN_OR_RETURN(std::vector<StoredEvent> stored,
+                   log_->Read(found->position->partition, found->position->offset, 1));
+  v1::Event event;
+  if (stored.empty() || stored[0].event_id() != event_id ||
+      !event.ParseFromString(stored[0].payload())) {
+    return absl::DataLossError(absl::StrCat("event ", event_id, " is indexed at ",
+                                            found->position->partition, ":",
+                                            found->position->offset, " but is not there"));
+  }
+  if (!event.has_metric_observed()) return Prior::kDifferent;
+  const v1::MetricObserved& m = event.metric_observed();
+  const bool same = m.subject_id() == candidate.subject_id() &&
+                    m.subject_kind() == candidate.subject_kind() &&
+                    m.metric() == candidate.metric() &&
+                    m.value_milli() == candidate.value_milli() && m.unit() == candidate.unit() &&
+                    m.source() == candidate.source() && m.cycle_id() == candidate.cycle_id() &&
+                    (observed_at == nullptr ||
+                     (stored[0].occurred_at().seconds() == observed_at->seconds() &&
+                      stored[0].occurred_at().nanos() == observed_at->nanos()));
+  return same ? Prior::kSame : Prior::kDifferent;
+}
+
 absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const std::string& employee_id,
                                           const internal::EmployeeState& emp) {
   Pay pay{emp.base_salary(), emp.band_midpoint()};
@@ -419,7 +452,11 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   }
   std::vector<DecidedEvent>& decided = decision.events();
   if (decided.empty()) {
-    if (decision.allows_no_events()) return v1::CommandResult();
+    if (decision.allows_no_events() || !decision.duplicates().empty()) {
+      v1::CommandResult nothing;
+      for (const std::string& id : decision.duplicates()) nothing.add_duplicate_event_ids(id);
+      return nothing;
+    }
     return absl::InternalError("command decided no events");
   }
   if (decided.size() > limits::kBatchEventsMax) {
@@ -456,7 +493,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
       return absl::InvalidArgumentError(
           absl::StrCat("event_id: ", d.event_id, " appears twice in one command"));
     }
-    if (recorded(d.event_id)) {
+    if (!d.id_checked && recorded(d.event_id)) {
       return absl::AlreadyExistsError(
           absl::StrCat("event_id: ", d.event_id, " was already recorded"));
     }
@@ -553,7 +590,11 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     fold_cv_.notify_one();
   });
   lock.unlock();
-  return in_flight->result.get();
+  Result result = in_flight->result.get();
+  if (result.ok()) {
+    for (const std::string& id : decision.duplicates()) result->add_duplicate_event_ids(id);
+  }
+  return result;
 }
 
 Ledger::Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {

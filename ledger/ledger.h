@@ -192,6 +192,11 @@ class Ledger {
     v1::Money base_salary;
     v1::Money band_midpoint;
   };
+  // What the log holds under a client-supplied event id, compared with an observation about to
+  // be recorded under it (its time only when the client gave one).
+  absl::StatusOr<Prior> PriorObservation(const std::string& event_id,
+                                         const v1::MetricObserved& candidate,
+                                         const google::protobuf::Timestamp* observed_at);
   // The reason of a rejected action, opened when sealed ("[erased]" once it cannot be).
   std::string RejectReason(const internal::ActionState& action);
   absl::StatusOr<Pay> PayOf(std::string_view field, const std::string& employee_id,

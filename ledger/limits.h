@@ -95,6 +95,9 @@ inline constexpr uint32_t kHookInFlightDefault = 256;         // sent, not yet a
 inline constexpr uint32_t kHookInFlightMax = 10'000;
 inline constexpr size_t kHookPollItemsMax = 512;              // items per wake-up of a stream
 inline constexpr size_t kHookKindsMax = 8;                    // kinds in one subscription
+// A read with consistency.min_position waits at most this long for the views (or the policy
+// reactor) to apply those positions, then answers DEADLINE_EXCEEDED.
+inline constexpr uint32_t kConsistencyWaitMillisMax = 10'000;
 inline constexpr uint32_t kHookStartCatchUpMillisMax = 5'000;  // a new stream waits for the views
 inline constexpr size_t kAckItemsMax = 1'000;                 // items in one Acknowledge call
 inline constexpr size_t kConsumerReferenceBytesMax = 128;     // a consumer's id for an effect

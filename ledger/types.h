@@ -30,6 +30,11 @@ using LogEnds = std::vector<uint64_t>;
 // the payload stays serialized inside the envelope until a consumer needs it.
 using StoredEvent = v1::Envelope;
 
+// What the log holds under a client-supplied event id, compared with an event about to be
+// recorded under it: nothing, the same content (a re-send), other content, or an append still
+// in flight (its content is not known yet).
+enum class Prior { kNone, kSame, kDifferent, kInFlight };
+
 // A protobuf Timestamp as an absl::Time (exact).
 inline absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());

@@ -16,6 +16,8 @@ namespace {
 std::string EntityKey(std::string_view key) { return absl::StrCat("e/", std::string(key)); }
 std::string CommandKey(std::string_view id) { return absl::StrCat("c/", std::string(id)); }
 std::string EventIndexKey(std::string_view id) { return absl::StrCat("i/", std::string(id)); }
+// First byte of an event index value that holds the event's position (ids never hold it).
+constexpr char kIndexedPosition = '\x01';
 std::string CheckpointKey(uint32_t partition) {
   std::string key = "p/";
   PutBigEndian32(key, partition);
@@ -318,12 +320,21 @@ void WriteModel::AddToAnswer(const v1::Envelope& event, v1::CommandResult& answe
   *appended->mutable_position() = event.position();
 }
 
-std::optional<std::string> WriteModel::FindEvent(const std::string& event_id) {
+std::optional<WriteModel::IndexedEvent> WriteModel::FindEvent(const std::string& event_id) {
   std::string value;
   rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), store_->family(kFamily),
                                         EventIndexKey(event_id), &value);
   if (!s.ok()) return std::nullopt;
-  return value;
+  IndexedEvent found;
+  // kIndexedPosition || partition (4) || offset (8) || command id; or the command id alone.
+  if (value.size() >= 13 && value[0] == kIndexedPosition) {
+    const std::string_view v(value);
+    found.position = LogPosition{GetBigEndian32(v.substr(1, 4)), GetBigEndian64(v.substr(5, 8))};
+    found.command_id = value.substr(13);
+  } else {
+    found.command_id = std::move(value);
+  }
+  return found;
 }
 
 void WriteModel::ApplyPending(const FoldInput& in) {
@@ -391,7 +402,11 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
       touched[p] = true;
     }
     if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) {
-      batch.Put(cf, EventIndexKey(h.event_id()), h.command_id()).PermitUncheckedError();
+      std::string value(1, kIndexedPosition);
+      PutBigEndian32(value, h.position().partition());
+      PutBigEndian64(value, h.position().offset());
+      value += h.command_id();
+      batch.Put(cf, EventIndexKey(h.event_id()), value).PermitUncheckedError();
     }
     if (!h.command_id().empty()) {
       auto it = records.find(h.command_id());

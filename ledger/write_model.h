@@ -73,8 +73,13 @@ class WriteModel {
   // Adds a sealed event to a command's answer: its id, stream, version and position.
   static void AddToAnswer(const v1::Envelope& event, v1::CommandResult& answer);
 
-  // The command id that appended a client-supplied event id, if any.
-  std::optional<std::string> FindEvent(const std::string& event_id);
+  // Where a client-supplied event id was recorded: the command that appended it and, for
+  // entries folded since positions are indexed, the event's place in the log.
+  struct IndexedEvent {
+    std::string command_id;
+    std::optional<LogPosition> position;
+  };
+  std::optional<IndexedEvent> FindEvent(const std::string& event_id);
 
   // Overlays a decided (not yet durable) event.
   void ApplyPending(const FoldInput& in);

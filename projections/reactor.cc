@@ -777,6 +777,14 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
         }
         inputs[rest.substr(0, slash)].metric = policy::InputScore{value, a.last_event_id()};
       }
+      // A calibration overrides the metric (docs/POLICY.md), also for someone not observed.
+      const std::string cal_prefix = Key({"cal", request.cycle_id()}) + "/";
+      for (it->Seek(cal_prefix); it->Valid() && it->key().starts_with(cal_prefix); it->Next()) {
+        internal::ScoreRecord r;
+        r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
+        inputs[it->key().ToString().substr(cal_prefix.size())].calibration =
+            policy::InputScore{r.mean_milli(), r.event_id()};
+      }
     } else {
       const std::string prefix = Key({"sc", request.cycle_id()}) + "/";
       std::map<std::string, std::map<int, std::pair<int64_t, int64_t>>> sums;
@@ -815,9 +823,24 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
   if (employees.empty()) {
     for (const auto& [id, in] : inputs) employees.push_back(id);
   }
+  // The current grades of those employees, as the log has them (the reactor's records).
+  std::map<std::string, internal::GradeRecord> current;
+  {
+    auto reader = projector_->Read();
+    rocksdb::ColumnFamilyHandle* cf = reader.family(kViewName);
+    for (const std::string& employee : employees) {
+      std::string value;
+      rocksdb::Status got = reader.db()->Get(rocksdb::ReadOptions(), cf,
+                                             Key({"g", employee, request.cycle_id()}), &value);
+      if (got.IsNotFound()) continue;
+      RETURN_IF_ERROR(FromRocks(got, "read the current grade"));
+      current[employee].ParseFromString(value);
+    }
+  }
   for (const std::string& employee : employees) {
     v1::ComputedGrade* cg = out.add_grades();
     cg->set_employee_id(employee);
+    cg->set_outcome(v1::GRADE_OUTCOME_SKIPPED);
     auto found = inputs.find(employee);
     if (found == inputs.end()) {
       cg->set_skipped_reason(pol->grading.method == policy::GradingMethod::kMetricBands
@@ -834,14 +857,44 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
     cg->set_grade(decision->grade);
     cg->set_score_milli(decision->score_milli);
     for (const auto& in : decision->inputs) *cg->add_inputs() = in;
+    // A grade follows its inputs: the same decision as the current grade is unchanged; any
+    // change (an amended score, a calibration, a late observation, another policy version)
+    // regrades, superseding it.
+    const auto cur = current.find(employee);
+    if (cur != current.end()) {
+      const v1::GradeFinalized& g = cur->second.grade();
+      bool same = g.grade() == decision->grade && g.score_milli() == decision->score_milli &&
+                  g.policy_version() == info.version() &&
+                  g.inputs_size() == static_cast<int>(decision->inputs.size());
+      for (int i = 0; same && i < g.inputs_size(); i++) {
+        same = google::protobuf::util::MessageDifferencer::Equals(g.inputs(i),
+                                                                  decision->inputs[i]);
+      }
+      if (same) {
+        cg->set_outcome(v1::GRADE_OUTCOME_UNCHANGED);
+        cg->set_event_id(cur->second.event_id());
+        continue;
+      }
+      cg->set_outcome(v1::GRADE_OUTCOME_REGRADED);
+      cg->set_supersedes_event_id(cur->second.event_id());
+    } else {
+      cg->set_outcome(v1::GRADE_OUTCOME_FINALIZED);
+    }
     if (request.dry_run()) continue;
     v1::FinalizeGradeRequest finalize;
     *finalize.mutable_meta() = request.meta();
-    // One key per (cycle, employee, policy version): re-running is harmless, a new policy
-    // version re-grades (superseding).
+    // The key names the decision and the grade it replaces: a retry of this call is answered
+    // once, and no later decision (new inputs, or inputs back to an earlier state) can meet a
+    // key an earlier one used.
+    std::string decided = absl::StrCat("v", info.version(), "/", decision->grade, "/",
+                                       decision->score_milli, "/",
+                                       cur == current.end() ? "" : cur->second.event_id());
+    for (const auto& in : decision->inputs) {
+      absl::StrAppend(&decided, "/", in.kind(), ":", in.event_id(), ":", in.value_milli(), ":",
+                      in.weight_bp());
+    }
     finalize.mutable_meta()->set_idempotency_key(absl::StrCat(
-        "grade:", policy::ActionId(absl::StrCat(request.cycle_id(), "/", employee),
-                                   absl::StrCat("v", info.version()))));
+        "grade:", policy::ActionId(absl::StrCat(request.cycle_id(), "/", employee), decided)));
     finalize.mutable_meta()->clear_event_id();
     finalize.set_employee_id(employee);
     finalize.set_cycle_id(request.cycle_id());
@@ -851,7 +904,9 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
     auto result = ledger_->FinalizeGrade(finalize, ctx);
     if (!result.ok()) {
       cg->set_skipped_reason(std::string(result.status().message()));
+      cg->set_outcome(v1::GRADE_OUTCOME_SKIPPED);
       cg->clear_grade();
+      cg->clear_supersedes_event_id();
       continue;
     }
     if (!result->events().empty()) cg->set_event_id(result->events(0).event_id());

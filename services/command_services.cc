@@ -183,6 +183,7 @@ class MetricsService final : public v1::Metrics::Service {
       summary->set_batches(summary->batches() + 1);
       if (r->deduplicated()) summary->set_deduplicated_batches(summary->deduplicated_batches() + 1);
       summary->set_events(summary->events() + r->events_size());
+      summary->set_duplicate_events(summary->duplicate_events() + r->duplicate_event_ids_size());
       for (const auto& e : r->events()) {
         uint64_t& off = last[e.position().partition()];
         off = std::max<uint64_t>(off, e.position().offset());

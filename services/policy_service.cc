@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "perfledger/v1/policies.grpc.pb.h"
+#include "ledger/limits.h"
 #include "services/server.h"
 #include "services/status_map.h"
 
@@ -33,16 +34,24 @@ class PoliciesService final : public v1::Policies::Service {
                          v1::PolicyInfo* out) override {
     auto ctx = Context(c, Operation::kReadPolicies);
     if (!ctx.ok()) return ToGrpc(ctx.status());
+    if (absl::Status s = WaitForPolicies(c, r->consistency()); !s.ok()) return ToGrpc(s);
     auto result = deps_->reactor->GetPolicy(r->version());
+    if (absl::IsNotFound(result.status()) && r->consistency().min_position().empty()) {
+      // Published a moment ago, perhaps: look again once the reactor has the log as of now.
+      if (deps_->reactor->projector().WaitCaughtUp(ConsistencyDeadline(c)).ok()) {
+        result = deps_->reactor->GetPolicy(r->version());
+      }
+    }
     if (!result.ok()) return ToGrpc(result.status());
     *out = std::move(*result);
     return grpc::Status::OK;
   }
 
-  grpc::Status ListPolicies(grpc::ServerContext* c, const v1::ListPoliciesRequest*,
+  grpc::Status ListPolicies(grpc::ServerContext* c, const v1::ListPoliciesRequest* r,
                             v1::ListPoliciesResponse* out) override {
     auto ctx = Context(c, Operation::kReadPolicies);
     if (!ctx.ok()) return ToGrpc(ctx.status());
+    if (absl::Status s = WaitForPolicies(c, r->consistency()); !s.ok()) return ToGrpc(s);
     auto result = deps_->reactor->ListPolicies();
     if (!result.ok()) return ToGrpc(result.status());
     *out = std::move(*result);
@@ -95,6 +104,19 @@ class PoliciesService final : public v1::Policies::Service {
   }
 
  private:
+  static absl::Time ConsistencyDeadline(grpc::ServerContext* c) {
+    return std::min(absl::FromChrono(c->deadline()),
+                    absl::Now() + absl::Milliseconds(limits::kConsistencyWaitMillisMax));
+  }
+
+  // Read-your-writes for policy reads: the policies live in the reactor's state.
+  absl::Status WaitForPolicies(grpc::ServerContext* c, const v1::Consistency& consistency) {
+    if (consistency.min_position().empty()) return absl::OkStatus();
+    std::vector<v1::Position> positions(consistency.min_position().begin(),
+                                        consistency.min_position().end());
+    return deps_->reactor->projector().WaitFor(positions, ConsistencyDeadline(c));
+  }
+
   absl::StatusOr<CommandContext> Context(grpc::ServerContext* c, Operation op) {
     auto principal = deps_->auth->Authenticate(*c);
     if (!principal.ok()) return principal.status();

@@ -6,6 +6,7 @@
 #include "ledger/sealing.h"
 #include "ledger/status_macros.h"
 #include "projections/suppression.h"
+#include "ledger/limits.h"
 #include "services/server.h"
 #include "services/status_map.h"
 #include "services/unseal.h"
@@ -14,7 +15,8 @@ namespace perfledger::services {
 namespace {
 
 // Read-your-writes waits at most this long, and never past the call's own deadline.
-constexpr absl::Duration kConsistencyWaitMax = absl::Seconds(10);
+constexpr absl::Duration kConsistencyWaitMax =
+    absl::Milliseconds(limits::kConsistencyWaitMillisMax);
 
 using google::protobuf::RepeatedPtrField;
 

@@ -232,9 +232,9 @@ void BatchRows(Rows<v1::ObserveMetricsRequest>& rows) {
              r.mutable_observations(2)->set_event_id("dup-1");
            },
            StatusCode::INVALID_ARGUMENT, "event_id")
-      .Bad("reused observation event id",
+      .Bad("reused observation event id with other content",
            [](Req& r) { r.mutable_observations(1)->set_event_id(kUsedObservationId); },
-           StatusCode::ALREADY_EXISTS, "event_id")
+           StatusCode::ALREADY_EXISTS, "observations[1].event_id")
       .Bad("expected_version over several subjects",
            [](Req& r) {
              r.mutable_meta()->set_expected_version(0);

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/synchronization/barrier.h"
+#include "perfledger/v1/policies.grpc.pb.h"
 
 namespace perfledger::testing {
 namespace {
@@ -115,11 +116,12 @@ TEST_CASE("idempotency: observation event ids", "[idempotency]") {
   CHECK(again.deduplicated());
   CHECK(SameEvents(first, again));
 
-  // A batch naming an id already in the log is refused whole.
+  // A batch naming an id already in the log with other content is refused whole, naming it.
   auto batch = ObserveMetricsReq(3);
   batch.mutable_observations(2)->set_event_id("iot-reading-1");
+  batch.mutable_observations(2)->set_value_milli(single.observation().value_milli() + 1);
   RequireError(server.Call(server.metrics(), &Metrics::Stub::ObserveMetrics, batch),
-               grpc::StatusCode::ALREADY_EXISTS, "event_id");
+               grpc::StatusCode::ALREADY_EXISTS, "observations[2].event_id: iot-reading-1");
   // A batch naming one id twice is malformed.
   batch.mutable_observations(1)->set_event_id("iot-reading-2");
   batch.mutable_observations(2)->set_event_id("iot-reading-2");
@@ -132,7 +134,54 @@ TEST_CASE("idempotency: observation event ids", "[idempotency]") {
   const auto ok = MustOk(server.Call(server.metrics(), &Metrics::Stub::ObserveMetrics, batch));
   CHECK(ok.events(1).event_id() == "iot-reading-2");
   CHECK(ok.events(2).event_id() == "iot-reading-3");
+  CHECK(ok.duplicate_event_ids().empty());
   CHECK(server.LogEnd() == end + 3);
+
+  // A gateway re-sends readings already recorded, with the same content, among new ones: those
+  // are acknowledged as duplicates and the rest is appended.
+  auto resend = ObserveMetricsReq(3);
+  *resend.mutable_observations(0) = single.observation();
+  *resend.mutable_observations(1) = batch.observations(2);
+  resend.mutable_observations(2)->set_event_id("iot-reading-4");
+  const auto mixed = MustOk(server.Call(server.metrics(), &Metrics::Stub::ObserveMetrics, resend));
+  REQUIRE(mixed.events_size() == 1);
+  CHECK(mixed.events(0).event_id() == "iot-reading-4");
+  CHECK(std::vector<std::string>(mixed.duplicate_event_ids().begin(),
+                                 mixed.duplicate_event_ids().end()) ==
+        std::vector<std::string>{"iot-reading-1", "iot-reading-3"});
+  CHECK(server.LogEnd() == end + 4);
+  // Only re-sends: nothing appended, every item acknowledged.
+  resend.mutable_observations()->RemoveLast();
+  const auto none = MustOk(server.Call(server.metrics(), &Metrics::Stub::ObserveMetrics, resend));
+  CHECK(none.events().empty());
+  CHECK(none.duplicate_event_ids_size() == 2);
+  CHECK(server.LogEnd() == end + 4);
+}
+
+TEST_CASE("read-your-writes: a policy is readable right after it is published", "[idempotency]") {
+  TestServer server;
+  SeedFixture(server);
+  auto policies = v1::Policies::NewStub(server.NewChannel());
+  v1::PublishPolicyRequest publish;
+  publish.set_document(kGradeActionsPolicy);
+  const auto published =
+      MustOk(server.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish), "publish");
+  // With the publication's position...
+  v1::GetPolicyRequest get;
+  *get.mutable_consistency()->add_min_position() = published.events(0).position();
+  const auto info = MustOk(server.Call(*policies, &v1::Policies::Stub::GetPolicy, get), "get");
+  CHECK(info.version() == 1);
+  v1::ListPoliciesRequest list;
+  *list.mutable_consistency()->add_min_position() = published.events(0).position();
+  CHECK(MustOk(server.Call(*policies, &v1::Policies::Stub::ListPolicies, list), "list")
+            .policies_size() == 1);
+  // ... and without it: a version not known yet is looked up again once the reactor caught up.
+  publish.set_document(std::string(kGradeActionsPolicy) + "# v2\n");
+  MustOk(server.Call(*policies, &v1::Policies::Stub::PublishPolicy, publish), "publish v2");
+  v1::GetPolicyRequest v2;
+  v2.set_version(2);
+  CHECK(MustOk(server.Call(*policies, &v1::Policies::Stub::GetPolicy, v2), "get v2").version() ==
+        2);
 }
 
 TEST_CASE("idempotency: concurrent retries of one key append once", "[idempotency]") {

@@ -288,8 +288,15 @@ TEST_CASE("write model: persists with its checkpoint and reopens", "[write_model
   REQUIRE(e.has_value());
   CHECK(e->version() == 2);
   CHECK(e->employee().base_salary().amount_minor() == 150);
-  // Client event ids are indexed (to the command that appended them); generated ones are not.
-  CHECK(h.wm().FindEvent("client-ev-1") == std::optional<std::string>("cmd-1"));
+  // Client event ids are indexed (to the command that appended them and their position);
+  // generated ones are not.
+  const auto indexed = h.wm().FindEvent("client-ev-1");
+  REQUIRE(indexed.has_value());
+  CHECK(indexed->command_id == "cmd-1");
+  REQUIRE(indexed->position.has_value());
+  CHECK(h.log().Read(indexed->position->partition, indexed->position->offset, 1)
+            ->at(0)
+            .event_id() == "client-ev-1");
   CHECK_FALSE(h.wm().FindEvent("pl-generated-1").has_value());
   auto record = h.wm().FindCommand("cmd-1");
   REQUIRE(record.has_value());
@@ -380,7 +387,7 @@ TEST_CASE("write model: CatchUp refolds a lost tail", "[write_model]") {
   CHECK(h.wm().Find("org/O1")->org_unit().name() == "Sales EMEA");
   CHECK(h.Version("metrics/E1") == 2);
   CHECK(h.Version("metrics/E2") == 3);
-  CHECK(h.wm().FindEvent("obs-4") == std::optional<std::string>("cmd-batch2"));
+  CHECK(h.wm().FindEvent("obs-4")->command_id == "cmd-batch2");
 
   auto ids = [&](const internal::CommandRecord& r) {
     std::multiset<std::string> out;

@@ -418,6 +418,8 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
       summary.set_events(summary.events() + attempt.summary.events());
       summary.set_deduplicated_batches(summary.deduplicated_batches() +
                                        attempt.summary.deduplicated_batches());
+      summary.set_duplicate_events(summary.duplicate_events() +
+                                   attempt.summary.duplicate_events());
       for (const v1::Position& p : attempt.summary.last_positions()) {
         uint64_t& offset = last_offsets[p.partition()];
         offset = std::max(offset, p.offset());
@@ -497,6 +499,11 @@ absl::Status RunImport(Session& session, const ImportFlags& flags) {
     std::cout << "\n(a batch sent before with the same key is acknowledged again, not appended twice)";
     std::cout << '\n';
     if (!positions.empty()) std::cout << "last positions: " << absl::StrJoin(positions, " ") << '\n';
+    if (summary.duplicate_events() > 0) {
+      std::cout << WithThousands(summary.duplicate_events())
+                << " observations were already recorded under their event id (not appended "
+                   "again)\n";
+    }
     if (survey.invalid > 0) std::cout << survey.invalid << " invalid rows skipped\n";
     if (retries > 0) std::cout << retries << " retries after UNAVAILABLE\n";
   }

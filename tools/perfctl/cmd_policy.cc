@@ -294,26 +294,45 @@ absl::Status RunCompute(Session& session, const ComputeFlags& flags) {
   PERFCTL_ASSIGN_OR_RETURN(
       v1::ComputeGradesResponse response,
       (CallUnary<v1::Policies>(session, &v1::Policies::Stub::ComputeGrades, request)));
+  std::vector<std::string> skipped;
+  for (const v1::ComputedGrade& g : response.grades()) {
+    if (g.outcome() == v1::GRADE_OUTCOME_SKIPPED) {
+      skipped.push_back(absl::StrCat(g.employee_id(), " (", g.skipped_reason(), ")"));
+    }
+  }
   if (session.format() == OutputFormat::kJson) {
     PERFCTL_ASSIGN_OR_RETURN(std::string json, ToJson(response, JsonLayout::kPretty));
     std::cout << json << '\n';
-    return absl::OkStatus();
+  } else {
+    size_t counts[5] = {};
+    Table table({"EMPLOYEE", "GRADE", "SCORE_MILLI", "OUTCOME", "EVENT_ID / REASON"});
+    table.AlignRight(2);
+    for (const v1::ComputedGrade& g : response.grades()) {
+      const v1::GradeOutcome o = g.outcome();
+      counts[static_cast<size_t>(o) < 5 ? static_cast<size_t>(o) : 0]++;
+      const bool graded = o != v1::GRADE_OUTCOME_SKIPPED;
+      std::string outcome = EnumWord(v1::GradeOutcome_Name(o), "GRADE_OUTCOME_");
+      if (flags.dry_run && (o == v1::GRADE_OUTCOME_FINALIZED || o == v1::GRADE_OUTCOME_REGRADED)) {
+        outcome = absl::StrCat("would be ", outcome);
+      }
+      std::string note = graded ? g.event_id() : g.skipped_reason();
+      if (o == v1::GRADE_OUTCOME_REGRADED) {
+        note = absl::StrCat(note.empty() ? "" : note + " ", "supersedes ", g.supersedes_event_id());
+      }
+      table.AddRow({g.employee_id(), graded ? g.grade() : "-",
+                    graded ? absl::StrCat(g.score_milli()) : "-", outcome, note});
+    }
+    if (!table.empty()) table.Print(std::cout);
+    std::cout << response.grades_size() << " employees with policy version "
+              << response.policy_version() << (flags.dry_run ? " (dry run: nothing appended)" : "")
+              << ": " << counts[v1::GRADE_OUTCOME_FINALIZED] << " finalized, "
+              << counts[v1::GRADE_OUTCOME_REGRADED] << " regraded, "
+              << counts[v1::GRADE_OUTCOME_UNCHANGED] << " unchanged, "
+              << counts[v1::GRADE_OUTCOME_SKIPPED] << " skipped\n";
   }
-  size_t graded = 0;
-  Table table({"EMPLOYEE", "GRADE", "SCORE_MILLI", flags.dry_run ? "NOTE" : "EVENT_ID / SKIPPED"});
-  table.AlignRight(2);
-  for (const v1::ComputedGrade& g : response.grades()) {
-    const bool skipped = !g.skipped_reason().empty();
-    graded += skipped ? 0 : 1;
-    std::string note = skipped ? absl::StrCat("skipped: ", g.skipped_reason()) : g.event_id();
-    if (!skipped && flags.dry_run) note = "would finalize";
-    table.AddRow({g.employee_id(), skipped ? "-" : g.grade(),
-                  skipped ? "-" : absl::StrCat(g.score_milli()), note});
+  if (!skipped.empty()) {
+    return ReportedFailure(absl::StrCat("not graded: ", absl::StrJoin(skipped, ", ")));
   }
-  if (!table.empty()) table.Print(std::cout);
-  std::cout << graded << " of " << response.grades_size() << " employees "
-            << (flags.dry_run ? "gradable (dry run: nothing finalized)" : "graded")
-            << " with policy version " << response.policy_version() << '\n';
   return absl::OkStatus();
 }
 
@@ -337,8 +356,10 @@ void AddCompute(CLI::App& app, Session& session) {
   sub->add_option("--at", flags->at, "Business time of the grades, RFC 3339 (default: now)");
   sub->add_option("--correlation-id", flags->correlation_id, "Conversation id carried on the events");
   sub->footer(absl::StrCat(
-      "\nEach grade carries the key grade:<cycle, employee, policy version>: re-running is"
-      "\nharmless, and after a new policy version it re-grades (superseding the old grade).",
+      "\nA grade follows its inputs: an employee whose current grade already follows from them"
+      "\nis unchanged; after an amended score, a calibration, a late observation or a new policy"
+      "\nversion the new grade supersedes the old one (its actions are cancelled, the new"
+      "\ngrade's issued). Exits non-zero naming anyone who could not be graded.",
       Examples({"perfctl grade compute --cycle 2026H1 --at 2026-06-30T12:00:00Z",
                 "perfctl grade compute --cycle 2026H1 --employee W11 --employee W12 --dry-run"})));
   sub->callback([&session, flags] {

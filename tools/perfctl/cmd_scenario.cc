@@ -404,7 +404,7 @@ absl::StatusOr<std::vector<Step>> PlanSteps(const Scenario& s) {
     steps.push_back({absl::StrCat("metric import ", FileName(file)), "metrics",
                      {"metric", "import", file}});
   }
-  // Grades carry the server's own key per (cycle, employee, policy version).
+  // A grade that already follows from its inputs is answered unchanged: re-running is harmless.
   for (const Compute& c : s.compute_grades) {
     Step step{absl::StrCat("grade compute --cycle ", c.cycle_id), "grades",
               {"grade", "compute", "--cycle", c.cycle_id}};
