@@ -351,6 +351,7 @@ std::optional<Subject> NamedSubject(const v1::Event& event) {
       return Subject::Employee(event.review_feedback_recorded().employee_id());
     case E::kActionTriggered: return Subject::Employee(event.action_triggered().employee_id());
     case E::kPipOpened: return Subject::Employee(event.pip_opened().employee_id());
+    case E::kPipGoalsSet: return Subject::Employee(event.pip_goals_set().employee_id());
     case E::kPipCheckpointRecorded:
       return Subject::Employee(event.pip_checkpoint_recorded().employee_id());
     case E::kPipExtended: return Subject::Employee(event.pip_extended().employee_id());

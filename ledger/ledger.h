@@ -92,6 +92,14 @@ class Ledger {
   Result CloseGoal(const v1::CloseGoalRequest& r, const CommandContext& ctx);
   // Check-ins.
   Result RecordCheckIn(const v1::RecordCheckInRequest& r, const CommandContext& ctx);
+
+  // Performance improvement plans (commands_pips.cc): the employee's manager, hr or admin.
+  // NOT_FOUND for an unknown plan, FAILED_PRECONDITION for a closed one.
+  Result OpenPip(const v1::OpenPipRequest& r, const CommandContext& ctx);
+  Result SetPipGoals(const v1::SetPipGoalsRequest& r, const CommandContext& ctx);
+  Result RecordPipCheckpoint(const v1::RecordPipCheckpointRequest& r, const CommandContext& ctx);
+  Result ExtendPip(const v1::ExtendPipRequest& r, const CommandContext& ctx);
+  Result ClosePip(const v1::ClosePipRequest& r, const CommandContext& ctx);
   // Metrics: one observation, or a batch appended atomically.
   Result ObserveMetric(const v1::ObserveMetricRequest& r, const CommandContext& ctx);
   Result ObserveMetrics(const v1::ObserveMetricsRequest& r, const CommandContext& ctx);

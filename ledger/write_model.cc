@@ -97,6 +97,21 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
     case v1::Event::kEmployeeDeparted:
       stream.mutable_employee()->set_departed(true);
       break;
+    case v1::Event::kPipOpened: {
+      const auto& e = ev.pip_opened();
+      auto* s = stream.mutable_pip();
+      s->set_employee_id(e.employee_id());
+      s->set_manager_id(e.manager_id());
+      *s->mutable_deadline_at() = e.deadline_at();
+      s->set_closed(false);
+      break;
+    }
+    case v1::Event::kPipExtended:
+      *stream.mutable_pip()->mutable_deadline_at() = ev.pip_extended().new_deadline_at();
+      break;
+    case v1::Event::kPipClosed:
+      stream.mutable_pip()->set_closed(true);
+      break;
     case v1::Event::kSubjectErased:
       stream.mutable_employee()->set_erased(true);
       break;

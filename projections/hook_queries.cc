@@ -170,6 +170,7 @@ absl::StatusOr<v1::TrainingSummaryResponse> QueryTrainingSummary(
 absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
                                                const v1::ListPipsRequest& q) {
   RETURN_IF_ERROR(CheckId("employee_id", q.employee_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("pip_id", q.pip_id(), Presence::kOptional));
   ASSIGN_OR_RETURN(uint32_t limit, PageSize(q.page_size()));
   const char* index = q.open_only() ? "o" : "p";
   const std::string prefix =
@@ -178,7 +179,12 @@ absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
   ASSIGN_OR_RETURN(std::string next,
                    ScanPage(r, "pip", prefix, q.page_token(), limit,
                             [&](const rocksdb::Slice& value) -> absl::StatusOr<bool> {
-                              RETURN_IF_ERROR(ParseRow(*out.add_plans(), value, "pip"));
+                              v1::PipPlan plan;
+                              RETURN_IF_ERROR(ParseRow(plan, value, "pip"));
+                              if (!q.pip_id().empty() && plan.pip_id() != q.pip_id()) {
+                                return false;
+                              }
+                              *out.add_plans() = std::move(plan);
                               return true;
                             }));
   out.set_next_page_token(next);

@@ -29,6 +29,7 @@ const char* OperationName(Operation op) {
     case Operation::kWriteCycles: return "write cycles";
     case Operation::kWriteGoals: return "write goals";
     case Operation::kWriteCheckIns: return "write check-ins";
+    case Operation::kWritePips: return "write improvement plans";
     case Operation::kWriteMetrics: return "write metrics";
     case Operation::kWriteReviews: return "write reviews";
     case Operation::kWriteGrades: return "calibrate or finalize grades";
@@ -134,10 +135,11 @@ absl::Status Authorize(const Principal& principal, Operation op) {
     case v1::ROLE_MANAGER:
     case v1::ROLE_EMPLOYEE:
       // What they may write about whom is decided with the write model (ledger/access.h);
-      // reads are scoped and redacted row by row.
+      // reads are scoped and redacted row by row. Improvement plans are the manager's.
       allowed = op == O::kWriteGoals || op == O::kWriteCheckIns || op == O::kWriteReviews ||
                 op == O::kReadViews || op == O::kReadPolicies || op == O::kReadSubject ||
-                op == O::kReadStatus;
+                op == O::kReadStatus ||
+                (op == O::kWritePips && principal.role == v1::ROLE_MANAGER);
       break;
     case v1::ROLE_SYSTEM:
       allowed = op == O::kWriteMetrics || op == O::kReadStatus;

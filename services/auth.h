@@ -30,6 +30,7 @@ enum class Operation {
   kWriteCycles,
   kWriteGoals,
   kWriteCheckIns,
+  kWritePips,  // improvement plans: managers (in scope), hr and admin
   kWriteMetrics,
   kWriteReviews,
   kWriteGrades,  // calibrate, finalize and compute grades: hr and admin

@@ -128,6 +128,18 @@ class ReviewsService final : public v1::Reviews::Service {
   ServiceDeps* deps_;
 };
 
+class PipsService final : public v1::Pips::Service {
+ public:
+  explicit PipsService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(OpenPip, Operation::kWritePips)
+  PL_COMMAND_RPC(SetPipGoals, Operation::kWritePips)
+  PL_COMMAND_RPC(RecordPipCheckpoint, Operation::kWritePips)
+  PL_COMMAND_RPC(ExtendPip, Operation::kWritePips)
+  PL_COMMAND_RPC(ClosePip, Operation::kWritePips)
+ private:
+  ServiceDeps* deps_;
+};
+
 class TrainingService final : public v1::Training::Service {
  public:
   explicit TrainingService(ServiceDeps* deps) : deps_(deps) {}
@@ -219,6 +231,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* dep
   out.push_back(std::make_unique<GoalsService>(deps));
   out.push_back(std::make_unique<CheckInsService>(deps));
   out.push_back(std::make_unique<ReviewsService>(deps));
+  out.push_back(std::make_unique<PipsService>(deps));
   out.push_back(std::make_unique<TrainingService>(deps));
   out.push_back(std::make_unique<MetricsService>(deps));
   return out;

@@ -13,7 +13,8 @@
 //   PipOpened         the entry of its action when that is still TRIGGERED, else a new entry
 //                     (no action, an unknown one, or one whose entry moved on) → OPEN;
 //                     a pip id seen before is ignored
-//   checkpoint        OPEN | DEADLINE_REACHED: count it, keep its progress
+//   goals set         OPEN | DEADLINE_REACHED: the plan's goals replaced
+//   checkpoint        OPEN | DEADLINE_REACHED: count it, log its progress, move the next due
 //   extended          OPEN | DEADLINE_REACHED → OPEN with the new deadline
 //   deadline reached  OPEN → DEADLINE_REACHED, unless it is for a deadline that an extension
 //                     already moved later (the scheduler fired for the old one)
@@ -65,6 +66,20 @@ class PipView final : public View {
                         if (!InForce(plan.status())) return false;
                         plan.set_checkpoints(plan.checkpoints() + 1);
                         plan.set_last_progress_bp(c.progress_bp());
+                        v1::PipCheckpoint& entry = *plan.add_checkpoint_log();
+                        entry.set_event_id(e.event_id());
+                        *entry.mutable_occurred_at() = e.occurred_at();
+                        entry.set_progress_bp(c.progress_bp());
+                        NextCheckpoint(e.occurred_at(), plan);
+                        return true;
+                      });
+      }
+      case v1::Event::kPipGoalsSet: {
+        const auto& g = event.pip_goals_set();
+        return Update(txn, g.employee_id(), Key({"i", g.employee_id(), g.pip_id()}),
+                      [&](v1::PipPlan& plan) {
+                        if (!InForce(plan.status())) return false;
+                        *plan.mutable_goal_ids() = g.goal_ids();
                         return true;
                       });
       }
@@ -99,6 +114,7 @@ class PipView final : public View {
                         if (!InForce(plan.status())) return false;
                         plan.set_status(v1::PIP_STATUS_CLOSED);
                         plan.set_outcome(c.outcome());
+                        plan.clear_next_checkpoint_due_at();
                         if (e.has_occurred_at()) *plan.mutable_closed_at() = e.occurred_at();
                         return true;
                       });
@@ -175,9 +191,21 @@ class PipView final : public View {
     plan.set_checkpoint_every_days(o.checkpoint_every_days());
     *plan.mutable_goal_ids() = o.goal_ids();
     if (!o.manager_id().empty()) plan.set_manager_id(o.manager_id());
+    NextCheckpoint(o.starts_at(), plan);
     txn.Put(index, pos);
     Write(txn, pos, plan);
     return absl::OkStatus();
+  }
+
+  // The next checkpoint falls `checkpoint_every_days` after `from`; none without a cadence.
+  static void NextCheckpoint(const google::protobuf::Timestamp& from, v1::PipPlan& plan) {
+    if (plan.checkpoint_every_days() == 0) {
+      plan.clear_next_checkpoint_due_at();
+      return;
+    }
+    *plan.mutable_next_checkpoint_due_at() = from;
+    plan.mutable_next_checkpoint_due_at()->set_seconds(
+        from.seconds() + int64_t{86'400} * plan.checkpoint_every_days());
   }
 
   static absl::StatusOr<v1::PipPlan> Load(ViewTxn& txn, const std::string& employee,

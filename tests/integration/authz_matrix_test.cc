@@ -16,6 +16,7 @@
 #include <set>
 #include <thread>
 
+#include "ledger/types.h"
 #include "perfledger/v1/audit.grpc.pb.h"
 #include "perfledger/v1/hooks.grpc.pb.h"
 #include "perfledger/v1/policies.grpc.pb.h"
@@ -89,6 +90,13 @@ struct Matrix {
 
   // Records the log end after a call's own set-up.
   void Mark() { end_before_call = s().LogEnd(); }
+
+  // Set-up: admin opens plan `pip_id` for `employee`, then Mark().
+  void OpenPlan(const std::string& pip_id, const std::string& employee) {
+    ExpectOk(s().Call(s().pips(), &v1::Pips::Stub::OpenPip, OpenPipReq(pip_id, employee)).status,
+             "plan");
+    Mark();
+  }
 
   Matrix() {
     TestServerOptions options;
@@ -356,6 +364,47 @@ std::vector<Row> Table() {
        [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
          return FromReply(m.s().Call(m.s().reviews(), &v1::Reviews::Stub::RecordFeedback,
                                      FeedbackReq(sub), token));
+       }},
+      // ---- Improvement plans: the employee's manager, hr and admin
+      {"perfledger.v1.Pips/OpenPip", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         return FromReply(m.s().Call(m.s().pips(), &v1::Pips::Stub::OpenPip,
+                                     OpenPipReq(Id("PO", n), sub), token));
+       }},
+      {"perfledger.v1.Pips/SetPipGoals", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.OpenPlan(Id("PG", n), sub);
+         v1::SetPipGoalsRequest q;
+         q.set_pip_id(Id("PG", n));
+         q.add_goal_ids("G-" + sub);
+         return FromReply(m.s().Call(m.s().pips(), &v1::Pips::Stub::SetPipGoals, q, token));
+       }},
+      {"perfledger.v1.Pips/RecordPipCheckpoint", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.OpenPlan(Id("PK", n), sub);
+         v1::RecordPipCheckpointRequest q;
+         q.set_pip_id(Id("PK", n));
+         q.set_progress_bp(2500);
+         q.set_notes("first steps");
+         return FromReply(
+             m.s().Call(m.s().pips(), &v1::Pips::Stub::RecordPipCheckpoint, q, token));
+       }},
+      {"perfledger.v1.Pips/ExtendPip", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.OpenPlan(Id("PX", n), sub);
+         v1::ExtendPipRequest q;
+         q.set_pip_id(Id("PX", n));
+         *q.mutable_new_deadline_at() = ToTimestamp(absl::Now() + absl::Hours(24 * 90));
+         q.set_reason("leave");
+         return FromReply(m.s().Call(m.s().pips(), &v1::Pips::Stub::ExtendPip, q, token));
+       }},
+      {"perfledger.v1.Pips/ClosePip", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.OpenPlan(Id("PC", n), sub);
+         v1::ClosePipRequest q;
+         q.set_pip_id(Id("PC", n));
+         q.set_outcome(v1::PIP_OUTCOME_SUCCEEDED);
+         return FromReply(m.s().Call(m.s().pips(), &v1::Pips::Stub::ClosePip, q, token));
        }},
       {"perfledger.v1.Training/RecordTraining", false, "DD DD AA AD DD AA DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {

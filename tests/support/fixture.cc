@@ -216,6 +216,16 @@ v1::AmendScoreRequest AmendScoreReq(const std::string& score_id, const std::stri
   return r;
 }
 
+v1::OpenPipRequest OpenPipReq(const std::string& pip_id, const std::string& employee) {
+  v1::OpenPipRequest r;
+  r.set_pip_id(pip_id);
+  r.set_employee_id(employee);
+  r.set_cycle_id(fx::kCycle);
+  r.set_length_days(60);
+  r.set_checkpoint_every_days(14);
+  return r;
+}
+
 v1::AdjustCalibrationRequest CalibrationReq(const std::string& employee, int64_t score_milli) {
   v1::AdjustCalibrationRequest r;
   r.set_employee_id(employee);

@@ -63,6 +63,9 @@ v1::SubmitScoreRequest SubmitScoreReq(const std::string& score_id,
                                       v1::ScoreSource source = v1::SCORE_SOURCE_MANAGER);
 v1::AmendScoreRequest AmendScoreReq(const std::string& score_id,
                                     const std::string& employee = fx::kEmployee);
+// A 60-day plan with a checkpoint every 14 days.
+v1::OpenPipRequest OpenPipReq(const std::string& pip_id,
+                              const std::string& employee = fx::kEmployee);
 v1::AdjustCalibrationRequest CalibrationReq(const std::string& employee = fx::kEmployee,
                                             int64_t score_milli = 3200);
 v1::FinalizeGradeRequest FinalizeGradeReq(const std::string& employee = fx::kEmployee,

@@ -76,6 +76,7 @@ class TestServer {
   v1::CheckIns::Stub& check_ins() { return *check_ins_; }
   v1::Metrics::Stub& metrics() { return *metrics_; }
   v1::Reviews::Stub& reviews() { return *reviews_; }
+  v1::Pips::Stub& pips() { return *pips_; }
   v1::Training::Stub& training() { return *training_; }
   v1::Log::Stub& log() { return *log_; }
 
@@ -117,6 +118,7 @@ class TestServer {
   std::unique_ptr<v1::CheckIns::Stub> check_ins_;
   std::unique_ptr<v1::Metrics::Stub> metrics_;
   std::unique_ptr<v1::Reviews::Stub> reviews_;
+  std::unique_ptr<v1::Pips::Stub> pips_;
   std::unique_ptr<v1::Training::Stub> training_;
   std::unique_ptr<v1::Log::Stub> log_;
 };

@@ -542,7 +542,13 @@ class Generator {
     }
     PipRef& p = mine[static_cast<size_t>(Uniform(0, static_cast<int64_t>(mine.size()) - 1))];
     const std::string pip_id = Chance(0.07) ? NewId("P") : p.id;
-    if (roll < 55) {
+    if (roll < 20) {
+      auto* g = e.mutable_pip_goals_set();
+      g->set_pip_id(pip_id);
+      g->set_employee_id(emp);
+      g->add_goal_ids(NewId("G"));
+      if (Chance(0.5)) g->add_goal_ids(NewId("G"));
+    } else if (roll < 55) {
       auto* c = e.mutable_pip_checkpoint_recorded();
       c->set_pip_id(pip_id);
       c->set_employee_id(emp);

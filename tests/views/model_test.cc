@@ -183,6 +183,18 @@ struct Model {
         if (v1::PipPlan* p = PlanById(c.employee_id(), c.pip_id()); p && InForce(*p)) {
           p->set_checkpoints(p->checkpoints() + 1);
           p->set_last_progress_bp(c.progress_bp());
+          auto* logged = p->add_checkpoint_log();
+          logged->set_event_id(e.event_id());
+          *logged->mutable_occurred_at() = e.occurred_at();
+          logged->set_progress_bp(c.progress_bp());
+          DueAfter(e.occurred_at(), *p);
+        }
+        break;
+      }
+      case v1::Event::kPipGoalsSet: {
+        const auto& g = ev.pip_goals_set();
+        if (v1::PipPlan* p = PlanById(g.employee_id(), g.pip_id()); p && InForce(*p)) {
+          p->mutable_goal_ids()->Assign(g.goal_ids().begin(), g.goal_ids().end());
         }
         break;
       }
@@ -210,6 +222,7 @@ struct Model {
           p->set_status(v1::PIP_STATUS_CLOSED);
           p->set_outcome(c.outcome());
           *p->mutable_closed_at() = e.occurred_at();
+          p->clear_next_checkpoint_due_at();
         }
         break;
       }
@@ -239,6 +252,7 @@ struct Model {
       case v1::Event::kActionTriggered: return ev.action_triggered().employee_id();
       case v1::Event::kPipOpened: return ev.pip_opened().employee_id();
       case v1::Event::kPipCheckpointRecorded: return ev.pip_checkpoint_recorded().employee_id();
+      case v1::Event::kPipGoalsSet: return ev.pip_goals_set().employee_id();
       case v1::Event::kPipExtended: return ev.pip_extended().employee_id();
       case v1::Event::kPipClosed: return ev.pip_closed().employee_id();
       case v1::Event::kDeadlineReached: return ev.deadline_reached().employee_id();
@@ -433,7 +447,19 @@ struct Model {
     p.set_checkpoint_every_days(o.checkpoint_every_days());
     *p.mutable_goal_ids() = o.goal_ids();
     if (!o.manager_id().empty()) p.set_manager_id(o.manager_id());
+    DueAfter(o.starts_at(), p);
     pip_by_id[{o.employee_id(), o.pip_id()}] = index;
+  }
+
+  // The next checkpoint: `every` days after `t`, to the nanosecond; none without a cadence.
+  static void DueAfter(const google::protobuf::Timestamp& t, v1::PipPlan& p) {
+    if (p.checkpoint_every_days() == 0) {
+      p.clear_next_checkpoint_due_at();
+      return;
+    }
+    p.mutable_next_checkpoint_due_at()->set_seconds(t.seconds() +
+                                                    86'400LL * p.checkpoint_every_days());
+    p.mutable_next_checkpoint_due_at()->set_nanos(t.nanos());
   }
 
   // ---- expected answers

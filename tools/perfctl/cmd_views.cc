@@ -31,9 +31,6 @@ namespace v1 = perfledger::v1;
 // The server's page size cap (views.proto).
 constexpr uint32_t kPageSizeMax = 1000;
 
-// 8300 -> "83.00 %".
-std::string Percent(uint64_t bp) { return absl::StrFormat("%d.%02d %%", bp / 100, bp % 100); }
-
 // 830 -> "0.83" (OKR grades are 0..1000).
 std::string OkrGrade(uint32_t milli) { return absl::StrFormat("%d.%02d", milli / 1000, (milli % 1000) / 10); }
 
@@ -43,11 +40,6 @@ std::string OwnerOf(v1::OwnerKind kind, const std::string& id) {
     case v1::OWNER_KIND_ORG_UNIT: return absl::StrCat("org unit ", id);
     default: return id;
   }
-}
-
-void PrintJson(const google::protobuf::Message& message) {
-  absl::StatusOr<std::string> json = ToJson(message, JsonLayout::kPretty);
-  std::cout << (json.ok() ? *json : std::string("{}")) << '\n';
 }
 
 // ---------------------------------------------------------------- --min-position

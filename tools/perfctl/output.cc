@@ -1,6 +1,7 @@
 #include "tools/perfctl/output.h"
 
 #include <algorithm>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "tools/perfctl/status.h"
 
@@ -135,6 +137,13 @@ std::string FormatMoney(const perfledger::v1::Money& money) {
   const uint64_t magnitude =
       amount < 0 ? static_cast<uint64_t>(-(amount + 1)) + 1 : static_cast<uint64_t>(amount);
   return absl::StrCat(amount < 0 ? "-" : "", WithThousands(magnitude), " ", money.currency());
+}
+
+std::string Percent(uint64_t bp) { return absl::StrFormat("%d.%02d %%", bp / 100, bp % 100); }
+
+void PrintJson(const google::protobuf::Message& message) {
+  absl::StatusOr<std::string> json = ToJson(message, JsonLayout::kPretty);
+  std::cout << (json.ok() ? *json : std::string("{}")) << '\n';
 }
 
 std::string Marked(const std::string& field, const std::string& shown,

@@ -81,6 +81,10 @@ std::string FormatMoney(const perfledger::v1::Money& money);
 std::string Marked(const std::string& field, const std::string& shown,
                    const google::protobuf::RepeatedPtrField<std::string>& erased,
                    const google::protobuf::RepeatedPtrField<std::string>& withheld);
+// Basis points as a percentage: 8300 -> "83.00 %".
+std::string Percent(uint64_t bp);
+// A message as pretty JSON on stdout ("{}" if it cannot be printed).
+void PrintJson(const google::protobuf::Message& message);
 // An enum value's name as a word: ("PAYROLL_STATE_APPLIED", "PAYROLL_STATE_") -> "applied".
 std::string EnumWord(const std::string& name, const std::string& prefix);
 
