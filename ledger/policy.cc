@@ -467,6 +467,11 @@ absl::StatusOr<Grading> ReadGrading(const Node& n, const std::string& path) {
   }
 
   std::string bound_key;
+  // metric_bands: the other way to write a bound, inclusive for lower_is_better ("at most"),
+  // strict for higher_is_better ("above"). Values are whole milli-units, so it is stored as the
+  // equivalent primary bound (at_most X is below X + 1, above X is at_least X + 1) and printed
+  // back as written.
+  std::string alt_key;
   std::string hint;
   int64_t bound_abs_max = 0;
   if (g.method == GradingMethod::kWeightedScores) {
@@ -501,10 +506,12 @@ absl::StatusOr<Grading> ReadGrading(const Node& n, const std::string& path) {
     }
     if (g.direction == v1::DIRECTION_LOWER_IS_BETTER) {
       bound_key = "below_milli";
-      hint = " (lower_is_better bands use below_milli)";
+      alt_key = "at_most_milli";
+      hint = " (lower_is_better bands use below_milli or at_most_milli)";
     } else {
       bound_key = "at_least_milli";
-      hint = " (higher_is_better bands use at_least_milli)";
+      alt_key = "above_milli";
+      hint = " (higher_is_better bands use at_least_milli or above_milli)";
     }
     bound_abs_max = limits::kMetricMilliAbsMax;
   }
@@ -521,7 +528,11 @@ absl::StatusOr<Grading> ReadGrading(const Node& n, const std::string& path) {
     const Node& item = *(*items)[i];
     const std::string ipath = Index(bpath, i);
     ASSIGN_OR_RETURN(MapReader b, MapReader::Open(item, ipath));
-    RETURN_IF_ERROR(b.Allow({"grade", bound_key}, hint));
+    if (alt_key.empty()) {
+      RETURN_IF_ERROR(b.Allow({"grade", bound_key}, hint));
+    } else {
+      RETURN_IF_ERROR(b.Allow({"grade", bound_key, alt_key}, hint));
+    }
     Band band;
     ASSIGN_OR_RETURN(const Node* grade, b.Require("grade"));
     ASSIGN_OR_RETURN(band.grade, ReadId(*grade, Child(ipath, "grade")));
@@ -531,20 +542,39 @@ absl::StatusOr<Grading> ReadGrading(const Node& n, const std::string& path) {
                        absl::StrCat("duplicate grade ", band.grade));
       }
     }
-    const std::string bound_path = Child(ipath, bound_key);
-    if (const Node* bound = b.Get(bound_key)) {
-      ASSIGN_OR_RETURN(band.bound_milli, ReadInt(*bound, bound_path, -bound_abs_max,
-                                                 bound_abs_max));
+    const Node* bound = b.Get(bound_key);
+    const Node* alt = alt_key.empty() ? nullptr : b.Get(alt_key);
+    if (bound != nullptr && alt != nullptr) {
+      return Invalid(alt->line, Child(ipath, alt_key),
+                     absl::StrCat("give ", bound_key, " or ", alt_key, ", not both"));
+    }
+    if (alt != nullptr) {
+      band.bound_kind = BoundKind::kAlternative;
+      bound = alt;
+    }
+    const std::string bound_path = Child(ipath, alt != nullptr ? alt_key : bound_key);
+    if (bound != nullptr) {
+      ASSIGN_OR_RETURN(int64_t written, ReadInt(*bound, bound_path, -bound_abs_max,
+                                                alt != nullptr ? bound_abs_max - 1
+                                                               : bound_abs_max));
+      band.bound_milli = alt != nullptr ? written + 1 : written;
       if (!g.bands.empty()) {
-        const int64_t prev = *g.bands.back().bound_milli;
+        const Band& before = g.bands.back();
+        const int64_t prev = *before.bound_milli;
+        // The previous bound as its author wrote it.
+        const bool prev_alt = before.bound_kind == BoundKind::kAlternative;
+        const std::string prev_text =
+            before.bound_kind == band.bound_kind
+                ? absl::StrCat(prev_alt ? prev - 1 : prev)
+                : absl::StrCat(prev_alt ? alt_key : bound_key, " ", prev_alt ? prev - 1 : prev);
         if (ascending && *band.bound_milli <= prev) {
           return Invalid(bound->line, bound_path,
-                         absl::StrCat("must be greater than the previous band's (", prev,
+                         absl::StrCat("must be greater than the previous band's (", prev_text,
                                       "): bands are listed best first"));
         }
         if (!ascending && *band.bound_milli >= prev) {
           return Invalid(bound->line, bound_path,
-                         absl::StrCat("must be less than the previous band's (", prev,
+                         absl::StrCat("must be less than the previous band's (", prev_text,
                                       "): bands are listed best first"));
         }
       }
@@ -870,6 +900,7 @@ std::string CanonicalJson(const Policy& p) {
   nlohmann::json g = nlohmann::json::object();
   const Grading& gr = p.grading;
   std::string bound_key;
+  std::string alt_key;
   if (gr.method == GradingMethod::kWeightedScores) {
     g["method"] = "weighted_scores";
     nlohmann::json w = nlohmann::json::object();
@@ -881,12 +912,20 @@ std::string CanonicalJson(const Policy& p) {
     g["metric"] = gr.metric;
     g["direction"] = std::string(DirectionName(gr.direction));
     g["aggregate"] = std::string(ToString(gr.aggregate));
-    bound_key = gr.direction == v1::DIRECTION_LOWER_IS_BETTER ? "below_milli" : "at_least_milli";
+    const bool lower = gr.direction == v1::DIRECTION_LOWER_IS_BETTER;
+    bound_key = lower ? "below_milli" : "at_least_milli";
+    alt_key = lower ? "at_most_milli" : "above_milli";
   }
   nlohmann::json bands = nlohmann::json::array();
   for (const Band& b : gr.bands) {
     nlohmann::json jb = {{"grade", b.grade}};
-    if (b.bound_milli.has_value()) jb[bound_key] = *b.bound_milli;
+    if (b.bound_milli.has_value()) {
+      if (b.bound_kind == BoundKind::kAlternative) {
+        jb[alt_key] = *b.bound_milli - 1;
+      } else {
+        jb[bound_key] = *b.bound_milli;
+      }
+    }
     bands.push_back(std::move(jb));
   }
   g["bands"] = std::move(bands);

@@ -33,14 +33,23 @@ enum class Aggregate { kMean, kLast, kMax, kMin };
 // The inputs a weighted_scores policy can weigh.
 enum class ScoreInput { kManager, kSelf, kPeer, kGoals, kCalibration };
 
+// How a metric band's bound was written: the primary key, or the other one of its direction
+// (lower_is_better "at_most_milli", higher_is_better "above_milli").
+enum class BoundKind { kPrimary, kAlternative };
+
 // One grade band. `bound_milli` is the band's threshold, read by the grading method:
 //   weighted_scores:                 score >= bound  ("min_score_milli")
-//   metric_bands, lower_is_better:   value <  bound  ("below_milli")
-//   metric_bands, higher_is_better:  value >= bound  ("at_least_milli")
+//   metric_bands, lower_is_better:   value <  bound  ("below_milli"; "at_most_milli: X" is
+//                                                     stored as bound X + 1)
+//   metric_bands, higher_is_better:  value >= bound  ("at_least_milli"; "above_milli: X" is
+//                                                     stored as bound X + 1)
+// Values are whole milli-units, so the two spellings are exact equivalents; `bound_kind` keeps
+// the author's, so the canonical document says what was written.
 // Only the last band may have no bound: it then catches every value the others did not.
 struct Band {
   std::string grade;
   std::optional<int64_t> bound_milli;
+  BoundKind bound_kind = BoundKind::kPrimary;
 };
 
 struct Grading {

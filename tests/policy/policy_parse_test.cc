@@ -9,6 +9,7 @@
 
 #include "ledger/limits.h"
 #include "ledger/policy.h"
+#include "ledger/policy_eval.h"
 
 namespace perfledger::policy {
 namespace {
@@ -188,7 +189,8 @@ TEST_CASE("policy: the manufacturing example policy parses", "[policy][parse]") 
   REQUIRE(p->grading.bands.size() == 4);
   CHECK(p->grading.bands[0].bound_milli == 2000);
   CHECK(p->grading.bands[1].bound_milli == 3000);
-  CHECK(p->grading.bands[2].bound_milli == 5001);
+  CHECK(p->grading.bands[2].bound_milli == 5001);  // at_most_milli: 5000
+  CHECK(p->grading.bands[2].bound_kind == BoundKind::kAlternative);
   CHECK_FALSE(p->grading.bands[3].bound_milli.has_value());
   CHECK(p->recommended_distribution.at("B") == 6000);
   CHECK(p->actions.at("A").raise_bp == 1500u);
@@ -240,6 +242,83 @@ TEST_CASE("policy: the examples of docs/POLICY.md parse", "[policy][parse]") {
   CHECK(CanonicalJson(*ParsePolicy(blocks[0])) == CanonicalJson(*ParsePolicy(file)));
 }
 
+TEST_CASE("policy: inclusive and strict metric bounds say what they mean", "[policy][parse]") {
+  // "Up to and including 3 %" and "over 5 %" written directly.
+  constexpr char kInclusive[] = R"(policy_id: p
+grading:
+  method: metric_bands
+  metric: defect_rate
+  direction: lower_is_better
+  bands:
+    - {grade: A, below_milli: 2000}
+    - {grade: B, at_most_milli: 3000}
+    - {grade: C, at_most_milli: 5000}
+    - {grade: D}
+)";
+  absl::StatusOr<Policy> p = ParsePolicy(kInclusive);
+  REQUIRE(p.ok());
+  auto grade = [&](int64_t value) {
+    GradeInputs in;
+    in.metric = InputScore{value, "ev"};
+    auto d = ComputeGrade(*p, in);
+    REQUIRE(d.ok());
+    return d->grade;
+  };
+  CHECK(grade(1999) == "A");
+  CHECK(grade(2000) == "B");
+  CHECK(grade(3000) == "B");  // up to and including 3 %
+  CHECK(grade(3001) == "C");
+  CHECK(grade(5000) == "C");
+  CHECK(grade(5001) == "D");  // over 5 %
+  // The canonical document says what was written, and reads back to itself.
+  const std::string canonical = CanonicalJson(*p);
+  CHECK(canonical.find(R"("at_most_milli":3000)") != std::string::npos);
+  CHECK(canonical.find(R"("below_milli":2000)") != std::string::npos);
+  absl::StatusOr<Policy> again = ParsePolicy(canonical, Format::kJson);
+  REQUIRE(again.ok());
+  CHECK(CanonicalJson(*again) == canonical);
+
+  // higher_is_better: at_least (inclusive) or above (strict).
+  absl::StatusOr<Policy> h = ParsePolicy(R"(policy_id: p
+grading:
+  method: metric_bands
+  metric: yield
+  direction: higher_is_better
+  bands:
+    - {grade: A, above_milli: 95000}
+    - {grade: B, at_least_milli: 90000}
+    - {grade: C}
+)");
+  REQUIRE(h.ok());
+  GradeInputs in;
+  in.metric = InputScore{95000, "ev"};
+  CHECK(ComputeGrade(*h, in)->grade == "B");
+  in.metric = InputScore{95001, "ev"};
+  CHECK(ComputeGrade(*h, in)->grade == "A");
+
+  // One bound per band; the order still holds across spellings.
+  CHECK(ErrorOf(R"(policy_id: p
+grading:
+  method: metric_bands
+  metric: m
+  direction: lower_is_better
+  bands:
+    - {grade: A, below_milli: 2000, at_most_milli: 1999}
+    - {grade: B}
+)") == "line 7: grading.bands[0].at_most_milli: give below_milli or at_most_milli, not both");
+  CHECK(ErrorOf(R"(policy_id: p
+grading:
+  method: metric_bands
+  metric: m
+  direction: lower_is_better
+  bands:
+    - {grade: A, at_most_milli: 3000}
+    - {grade: B, below_milli: 3001}
+    - {grade: C}
+)") == "line 8: grading.bands[1].below_milli: must be greater than the previous band's "
+          "(at_most_milli 3000): bands are listed best first");
+}
+
 TEST_CASE("policy: bad documents are rejected naming the field and the YAML line",
           "[policy][parse]") {
   SECTION("unknown keys, at every level") {
@@ -266,7 +345,7 @@ grading:
     - {grade: A, at_least_milli: 2000}
     - {grade: B}
 )") == "line 7: grading.bands[0].at_least_milli: unknown key (lower_is_better bands use "
-          "below_milli)");
+          "below_milli or at_most_milli)");
   }
   SECTION("weights must sum to 10000") {
     CHECK(ErrorOf(R"(policy_id: p
