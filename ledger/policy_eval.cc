@@ -33,6 +33,12 @@ v1::GradeInput MakeInput(std::string kind, const InputScore& s, uint32_t weight_
   in.set_kind(std::move(kind));
   in.set_value_milli(s.value_milli);
   in.set_weight_bp(weight_bp);
+  if (s.count > 0) {
+    in.set_count(s.count);
+    in.set_sum_milli(s.sum_milli);
+    in.set_min_milli(s.min_milli);
+    in.set_max_milli(s.max_milli);
+  }
   return in;
 }
 

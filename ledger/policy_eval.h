@@ -56,6 +56,12 @@ struct InputScore {
   // The event the value derives from; for a mean over several events, the caller's choice of
   // representative (e.g. the latest). May be empty.
   std::string event_id;
+  // For a value aggregated over several events (GradeInput.count ...): how many, their sum,
+  // least and greatest. count 0: a single value.
+  uint64_t count = 0;
+  int64_t sum_milli = 0;
+  int64_t min_milli = 0;
+  int64_t max_milli = 0;
 };
 
 struct GradeInputs {

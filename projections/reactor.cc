@@ -775,7 +775,8 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
           case policy::Aggregate::kMax: value = a.max(); break;
           case policy::Aggregate::kMin: value = a.min(); break;
         }
-        inputs[rest.substr(0, slash)].metric = policy::InputScore{value, a.last_event_id()};
+        inputs[rest.substr(0, slash)].metric =
+            policy::InputScore{value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
       }
       // A calibration overrides the metric (docs/POLICY.md), also for someone not observed.
       const std::string cal_prefix = Key({"cal", request.cycle_id()}) + "/";
@@ -787,23 +788,34 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
       }
     } else {
       const std::string prefix = Key({"sc", request.cycle_id()}) + "/";
-      std::map<std::string, std::map<int, std::pair<int64_t, int64_t>>> sums;
+      // Per employee and source: the reviewers' mean scores, summed, counted, least, greatest.
+      struct Acc {
+        int64_t sum = 0;
+        uint64_t count = 0;
+        int64_t min = 0;
+        int64_t max = 0;
+      };
+      std::map<std::string, std::map<int, Acc>> sums;
       std::map<std::string, std::map<int, std::string>> last;
       for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
         const std::string rest = it->key().ToString().substr(prefix.size());
         const std::string employee = rest.substr(0, rest.find('/'));
         internal::ScoreRecord r;
         r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-        sums[employee][r.source()].first += r.mean_milli();
-        sums[employee][r.source()].second++;
+        Acc& acc = sums[employee][r.source()];
+        acc.min = acc.count == 0 ? r.mean_milli() : std::min(acc.min, r.mean_milli());
+        acc.max = acc.count == 0 ? r.mean_milli() : std::max(acc.max, r.mean_milli());
+        acc.sum += r.mean_milli();
+        acc.count++;
         last[employee][r.source()] = r.event_id();
       }
       for (auto& [employee, by] : sums) {
         auto mean = [&](v1::ScoreSource s) -> std::optional<policy::InputScore> {
           auto f = by.find(s);
           if (f == by.end()) return std::nullopt;
-          return policy::InputScore{policy::DivRound(f->second.first, f->second.second),
-                                    last[employee][s]};
+          const Acc& acc = f->second;
+          return policy::InputScore{policy::DivRound(acc.sum, static_cast<int64_t>(acc.count)),
+                                    last[employee][s], acc.count, acc.sum, acc.min, acc.max};
         };
         policy::GradeInputs& in = inputs[employee];
         in.manager = mean(v1::SCORE_SOURCE_MANAGER);

@@ -113,6 +113,15 @@ TEST_CASE("grading: a grade follows its inputs", "[grading]") {
   auto late = g.Compute();
   CHECK(late[fx::kEmployee2].outcome() == v1::GRADE_OUTCOME_REGRADED);
   CHECK(late[fx::kEmployee2].grade() == "B");
+  // The metric input says what it aggregates, so an auditor can rebuild the mean.
+  REQUIRE(late[fx::kEmployee2].inputs_size() == 1);
+  const v1::GradeInput& metric = late[fx::kEmployee2].inputs(0);
+  CHECK(metric.kind() == "metric:defect_rate");
+  CHECK(metric.value_milli() == 2500);
+  CHECK(metric.count() == 2);
+  CHECK(metric.sum_milli() == 5000);
+  CHECK(metric.min_milli() == 1000);
+  CHECK(metric.max_milli() == 4000);
   CHECK(late[fx::kEmployee].outcome() == v1::GRADE_OUTCOME_UNCHANGED);
   CHECK(late[fx::kEmployee].grade() == "A");
 
