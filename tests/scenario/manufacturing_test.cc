@@ -491,6 +491,43 @@ TEST_CASE("manufacturing: deadlines fire the exit review and close the PIP windo
 
 // ---------------------------------------------------------------- policy change mid-cycle
 
+TEST_CASE("manufacturing: the manager runs W13's plan with perfctl to a failed outcome and the "
+          "exit review", "[scenario][e2e]") {
+  Loaded s;
+  const Facts before(s.Events());
+  REQUIRE(before.pips.size() == 1);
+  const std::string pip_id = before.pips[0].pip_id();
+  auto run = [&](const std::vector<std::string>& args) {
+    CommandOutput out = s.Perfctl(args);
+    INFO(out.Describe());
+    REQUIRE(out.code() == 0);
+    return out;
+  };
+  run({"goal", "set", "G-W13-PLAN", "--cycle", "2026H1", "--owner-employee", "W13", "--title",
+       "Defect rate under 3 %", "--kr", "kr1:Defect rate:5000:3000:%:lower"});
+  run({"pip", "goals", pip_id, "--goal", "G-W13-PLAN"});
+  run({"pip", "checkpoint", pip_id, "--progress-bp", "2000", "--notes", "jig replaced"});
+  run({"pip", "close", pip_id, "--outcome", "failed", "--notes", "still above 4 %"});
+  WaitQuiescent(s.server.channel());
+  const CommandOutput show = run({"pip", "show", pip_id});
+  CHECK(show.out.find("G-W13-PLAN") != std::string::npos);
+  CHECK(show.out.find("failed") != std::string::npos);
+  CHECK(show.out.find("20.00 %") != std::string::npos);
+  // The policy's pip_outcomes: an HR review naming the plan.
+  const Facts after(s.Events());
+  bool review = false;
+  for (const auto& a : after.actions) {
+    review = review || (a.kind() == v1::ACTION_KIND_HR_REVIEW && a.employee_id() == "W13" &&
+                        Param(a, "pip_id") == pip_id);
+  }
+  CHECK(review);
+  // A closed plan takes no checkpoint: perfctl says why and exits non-zero.
+  const CommandOutput late =
+      s.Perfctl({"pip", "checkpoint", pip_id, "--progress-bp", "2500"});
+  CHECK(late.code() != 0);
+  CHECK(late.err.find("FAILED_PRECONDITION") != std::string::npos);
+}
+
 TEST_CASE("manufacturing: a policy published mid-cycle applies to new grades only",
           "[scenario][e2e]") {
   Loaded s;

@@ -176,8 +176,13 @@ void AddShow(CLI::App& pip, Session& session) {
       if (!f->employee_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--employee", f->employee_id));
       q.set_pip_id(f->pip_id);
       q.set_employee_id(f->employee_id);
-      PERFCTL_ASSIGN_OR_RETURN(v1::ListPipsResponse r,
-                               (CallUnary<v1::Views>(session, &v1::Views::Stub::ListPips, q)));
+      // The server filters by plan id page by page: follow the pages until the plan turns up.
+      v1::ListPipsResponse r;
+      while (true) {
+        PERFCTL_ASSIGN_OR_RETURN(r, (CallUnary<v1::Views>(session, &v1::Views::Stub::ListPips, q)));
+        if (!r.plans().empty() || r.next_page_token().empty()) break;
+        q.set_page_token(r.next_page_token());
+      }
       if (r.plans().empty()) {
         return absl::NotFoundError(absl::StrCat("PIP_ID: plan ", f->pip_id, " not found"));
       }
