@@ -6,6 +6,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ledger/hash_chain.h"
@@ -438,8 +439,17 @@ const std::vector<std::pair<std::string_view, HrReviewKind>> kHrKinds = {
     {"reassignment", HrReviewKind::kReassignment}, {"exit", HrReviewKind::kExit}};
 const std::vector<std::pair<std::string_view, v1::OwnerKind>> kScopes = {
     {"employee", v1::OWNER_KIND_EMPLOYEE}, {"org_unit", v1::OWNER_KIND_ORG_UNIT}};
+// The first name of a value is the canonical one ("unit_manager" reads as org_unit_manager).
 const std::vector<std::pair<std::string_view, Notify>> kNotify = {
-    {"manager", Notify::kManager}, {"org_unit_manager", Notify::kOrgUnitManager}};
+    {"manager", Notify::kManager},
+    {"org_unit_manager", Notify::kOrgUnitManager},
+    {"unit_manager", Notify::kOrgUnitManager},
+    {"parent_unit_manager", Notify::kParentUnitManager}};
+// notify: role:<name>, e.g. role:hr.
+const std::vector<std::pair<std::string_view, v1::Role>> kNotifyRoles = {
+    {"hr", v1::ROLE_HR}, {"admin", v1::ROLE_ADMIN}, {"auditor", v1::ROLE_AUDITOR},
+    {"payroll", v1::ROLE_PAYROLL}, {"lms", v1::ROLE_LMS}};
+constexpr char kRolePrefix[] = "role:";
 
 template <typename E>
 std::string_view NameOf(const std::vector<std::pair<std::string_view, E>>& names, E v) {
@@ -734,7 +744,7 @@ bool Empty(const GradeActions& a) {
 
 absl::StatusOr<AlertRule> ReadAlert(const Node& n, const std::string& path) {
   ASSIGN_OR_RETURN(MapReader m, MapReader::Open(n, path));
-  RETURN_IF_ERROR(m.Allow({"id", "metric", "scope", "window_days", "aggregate",
+  RETURN_IF_ERROR(m.Allow({"id", "metric", "scope", "window_days", "window", "aggregate",
                            "threshold_milli", "direction", "notify"}));
   AlertRule r;
   ASSIGN_OR_RETURN(const Node* id, m.Require("id"));
@@ -745,10 +755,34 @@ absl::StatusOr<AlertRule> ReadAlert(const Node& n, const std::string& path) {
                                             Presence::kRequired)));
   ASSIGN_OR_RETURN(const Node* scope, m.Require("scope"));
   ASSIGN_OR_RETURN(r.scope, ReadEnum(*scope, Child(path, "scope"), kScopes));
-  ASSIGN_OR_RETURN(const Node* window, m.Require("window_days"));
-  ASSIGN_OR_RETURN(int64_t days, ReadInt(*window, Child(path, "window_days"), 1,
-                                         limits::kPolicyDaysMax));
-  r.window_days = static_cast<uint32_t>(days);
+  // window_days: N (rolling), or window: cycle | {rolling_days: N}.
+  const Node* days_node = m.Get("window_days");
+  const Node* window = m.Get("window");
+  if ((days_node == nullptr) == (window == nullptr)) {
+    return Invalid(window != nullptr ? window->line : n.line, Child(path, "window"),
+                   "give window_days: N, or window: cycle | {rolling_days: N} (one of them)");
+  }
+  std::string days_path = Child(path, "window_days");
+  if (window != nullptr) {
+    const std::string wpath = Child(path, "window");
+    if (window->kind == Node::Kind::kString || window->kind == Node::Kind::kScalar) {
+      if (window->text != "cycle") {
+        return Invalid(window->line, wpath,
+                       absl::StrCat("must be cycle or {rolling_days: N}, got \"", window->text,
+                                    "\""));
+      }
+      r.window = AlertWindowKind::kCycle;
+    } else {
+      ASSIGN_OR_RETURN(MapReader w, MapReader::Open(*window, wpath));
+      RETURN_IF_ERROR(w.Allow({"rolling_days"}));
+      ASSIGN_OR_RETURN(days_node, w.Require("rolling_days"));
+      days_path = Child(wpath, "rolling_days");
+    }
+  }
+  if (r.window == AlertWindowKind::kRollingDays) {
+    ASSIGN_OR_RETURN(int64_t days, ReadInt(*days_node, days_path, 1, limits::kPolicyDaysMax));
+    r.window_days = static_cast<uint32_t>(days);
+  }
   if (const Node* agg = m.Get("aggregate")) {
     ASSIGN_OR_RETURN(r.aggregate, ReadEnum(*agg, Child(path, "aggregate"), kAggregates));
   }
@@ -759,7 +793,17 @@ absl::StatusOr<AlertRule> ReadAlert(const Node& n, const std::string& path) {
   ASSIGN_OR_RETURN(const Node* direction, m.Require("direction"));
   ASSIGN_OR_RETURN(r.direction, ReadEnum(*direction, Child(path, "direction"), kDirections));
   ASSIGN_OR_RETURN(const Node* notify, m.Require("notify"));
-  ASSIGN_OR_RETURN(r.notify, ReadEnum(*notify, Child(path, "notify"), kNotify));
+  if ((notify->kind == Node::Kind::kString || notify->kind == Node::Kind::kScalar) &&
+      absl::StartsWith(notify->text, kRolePrefix)) {
+    Node role;
+    role.kind = notify->kind;
+    role.line = notify->line;
+    role.text = notify->text.substr(sizeof(kRolePrefix) - 1);
+    ASSIGN_OR_RETURN(r.notify_role, ReadEnum(role, Child(path, "notify"), kNotifyRoles));
+    r.notify = Notify::kRole;
+  } else {
+    ASSIGN_OR_RETURN(r.notify, ReadEnum(*notify, Child(path, "notify"), kNotify));
+  }
   // An org unit has one manager; "manager" there would be ambiguous (the unit's manager, or
   // theirs?), so the author must say org_unit_manager.
   if (r.scope == v1::OWNER_KIND_ORG_UNIT && r.notify == Notify::kManager) {
@@ -982,14 +1026,23 @@ std::string CanonicalJson(const Policy& p) {
   if (!p.alerts.empty()) {
     nlohmann::json alerts = nlohmann::json::array();
     for (const AlertRule& r : p.alerts) {
-      alerts.push_back({{"id", r.id},
-                        {"metric", r.metric},
-                        {"scope", std::string(NameOf(kScopes, r.scope))},
-                        {"window_days", r.window_days},
-                        {"aggregate", std::string(ToString(r.aggregate))},
-                        {"threshold_milli", r.threshold_milli},
-                        {"direction", std::string(DirectionName(r.direction))},
-                        {"notify", std::string(NameOf(kNotify, r.notify))}});
+      nlohmann::json a = {{"id", r.id},
+                          {"metric", r.metric},
+                          {"scope", std::string(NameOf(kScopes, r.scope))},
+                          {"aggregate", std::string(ToString(r.aggregate))},
+                          {"threshold_milli", r.threshold_milli},
+                          {"direction", std::string(DirectionName(r.direction))}};
+      // A rolling window prints as window_days, as it always did, so such documents keep
+      // their hash.
+      if (r.window == AlertWindowKind::kCycle) {
+        a["window"] = "cycle";
+      } else {
+        a["window_days"] = r.window_days;
+      }
+      a["notify"] = r.notify == Notify::kRole
+                        ? absl::StrCat(kRolePrefix, std::string(NameOf(kNotifyRoles, r.notify_role)))
+                        : std::string(NameOf(kNotify, r.notify));
+      alerts.push_back(std::move(a));
     }
     doc["alerts"] = std::move(alerts);
   }

@@ -119,14 +119,22 @@ struct GradeActions {
 
 // ---------------------------------------------------------------- alerts and PIP outcomes
 
-enum class Notify { kManager, kOrgUnitManager };
+// Who an alert names: the employee's manager, the manager of the (employee's) unit, the manager
+// of that unit's parent, or everyone holding a role (AlertRule.notify_role).
+enum class Notify { kManager, kOrgUnitManager, kParentUnitManager, kRole };
 
-// A threshold on a metric stream, per employee or per org unit, over a rolling window.
+// Which observations an alert aggregates: those of the last `window_days` of business time, or
+// those of the observation's cycle (MetricObserved.cycle_id; observations without one are not
+// counted).
+enum class AlertWindowKind { kRollingDays, kCycle };
+
+// A threshold on a metric stream, per employee or per org unit, over a window.
 struct AlertRule {
   std::string id;
   std::string metric;
   v1::OwnerKind scope = v1::OWNER_KIND_UNSPECIFIED;  // EMPLOYEE or ORG_UNIT
-  uint32_t window_days = 0;
+  AlertWindowKind window = AlertWindowKind::kRollingDays;
+  uint32_t window_days = 0;  // kRollingDays
   Aggregate aggregate = Aggregate::kMean;
   int64_t threshold_milli = 0;
   // Which way the metric is better; a breach is the aggregate strictly past the threshold on
@@ -134,6 +142,7 @@ struct AlertRule {
   // threshold).
   v1::Direction direction = v1::DIRECTION_UNSPECIFIED;
   Notify notify = Notify::kManager;
+  v1::Role notify_role = v1::ROLE_UNSPECIFIED;  // Notify::kRole
 };
 
 struct PipOutcomes {

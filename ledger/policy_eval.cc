@@ -470,8 +470,15 @@ std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64
   b.set_value_milli(*value);
   b.set_threshold_milli(rule.threshold_milli);
   b.set_direction(rule.direction);
-  b.set_notify_employee_id(rule.notify == Notify::kManager ? subject.manager_id
-                                                           : subject.org_unit_manager_id);
+  switch (rule.notify) {
+    case Notify::kManager: b.set_notify_employee_id(subject.manager_id); break;
+    case Notify::kOrgUnitManager: b.set_notify_employee_id(subject.org_unit_manager_id); break;
+    case Notify::kParentUnitManager:
+      b.set_notify_employee_id(subject.parent_unit_manager_id);
+      break;
+    case Notify::kRole: b.set_notify_role(rule.notify_role); break;
+  }
+  b.set_cycle_id(subject.cycle_id);
   b.set_rule_id(rule_id);
   b.set_policy_version(policy_version);
   b.add_cause_event_ids(cause_event_id);

@@ -248,6 +248,8 @@ struct AlertSubject {
   std::string subject_id;                           // employee id or org unit id
   std::string manager_id;                           // the employee's manager (scope employee)
   std::string org_unit_manager_id;                  // the manager of the (employee's) unit
+  std::string parent_unit_manager_id;               // the manager of that unit's parent
+  std::string cycle_id;                             // a cycle window's cycle
 };
 
 // True when `aggregate` is strictly past the threshold on the rule's bad side.

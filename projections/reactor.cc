@@ -64,6 +64,13 @@ v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered&
   return e->mutable_event()->mutable_action_triggered();
 }
 
+// The cycle aggregate of an observation's subject and metric: "agg/..." for employees (what
+// metric grading reads), "aggu/..." for org units (cycle alert windows).
+std::string CycleAggregateKey(const v1::MetricObserved& m, const std::string& metric) {
+  return Key({m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? "aggu" : "agg", m.cycle_id(),
+              m.subject_id(), metric});
+}
+
 // The deadline of an erased employee's retained compensation records.
 constexpr char kRetentionDeadlinePrefix[] = "retention/";
 std::string RetentionDeadline(const std::string& employee) {
@@ -264,6 +271,8 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
     case v1::Event::kOrgUnitDefined:
       txn.Put(Key({"org", event.org_unit_defined().org_unit_id()}),
               event.org_unit_defined().manager_id());
+      txn.Put(Key({"orgp", event.org_unit_defined().org_unit_id()}),
+              event.org_unit_defined().parent_id());
       return absl::OkStatus();
     case v1::Event::kEmployeeRegistered:
     case v1::Event::kEmployeeUpdated: {
@@ -548,8 +557,8 @@ absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const std::string
 
 absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserved& m,
                                    ViewTxn& txn) {
-  if (!m.cycle_id().empty() && m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
-    const std::string key = Key({"agg", m.cycle_id(), m.subject_id(), m.metric()});
+  if (!m.cycle_id().empty()) {
+    const std::string key = CycleAggregateKey(m, m.metric());
     ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(txn, key));
     internal::MetricAggregate a = agg ? *agg : internal::MetricAggregate();
     a.set_min(a.count() == 0 ? m.value_milli() : std::min(a.min(), m.value_milli()));
@@ -571,18 +580,43 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
   if (!pol) return absl::OkStatus();
   for (const policy::AlertRule& rule : pol->alerts) {
     if (rule.metric != m.metric() || rule.scope != m.subject_kind()) continue;
-    ASSIGN_OR_RETURN(AlertWindow window,
-                     AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days,
-                                       rule.aggregate));
-    RETURN_IF_ERROR(window.Add(txn, e.occurred_at(), m.value_milli()));
-    ASSIGN_OR_RETURN(const std::optional<int64_t> value, window.Aggregate(txn, rule.aggregate));
+    std::optional<int64_t> value;
+    bool was_breached = false;
+    std::optional<AlertWindow> window;
+    std::string cycle_breach_key;
+    if (rule.window == policy::AlertWindowKind::kCycle) {
+      // Over the cycle's observations: the cycle aggregate above, one breach flag per cycle.
+      if (m.cycle_id().empty()) continue;
+      ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(
+                                     txn, CycleAggregateKey(m, m.metric())));
+      if (agg && agg->count() > 0) {
+        switch (rule.aggregate) {
+          case policy::Aggregate::kMean:
+            value = policy::DivRound(agg->sum(), static_cast<int64_t>(agg->count()));
+            break;
+          case policy::Aggregate::kLast: value = agg->last(); break;
+          case policy::Aggregate::kMax: value = agg->max(); break;
+          case policy::Aggregate::kMin: value = agg->min(); break;
+        }
+      }
+      cycle_breach_key = Key({"acb", rule.id, m.subject_id(), m.cycle_id()});
+      ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
+      was_breached = flag.has_value();
+    } else {
+      ASSIGN_OR_RETURN(window, AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days,
+                                                 rule.aggregate));
+      RETURN_IF_ERROR(window->Add(txn, e.occurred_at(), m.value_milli()));
+      ASSIGN_OR_RETURN(value, window->Aggregate(txn, rule.aggregate));
+      was_breached = window->breached();
+    }
     const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
     // One alert per excursion: only the crossing into breach is news, and only then are the
     // people to notify looked up.
-    if (in_breach && !window.breached()) {
+    if (in_breach && !was_breached) {
       policy::AlertSubject subject;
       subject.kind = m.subject_kind();
       subject.subject_id = m.subject_id();
+      if (rule.window == policy::AlertWindowKind::kCycle) subject.cycle_id = m.cycle_id();
       std::string org_unit = m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? m.subject_id() : "";
       if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
         ASSIGN_OR_RETURN(auto person,
@@ -595,6 +629,11 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       if (!org_unit.empty()) {
         ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
         if (mgr) subject.org_unit_manager_id = *mgr;
+        ASSIGN_OR_RETURN(auto parent, txn.Get(Key({"orgp", org_unit})));
+        if (parent && !parent->empty()) {
+          ASSIGN_OR_RETURN(auto parent_mgr, txn.Get(Key({"org", *parent})));
+          if (parent_mgr) subject.parent_unit_manager_id = *parent_mgr;
+        }
       }
       std::optional<v1::ThresholdBreached> breach =
           policy::EvaluateAlert(rule, version, value, subject, e.event_id());
@@ -609,7 +648,15 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       *ev->mutable_event()->mutable_threshold_breached() = *breach;
       Decide(std::move(r));
     }
-    if (window.breached() != in_breach) window.SetBreached(txn, in_breach);
+    if (was_breached != in_breach) {
+      if (window) {
+        window->SetBreached(txn, in_breach);
+      } else if (in_breach) {
+        txn.Put(cycle_breach_key, "1");
+      } else {
+        txn.Delete(cycle_breach_key);
+      }
+    }
   }
   return absl::OkStatus();
 }

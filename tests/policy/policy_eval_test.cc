@@ -581,8 +581,8 @@ TEST_CASE("policy: alerts of the manufacturing policy", "[policy][alerts]") {
   const AlertRule& worker = p.alerts[0];
   const AlertRule& line = p.alerts[1];
   const int64_t t0 = 1'780'000'000;
-  const AlertSubject e1042{v1::OWNER_KIND_EMPLOYEE, "E1042", "M7", "PM1"};
-  const AlertSubject line3{v1::OWNER_KIND_ORG_UNIT, "line-3", "", "PM1"};
+  const AlertSubject e1042{v1::OWNER_KIND_EMPLOYEE, "E1042", "M7", "PM1", "COO", ""};
+  const AlertSubject line3{v1::OWNER_KIND_ORG_UNIT, "line-3", "", "PM1", "COO", ""};
 
   RollingWindow w(worker.window_days);
   w.Add(Ts(t0), 3000);

@@ -319,6 +319,54 @@ grading:
           "(at_most_milli 3000): bands are listed best first");
 }
 
+TEST_CASE("policy: alert windows and targets", "[policy][parse]") {
+  const std::string grading = R"(policy_id: p
+grading:
+  method: metric_bands
+  metric: m
+  direction: lower_is_better
+  bands: [{grade: A}]
+alerts:
+)";
+  absl::StatusOr<Policy> p = ParsePolicy(grading + R"(  - {id: a1, metric: m, scope: org_unit, window: cycle, threshold_milli: 5000,
+     direction: lower_is_better, notify: parent_unit_manager}
+  - {id: a2, metric: m, scope: employee, window: {rolling_days: 7}, threshold_milli: 1,
+     direction: lower_is_better, notify: role:hr}
+  - {id: a3, metric: m, scope: org_unit, window_days: 7, threshold_milli: 1,
+     direction: lower_is_better, notify: unit_manager}
+)");
+  REQUIRE(p.ok());
+  REQUIRE(p->alerts.size() == 3);
+  CHECK(p->alerts[0].window == AlertWindowKind::kCycle);
+  CHECK(p->alerts[0].notify == Notify::kParentUnitManager);
+  CHECK(p->alerts[1].window == AlertWindowKind::kRollingDays);
+  CHECK(p->alerts[1].window_days == 7);
+  CHECK(p->alerts[1].notify == Notify::kRole);
+  CHECK(p->alerts[1].notify_role == v1::ROLE_HR);
+  CHECK(p->alerts[2].notify == Notify::kOrgUnitManager);  // unit_manager is an alias
+  // The canonical form: a rolling window as window_days, the alias by its canonical name.
+  const std::string canonical = CanonicalJson(*p);
+  CHECK(canonical.find(R"("window":"cycle")") != std::string::npos);
+  CHECK(canonical.find(R"("notify":"role:hr")") != std::string::npos);
+  CHECK(canonical.find(R"("notify":"org_unit_manager")") != std::string::npos);
+  CHECK(canonical.find("rolling_days") == std::string::npos);
+  absl::StatusOr<Policy> again = ParsePolicy(canonical, Format::kJson);
+  REQUIRE(again.ok());
+  CHECK(CanonicalJson(*again) == canonical);
+
+  CHECK(ErrorOf(grading + R"(  - {id: a, metric: m, scope: employee, window_days: 7, window: cycle,
+     threshold_milli: 1, direction: lower_is_better, notify: manager}
+)") == "line 8: alerts[0].window: give window_days: N, or window: cycle | {rolling_days: N} "
+       "(one of them)");
+  CHECK(ErrorOf(grading + R"(  - {id: a, metric: m, scope: employee, window: weekly,
+     threshold_milli: 1, direction: lower_is_better, notify: manager}
+)") == "line 8: alerts[0].window: must be cycle or {rolling_days: N}, got \"weekly\"");
+  CHECK_THAT(ErrorOf(grading + R"(  - {id: a, metric: m, scope: employee, window: cycle,
+     threshold_milli: 1, direction: lower_is_better, notify: role:boss}
+)"),
+             Catch::StartsWith("line 9: alerts[0].notify: must be one of hr|admin|auditor"));
+}
+
 TEST_CASE("policy: bad documents are rejected naming the field and the YAML line",
           "[policy][parse]") {
   SECTION("unknown keys, at every level") {
