@@ -71,6 +71,18 @@ std::string CycleAggregateKey(const v1::MetricObserved& m, const std::string& me
               m.subject_id(), metric});
 }
 
+// A cycle aggregate reduced as `aggregate` says (count > 0).
+int64_t AggregateValue(const internal::MetricAggregate& a, policy::Aggregate aggregate) {
+  switch (aggregate) {
+    case policy::Aggregate::kMean:
+      return policy::DivRound(a.sum(), static_cast<int64_t>(a.count()));
+    case policy::Aggregate::kLast: return a.last();
+    case policy::Aggregate::kMax: return a.max();
+    case policy::Aggregate::kMin: return a.min();
+  }
+  return a.last();
+}
+
 // The deadline of an erased employee's retained compensation records.
 constexpr char kRetentionDeadlinePrefix[] = "retention/";
 std::string RetentionDeadline(const std::string& employee) {
@@ -589,16 +601,7 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
       if (m.cycle_id().empty()) continue;
       ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(
                                      txn, CycleAggregateKey(m, m.metric())));
-      if (agg && agg->count() > 0) {
-        switch (rule.aggregate) {
-          case policy::Aggregate::kMean:
-            value = policy::DivRound(agg->sum(), static_cast<int64_t>(agg->count()));
-            break;
-          case policy::Aggregate::kLast: value = agg->last(); break;
-          case policy::Aggregate::kMax: value = agg->max(); break;
-          case policy::Aggregate::kMin: value = agg->min(); break;
-        }
-      }
+      if (agg && agg->count() > 0) value = AggregateValue(*agg, rule.aggregate);
       cycle_breach_key = Key({"acb", rule.id, m.subject_id(), m.cycle_id()});
       ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
       was_breached = flag.has_value();
@@ -815,13 +818,7 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
         if (slash == std::string::npos || rest.substr(slash + 1) != pol->grading.metric) continue;
         internal::MetricAggregate a;
         a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-        int64_t value = 0;
-        switch (pol->grading.aggregate) {
-          case policy::Aggregate::kMean: value = policy::DivRound(a.sum(), a.count()); break;
-          case policy::Aggregate::kLast: value = a.last(); break;
-          case policy::Aggregate::kMax: value = a.max(); break;
-          case policy::Aggregate::kMin: value = a.min(); break;
-        }
+        const int64_t value = AggregateValue(a, pol->grading.aggregate);
         inputs[rest.substr(0, slash)].metric =
             policy::InputScore{value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
       }
