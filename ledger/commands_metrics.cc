@@ -24,6 +24,9 @@ absl::Status CheckObservation(const v1::Observation& o) {
   RETURN_IF_ERROR(CheckId(".cycle_id", o.cycle_id(), Presence::kOptional));
   RETURN_IF_ERROR(CheckRange(".value_milli", o.value_milli(), -limits::kMetricMilliAbsMax,
                              limits::kMetricMilliAbsMax));
+  if (o.has_denominator()) {
+    RETURN_IF_ERROR(CheckRange(".denominator", o.denominator(), 1, limits::kMetricDenominatorMax));
+  }
   if (o.has_observed_at()) RETURN_IF_ERROR(CheckTimestamp(".observed_at", o.observed_at()));
   RETURN_IF_ERROR(CheckId(".event_id", o.event_id(), Presence::kOptional));
   if (absl::StartsWith(o.event_id(), kGeneratedEventIdPrefix)) {
@@ -104,6 +107,7 @@ absl::Status DecideObservations(Decision& d,
     p->set_source(o.source());
     p->set_org_unit_id(it->second);
     p->set_cycle_id(o.cycle_id());
+    if (o.has_denominator()) p->set_denominator(o.denominator());
     if (!o.event_id().empty()) {
       const google::protobuf::Timestamp* at = o.has_observed_at() ? &o.observed_at() : nullptr;
       ASSIGN_OR_RETURN(const Prior found, prior(o.event_id(), *p, at));

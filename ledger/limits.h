@@ -20,6 +20,8 @@ inline constexpr int64_t kMoneyMinorMax = int64_t{1} << 50;   // ~1e15 minor uni
 inline constexpr uint32_t kBasisPointsMax = 10'000;           // 100 %
 inline constexpr int64_t kScoreMilliMax = 1'000'000;          // 1000.000 points
 inline constexpr int64_t kMetricMilliAbsMax = int64_t{1} << 52;
+// Units behind one observation's rate (MetricObserved.denominator, e.g. parts inspected).
+inline constexpr int64_t kMetricDenominatorMax = 1'000'000'000;
 inline constexpr uint32_t kOkrGradeMilliMax = 1'000;
 
 // ---- events and batches
@@ -108,6 +110,9 @@ inline constexpr size_t kAuditReadBatchEvents = 4'096;        // events per read
 inline constexpr uint64_t kAuditProgressEveryDefault = 100'000;
 inline constexpr uint64_t kAuditProgressEveryMax = 10'000'000;
 inline constexpr size_t kExplainStepsMax = 256;               // events in one explanation
+inline constexpr size_t kExplainObservationsMax = 100;         // a metric input's first page
+inline constexpr uint32_t kObservationsPageDefault = 1'000;    // Audit.ListObservations
+inline constexpr uint32_t kObservationsPageMax = 10'000;
 inline constexpr uint32_t kExplainDepthMax = 4;               // cause hops followed from an action
 
 // ---- server

@@ -437,6 +437,9 @@ const std::vector<std::pair<std::string_view, ScoreInput>> kInputs = {
     {"calibration", ScoreInput::kCalibration}};
 const std::vector<std::pair<std::string_view, HrReviewKind>> kHrKinds = {
     {"reassignment", HrReviewKind::kReassignment}, {"exit", HrReviewKind::kExit}};
+const std::vector<std::pair<std::string_view, Rollup>> kRollups = {
+    {"ratio", Rollup::kRatio}, {"mean", Rollup::kMean}, {"none", Rollup::kNone}};
+
 const std::vector<std::pair<std::string_view, v1::OwnerKind>> kScopes = {
     {"employee", v1::OWNER_KIND_EMPLOYEE}, {"org_unit", v1::OWNER_KIND_ORG_UNIT}};
 // The first name of a value is the canonical one ("unit_manager" reads as org_unit_manager).
@@ -817,9 +820,9 @@ absl::StatusOr<Policy> ReadPolicy(const Node& root) {
   if (root.kind == Node::Kind::kNull) return Invalid(root.line, "document", "empty");
   ASSIGN_OR_RETURN(MapReader m, MapReader::Open(root, ""));
   RETURN_IF_ERROR(m.Allow({"policy_id", "description", "grading", "recommended_distribution",
-                           "actions", "alerts", "pip_outcomes"},
+                           "actions", "alerts", "metrics", "pip_outcomes"},
                           " (top level: policy_id, description, grading, "
-                          "recommended_distribution, actions, alerts, pip_outcomes)"));
+                          "recommended_distribution, actions, alerts, metrics, pip_outcomes)"));
   Policy p;
   ASSIGN_OR_RETURN(const Node* id, m.Require("policy_id"));
   ASSIGN_OR_RETURN(p.policy_id, ReadId(*id, "policy_id"));
@@ -876,6 +879,29 @@ absl::StatusOr<Policy> ReadPolicy(const Node& root) {
     }
   }
 
+  if (const Node* metrics = m.Get("metrics")) {
+    RETURN_IF_ERROR(MapReader::Open(*metrics, "metrics").status());
+    if (metrics->entries.size() > limits::kListItemsMax) {
+      return Invalid(metrics->line, "metrics",
+                     absl::StrCat("at most ", limits::kListItemsMax, " metrics"));
+    }
+    for (const Entry& e : metrics->entries) {
+      const std::string path = Child("metrics", e.key);
+      RETURN_IF_ERROR(AtLine(*e.value, CheckName(path, e.key, Presence::kRequired)));
+      ASSIGN_OR_RETURN(MapReader r, MapReader::Open(*e.value, path));
+      RETURN_IF_ERROR(r.Allow({"rollup", "direction"}));
+      MetricRule rule;
+      if (const Node* rollup = r.Get("rollup")) {
+        ASSIGN_OR_RETURN(rule.rollup, ReadEnum(*rollup, Child(path, "rollup"), kRollups));
+      }
+      if (const Node* direction = r.Get("direction")) {
+        ASSIGN_OR_RETURN(rule.direction,
+                         ReadEnum(*direction, Child(path, "direction"), kDirections));
+      }
+      p.metrics[e.key] = rule;
+    }
+  }
+
   if (const Node* outcomes = m.Get("pip_outcomes")) {
     ASSIGN_OR_RETURN(MapReader o, MapReader::Open(*outcomes, "pip_outcomes"));
     RETURN_IF_ERROR(o.Allow({"failed"}));
@@ -907,7 +933,13 @@ std::optional<size_t> Policy::GradeRank(std::string_view grade) const {
   return std::nullopt;
 }
 
+MetricRule Policy::MetricRuleOf(std::string_view metric) const {
+  auto it = metrics.find(std::string(metric));
+  return it == metrics.end() ? MetricRule() : it->second;
+}
+
 std::string_view ToString(Aggregate a) { return NameOf(kAggregates, a); }
+std::string_view ToString(Rollup r) { return NameOf(kRollups, r); }
 std::string_view ToString(ScoreInput s) { return NameOf(kInputs, s); }
 std::string_view ToString(HrReviewKind k) { return NameOf(kHrKinds, k); }
 std::string_view DirectionName(v1::Direction d) { return NameOf(kDirections, d); }
@@ -1045,6 +1077,18 @@ std::string CanonicalJson(const Policy& p) {
       alerts.push_back(std::move(a));
     }
     doc["alerts"] = std::move(alerts);
+  }
+
+  if (!p.metrics.empty()) {
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [name, rule] : p.metrics) {
+      nlohmann::json j = {{"rollup", std::string(ToString(rule.rollup))}};
+      if (rule.direction != v1::DIRECTION_UNSPECIFIED) {
+        j["direction"] = std::string(DirectionName(rule.direction));
+      }
+      metrics[name] = std::move(j);
+    }
+    doc["metrics"] = std::move(metrics);
   }
 
   if (p.pip_outcomes.failed.has_value()) {

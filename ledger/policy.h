@@ -145,6 +145,26 @@ struct AlertRule {
   v1::Role notify_role = v1::ROLE_UNSPECIFIED;  // Notify::kRole
 };
 
+// How the observations of a person add up for their org unit and its ancestors (the unit the
+// person belonged to when observed; a direct observation of a unit counts for it and its
+// ancestors alike):
+//   kRatio  each observation weighs its `denominator` (1 when it has none), so a unit's mean is
+//           Σ(value × denominator) / Σ denominator: Σ defects / Σ inspected for a rate whose
+//           observations carry the units inspected, never a mean of the workers' means;
+//   kMean   each observation weighs 1, whatever its denominator;
+//   kNone   the metric does not roll up; a unit has only the observations made of it.
+// The unit's max, min and last are the member observations' whatever the method.
+enum class Rollup { kRatio, kMean, kNone };
+
+// What the policy says of one metric. A metric it does not list rolls up as kRatio and ranks
+// units higher-is-better.
+struct MetricRule {
+  Rollup rollup = Rollup::kRatio;
+  // Which way unit rankings order the metric's roll-ups (better first); unspecified:
+  // higher_is_better.
+  v1::Direction direction = v1::DIRECTION_UNSPECIFIED;
+};
+
 struct PipOutcomes {
   std::optional<HrReview> failed;  // what a failed PIP triggers
 };
@@ -160,11 +180,15 @@ struct Policy {
   // grade -> what it triggers. Every key is a grade of grading.bands.
   std::map<std::string, GradeActions> actions;
   std::vector<AlertRule> alerts;  // ids unique
+  // metric name -> how it rolls up to org units and ranks them.
+  std::map<std::string, MetricRule> metrics;
   PipOutcomes pip_outcomes;
 
   // Position of `grade` in grading.bands (0 = best), or nullopt when the policy has no such
   // grade. Lower is better.
   std::optional<size_t> GradeRank(std::string_view grade) const;
+  // What the policy says of `metric` (the defaults when it is not listed).
+  MetricRule MetricRuleOf(std::string_view metric) const;
 };
 
 enum class Format {
@@ -195,6 +219,7 @@ std::string CanonicalSha256(const Policy& policy);
 
 // Wire names, as written in documents ("lower_is_better", "mean", "manager", ...).
 std::string_view ToString(Aggregate a);
+std::string_view ToString(Rollup r);
 std::string_view ToString(ScoreInput s);
 std::string_view ToString(HrReviewKind k);
 std::string_view DirectionName(v1::Direction d);

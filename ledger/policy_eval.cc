@@ -38,7 +38,9 @@ v1::GradeInput MakeInput(std::string kind, const InputScore& s, uint32_t weight_
     in.set_sum_milli(s.sum_milli);
     in.set_min_milli(s.min_milli);
     in.set_max_milli(s.max_milli);
+    in.set_weight(s.weight);
   }
+  if (s.through) *in.mutable_through() = *s.through;
   return in;
 }
 
@@ -463,7 +465,9 @@ std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64
   if (!value.has_value() || !Breaches(rule, *value)) return std::nullopt;
   const std::string rule_id = absl::StrCat("alerts.", rule.id);
   v1::ThresholdBreached b;
-  b.set_alert_id(ActionId(cause_event_id, rule_id));
+  b.set_alert_id(ActionId(cause_event_id, subject.rolled_up
+                                              ? absl::StrCat(rule_id, "/", subject.subject_id)
+                                              : rule_id));
   b.set_metric(rule.metric);
   b.set_scope(rule.scope);
   b.set_subject_id(subject.subject_id);

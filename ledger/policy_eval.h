@@ -62,6 +62,10 @@ struct InputScore {
   int64_t sum_milli = 0;
   int64_t min_milli = 0;
   int64_t max_milli = 0;
+  // A metric's: Σ denominator when the value is a ratio mean (0: a plain mean), and the
+  // position of the latest observation counted (GradeInput.weight, .through).
+  int64_t weight = 0;
+  std::optional<v1::Position> through = std::nullopt;
 };
 
 struct GradeInputs {
@@ -250,6 +254,9 @@ struct AlertSubject {
   std::string org_unit_manager_id;                  // the manager of the (employee's) unit
   std::string parent_unit_manager_id;               // the manager of that unit's parent
   std::string cycle_id;                             // a cycle window's cycle
+  // A unit the observation rolled up to (not its own subject): one observation can breach the
+  // rule for its unit and for several ancestors, each alert with an id of its own.
+  bool rolled_up = false;
 };
 
 // True when `aggregate` is strictly past the threshold on the rule's bad side.
@@ -258,7 +265,8 @@ bool Breaches(const AlertRule& rule, int64_t aggregate);
 // A ThresholdBreached when `window`'s aggregate breaches `rule` (level-triggered: every call
 // in breach returns one; a reactor that wants one alert per excursion remembers the previous
 // state per (rule, subject) and emits on a false -> true change). alert_id = ActionId(
-// cause_event_id, "alerts.<id>"), rule_id "alerts.<id>", cause_event_ids {cause_event_id} (the
+// cause_event_id, "alerts.<id>"), or for a rolled-up unit ActionId(cause_event_id,
+// "alerts.<id>/<unit>"), rule_id "alerts.<id>", cause_event_ids {cause_event_id} (the
 // observation that was added last). nullopt when not in breach, the window is empty, or the
 // subject is not of the rule's scope.
 std::optional<v1::ThresholdBreached> EvaluateAlert(const AlertRule& rule, uint64_t policy_version,

@@ -6,12 +6,16 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <map>
+#include <memory>
 #include <set>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/descriptor.h"
 #include "ledger/limits.h"
+#include "ledger/policy.h"
 #include "ledger/rocks_util.h"
 #include "ledger/state_store.h"
 #include "ledger/status_macros.h"
@@ -305,9 +309,69 @@ absl::StatusOr<v1::AsOfAnswer> AsOf(EventLog& log, const v1::AsOfRequest& reques
   return answer;
 }
 
+namespace {
+
+// The rule of `policy` that put a grade in its band.
+std::string BandRule(const policy::Policy& policy, const std::string& grade) {
+  const std::vector<policy::Band>& bands = policy.grading.bands;
+  for (size_t i = 0; i < bands.size(); i++) {
+    if (bands[i].grade != grade) continue;
+    std::string rule = absl::StrCat("grading.bands[", i, "] ", grade);
+    if (!bands[i].bound_milli) return absl::StrCat(rule, ": the catch-all band");
+    const int64_t bound = *bands[i].bound_milli;
+    const bool alternative = bands[i].bound_kind == policy::BoundKind::kAlternative;
+    if (policy.grading.method == policy::GradingMethod::kWeightedScores) {
+      return absl::StrCat(rule, ": min_score_milli ", bound);
+    }
+    if (policy.grading.direction == v1::DIRECTION_LOWER_IS_BETTER) {
+      return alternative ? absl::StrCat(rule, ": at_most_milli ", bound - 1)
+                         : absl::StrCat(rule, ": below_milli ", bound);
+    }
+    return alternative ? absl::StrCat(rule, ": above_milli ", bound - 1)
+                       : absl::StrCat(rule, ": at_least_milli ", bound);
+  }
+  return "";
+}
+
+// The observation rows of `prefix` from `start`, at most `limit`, up to `through` (a key
+// suffix, empty: no bound); the token of the next one when more remain.
+absl::Status ReadObservations(const Projector::Reader& reader, const std::string& prefix,
+                              const std::string& start, const std::string& through, size_t limit,
+                              google::protobuf::RepeatedPtrField<v1::ObservationRef>* out,
+                              std::string* next_token) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kEventIndexView)));
+  for (it->Seek(prefix + start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const std::string suffix(key.data() + prefix.size(), key.size() - prefix.size());
+    if (suffix.size() != 12) return absl::DataLossError("observation index row");
+    if (!through.empty() && suffix > through) break;
+    if (static_cast<size_t>(out->size()) >= limit) {
+      // The token is the next row's position: the next page starts there.
+      *next_token = absl::WebSafeBase64Escape(suffix);
+      break;
+    }
+    v1::ObservationRef* ref = out->Add();
+    if (!ref->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("observation index row");
+    }
+    ref->mutable_position()->set_partition(GetBigEndian32(suffix.substr(0, 4)));
+    ref->mutable_position()->set_offset(GetBigEndian64(suffix.substr(4, 8)));
+  }
+  return FromRocks(it->status(), "read the observation index");
+}
+
+}  // namespace
+
 absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
-                                            const std::string& action_id) {
-  RETURN_IF_ERROR(CheckId("action_id", action_id, Presence::kRequired));
+                                            const v1::ExplainRequest& request) {
+  const bool by_grade = !request.grade_event_id().empty();
+  if (by_grade == !request.action_id().empty()) {
+    return FieldError("action_id", "give an action_id or a grade_event_id (one of them)");
+  }
+  RETURN_IF_ERROR(by_grade
+                      ? CheckId("grade_event_id", request.grade_event_id(), Presence::kRequired)
+                      : CheckId("action_id", request.action_id(), Presence::kRequired));
   auto reader = projector.Read();
   rocksdb::ColumnFamilyHandle* index = reader.family(kEventIndexView);
   auto lookup = [&](const std::string& key) -> absl::StatusOr<std::optional<LogPosition>> {
@@ -320,11 +384,11 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
                                                   GetBigEndian64(value.substr(4, 8))});
   };
   v1::ExplainResponse out;
-  out.set_action_id(action_id);
+  out.set_action_id(request.action_id());
   std::set<std::string> visited;
-  // Adds the event at `key` as a step; false when the index or the log lacks it.
+  // Adds the event at `key` as a step; null when the index or the log lacks it.
   auto add = [&](const std::string& key, const std::string& role,
-                 const std::string& explains) -> absl::StatusOr<const v1::RecordedEvent*> {
+                 const std::string& explains) -> absl::StatusOr<v1::ExplainStep*> {
     ASSIGN_OR_RETURN(auto pos, lookup(key));
     if (!pos) return nullptr;
     ASSIGN_OR_RETURN(auto stored, ReadAt(log, pos->partition, pos->offset));
@@ -335,11 +399,20 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
     step->set_role(role);
     step->set_explains_event_id(explains);
     RETURN_IF_ERROR(DecodeRecorded(*stored, step->mutable_event()));
-    return &step->event();
+    return step;
   };
-  ASSIGN_OR_RETURN(const v1::RecordedEvent* action, add(Key({"a", action_id}), "action", ""));
-  if (action == nullptr) {
-    return absl::NotFoundError(absl::StrCat("action_id: no action ", action_id, " in the log"));
+  ASSIGN_OR_RETURN(v1::ExplainStep* subject,
+                   by_grade ? add(Key({"e", request.grade_event_id()}), "grade", "")
+                            : add(Key({"a", request.action_id()}), "action", ""));
+  if (subject == nullptr) {
+    return by_grade ? absl::NotFoundError(absl::StrCat(
+                          "grade_event_id: no event ", request.grade_event_id(), " in the log"))
+                    : absl::NotFoundError(absl::StrCat("action_id: no action ",
+                                                       request.action_id(), " in the log"));
+  }
+  if (by_grade && !subject->event().event().has_grade_finalized()) {
+    return FieldError("grade_event_id",
+                      absl::StrCat(request.grade_event_id(), " is not a GradeFinalized event"));
   }
   struct Pending {
     std::string event_id;
@@ -349,20 +422,54 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
   };
   std::deque<Pending> queue;
   std::vector<std::pair<uint64_t, std::string>> policies;  // version, event that names it
-  auto follow = [&](const v1::RecordedEvent& e, uint32_t depth) {
+  // The cancellations of a replaced grade's actions (index rows "ca/<grade>/<action>/<pos>",
+  // then "c/<action>/<pos>").
+  auto scan = [&](const std::string& prefix) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> keys;
+    std::unique_ptr<rocksdb::Iterator> it(reader.db()->NewIterator(rocksdb::ReadOptions(), index));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      keys.push_back(it->key().ToString());
+    }
+    RETURN_IF_ERROR(FromRocks(it->status(), "read the event index"));
+    return keys;
+  };
+  auto cancellations = [&](const std::string& grade_id) -> absl::Status {
+    const std::string prefix = Key({"ca", grade_id}) + "/";
+    ASSIGN_OR_RETURN(std::vector<std::string> rows, scan(prefix));
+    std::set<std::string> actions;
+    for (const std::string& row : rows) {
+      const std::string rest = row.substr(prefix.size());
+      actions.insert(rest.substr(0, rest.find('/')));
+    }
+    for (const std::string& action : actions) {
+      ASSIGN_OR_RETURN(std::vector<std::string> cancels, scan(Key({"c", action}) + "/"));
+      for (const std::string& key : cancels) {
+        ASSIGN_OR_RETURN(v1::ExplainStep* step, add(key, "cancellation", grade_id));
+        if (step != nullptr) step->set_rule(action);
+      }
+    }
+    return absl::OkStatus();
+  };
+  auto follow = [&](v1::ExplainStep& step, uint32_t depth) -> absl::Status {
+    const v1::RecordedEvent& e = step.event();
     const std::string& id = e.envelope().event_id();
     const v1::Event& ev = e.event();
-    if (depth >= limits::kExplainDepthMax) return;
+    if (ev.has_action_triggered()) step.set_rule(ev.action_triggered().rule_id());
+    if (depth >= limits::kExplainDepthMax) return absl::OkStatus();
     if (ev.has_action_triggered()) {
       for (const auto& c : ev.action_triggered().cause_event_ids()) {
         queue.push_back({c, "cause", id, depth + 1});
       }
       policies.emplace_back(ev.action_triggered().policy_version(), id);
     } else if (ev.has_grade_finalized()) {
-      for (const auto& in : ev.grade_finalized().inputs()) {
+      const v1::GradeFinalized& g = ev.grade_finalized();
+      for (const auto& in : g.inputs()) {
         queue.push_back({in.event_id(), "input", id, depth + 1});
       }
-      policies.emplace_back(ev.grade_finalized().policy_version(), id);
+      if (!g.supersedes_event_id().empty()) {
+        queue.push_back({g.supersedes_event_id(), "supersedes", id, depth + 1});
+      }
+      policies.emplace_back(g.policy_version(), id);
     } else if (ev.has_threshold_breached()) {
       for (const auto& c : ev.threshold_breached().cause_event_ids()) {
         queue.push_back({c, "input", id, depth + 1});
@@ -374,35 +481,109 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
                (ev.has_deadline_reached() || ev.has_pip_closed())) {
       queue.push_back({e.envelope().causation_id(), "cause", id, depth + 1});
     }
+    return absl::OkStatus();
   };
-  follow(*action, 0);
+  RETURN_IF_ERROR(follow(*subject, 0));
   while (!queue.empty()) {
     Pending next = std::move(queue.front());
     queue.pop_front();
     if (next.event_id.empty() || visited.count(next.event_id) > 0) continue;
-    ASSIGN_OR_RETURN(const v1::RecordedEvent* e,
+    ASSIGN_OR_RETURN(v1::ExplainStep* step,
                      add(Key({"e", next.event_id}), next.role, next.explains));
-    if (e == nullptr) {
+    if (step == nullptr) {
       if (visited.count(next.event_id) == 0) out.add_missing_event_ids(next.event_id);
       continue;
     }
-    follow(*e, next.depth);
+    if (next.role == "supersedes") RETURN_IF_ERROR(cancellations(next.event_id));
+    // `step` may have moved while cancellations were added: look it up again.
+    v1::ExplainStep* again = nullptr;
+    for (auto& s : *out.mutable_steps()) {
+      if (s.event().envelope().event_id() == next.event_id) again = &s;
+    }
+    RETURN_IF_ERROR(follow(*again, next.depth));
+  }
+  // A metric input: the observations it counted, first page.
+  for (auto& step : *out.mutable_steps()) {
+    if (step.role() != "input" || !step.event().event().has_metric_observed()) continue;
+    const v1::MetricObserved& m = step.event().event().metric_observed();
+    for (const auto& s : out.steps()) {
+      if (s.event().envelope().event_id() != step.explains_event_id() ||
+          !s.event().event().has_grade_finalized()) {
+        continue;
+      }
+      for (const v1::GradeInput& in : s.event().event().grade_finalized().inputs()) {
+        if (in.event_id() != step.event().envelope().event_id() || in.count() == 0) continue;
+        v1::ObservationSet* set = step.mutable_observations();
+        set->set_employee_id(m.subject_id());
+        set->set_cycle_id(m.cycle_id());
+        set->set_metric(m.metric());
+        set->set_count(in.count());
+        if (in.has_through()) *set->mutable_through() = in.through();
+        const std::string through =
+            in.has_through() ? PositionSuffix(in.through().partition(), in.through().offset())
+                             : "";
+        RETURN_IF_ERROR(ReadObservations(reader, ObservationKey(m.subject_id(), m.cycle_id(),
+                                                                m.metric()),
+                                         "", through, limits::kExplainObservationsMax,
+                                         set->mutable_first(), set->mutable_next_page_token()));
+      }
+    }
   }
   // The policy versions last: the rules every decision above was made under.
   std::sort(policies.begin(), policies.end());
   uint64_t last_version = 0;
+  std::map<uint64_t, std::shared_ptr<const policy::Policy>> parsed;
   for (const auto& [version, by] : policies) {
     if (version == 0 || version == last_version) continue;
     last_version = version;
     std::string key = "p/";
     PutBigEndian64(key, version);
-    ASSIGN_OR_RETURN(const v1::RecordedEvent* e, add(key, "policy", by));
-    if (e == nullptr && static_cast<size_t>(out.steps_size()) < limits::kExplainStepsMax) {
+    ASSIGN_OR_RETURN(v1::ExplainStep* step, add(key, "policy", by));
+    if (step == nullptr && static_cast<size_t>(out.steps_size()) < limits::kExplainStepsMax) {
       // Already listed (visited) is fine; otherwise the version is not in the log.
       ASSIGN_OR_RETURN(auto pos, lookup(key));
       if (!pos) out.add_missing_event_ids(absl::StrCat("policy version ", version));
     }
   }
+  for (const auto& s : out.steps()) {
+    if (!s.event().event().has_policy_published()) continue;
+    const v1::PolicyPublished& p = s.event().event().policy_published();
+    auto doc = policy::ParsePolicy(p.document_json(), policy::Format::kJson);
+    if (doc.ok()) parsed[p.version()] = std::make_shared<const policy::Policy>(*std::move(doc));
+  }
+  for (auto& step : *out.mutable_steps()) {
+    if (!step.event().event().has_grade_finalized()) continue;
+    const v1::GradeFinalized& g = step.event().event().grade_finalized();
+    auto it = parsed.find(g.policy_version());
+    if (it != parsed.end()) step.set_rule(BandRule(*it->second, g.grade()));
+  }
+  return out;
+}
+
+absl::StatusOr<v1::ListObservationsResponse> ListObservations(
+    Projector& projector, const v1::ListObservationsRequest& request) {
+  RETURN_IF_ERROR(CheckId("employee_id", request.employee_id(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckId("cycle_id", request.cycle_id(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckName("metric", request.metric(), Presence::kRequired));
+  if (request.page_size() > limits::kObservationsPageMax) {
+    return FieldError("page_size", absl::StrCat("at most ", limits::kObservationsPageMax));
+  }
+  const size_t page =
+      request.page_size() == 0 ? limits::kObservationsPageDefault : request.page_size();
+  std::string start;
+  if (!request.page_token().empty() &&
+      (!absl::WebSafeBase64Unescape(request.page_token(), &start) || start.size() != 12)) {
+    return FieldError("page_token", "not a token of this query");
+  }
+  const std::string through =
+      request.has_through()
+          ? PositionSuffix(request.through().partition(), request.through().offset())
+          : "";
+  auto reader = projector.Read();
+  v1::ListObservationsResponse out;
+  RETURN_IF_ERROR(ReadObservations(
+      reader, ObservationKey(request.employee_id(), request.cycle_id(), request.metric()), start,
+      through, page, out.mutable_observations(), out.mutable_next_page_token()));
   return out;
 }
 

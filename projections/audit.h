@@ -45,8 +45,16 @@ absl::StatusOr<v1::AsOfAnswer> AsOf(EventLog& log, const v1::AsOfRequest& reques
 // calibration) ← the policy versions in force, each event with its content. Reads the events
 // by position through the event_index view of `projector` (no scan). NOT_FOUND when the index
 // does not know the action (yet: callers wait for the projector when it lags).
+// An action's or a grade's explanation: the subject, its causes, the grade's inputs (a metric
+// input with its observations' first page), the grade it superseded and that grade's cancelled
+// actions, then the policy versions, each step naming the rule that decided it.
 absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
-                                            const std::string& action_id);
+                                            const v1::ExplainRequest& request);
+
+// An employee's observations of a metric in a cycle, in log order, paged, read from the
+// event_index view (no scan of the log).
+absl::StatusOr<v1::ListObservationsResponse> ListObservations(
+    Projector& projector, const v1::ListObservationsRequest& request);
 
 // Every event of the employee (those on their timeline) or of the cycle (a cycle_id field or
 // the stream cycle/<id>), in partition then offset order (an employee's events share one

@@ -20,6 +20,7 @@
 #include "ledger/validation.h"
 #include "projections/alert_window.h"
 #include "projections/keys.h"
+#include "projections/rollup.h"
 
 namespace perfledger::projections {
 namespace {
@@ -29,13 +30,19 @@ namespace {
 //   pol/v/<BE64 version>             StoredPolicy
 //   cyc/<cycle>                      Timestamp period_start
 //   org/<org unit>                   manager id
+//   orgp/<org unit>                  parent unit id (empty at the top)
 //   emp/<employee>                   PersonRecord
 //   g/<employee>/<cycle>             GradeRecord (effective grade)
 //   act/<grade event id>             ActionIds decided for that grade (for cancellation)
 //   sc/<cycle>/<employee>/<score>    ScoreRecord
 //   cal/<cycle>/<employee>           ScoreRecord (calibration)
 //   agg/<cycle>/<employee>/<metric>  MetricAggregate
-//   win/<rule>/<subject>             WindowState
+//   win/<rule>/<subject>             WindowState (an employee rule's rolling window)
+//   acb/<rule>/<subject>/<cycle>     "1" while a cycle-window rule is in breach
+//   ruc/<cycle>/<metric>/<unit>      UnitRollup of the unit and its sub-units (rollup.h)
+//   rup/<cycle>/<metric>/<unit>/<employee>   "" once the employee counted for the unit
+//   rw/<rule>/<unit>                 RollupWindow (a unit rule's rolling window of days)
+//   rwd/<rule>/<unit>/<ordered day>  UnitRollup of one day
 //   dl/<BE64 micros>/<subject>       Deadline; dls/<subject> → the dl/ key
 //   fu/<action id>                   FollowupRecord
 //   pip/<pip id>                     PipRecord
@@ -64,17 +71,40 @@ v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered&
   return e->mutable_event()->mutable_action_triggered();
 }
 
-// The cycle aggregate of an observation's subject and metric: "agg/..." for employees (what
-// metric grading reads), "aggu/..." for org units (cycle alert windows).
-std::string CycleAggregateKey(const v1::MetricObserved& m, const std::string& metric) {
-  return Key({m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? "aggu" : "agg", m.cycle_id(),
-              m.subject_id(), metric});
+// Adds an observation of an employee to their cycle aggregate ("agg/...", what metric grading
+// reads).
+void AddToAggregate(internal::MetricAggregate& a, const RolledObservation& o,
+                    const v1::Position& at) {
+  a.set_min(a.count() == 0 ? o.value_milli : std::min(a.min(), o.value_milli));
+  a.set_max(a.count() == 0 ? o.value_milli : std::max(a.max(), o.value_milli));
+  a.set_count(a.count() + 1);
+  a.set_sum(a.sum() + o.value_milli);
+  int64_t high;
+  uint64_t low;
+  SplitInt128(JoinInt128(a.wsum_high(), a.wsum_low()) +
+                  static_cast<__int128>(o.value_milli) * o.weight,
+              &high, &low);
+  a.set_wsum_high(high);
+  a.set_wsum_low(low);
+  a.set_weight(a.weight() + o.weight);
+  // "last" is by business time; ties keep log order.
+  if (!a.has_last_at() || ToTime(o.at) >= ToTime(a.last_at())) {
+    a.set_last(o.value_milli);
+    *a.mutable_last_at() = o.at;
+    a.set_last_event_id(o.event_id);
+  }
+  // One stream, one partition: the greatest offset is the latest observation counted.
+  if (!a.has_through() || at.offset() > a.through().offset()) *a.mutable_through() = at;
 }
 
-// A cycle aggregate reduced as `aggregate` says (count > 0).
-int64_t AggregateValue(const internal::MetricAggregate& a, policy::Aggregate aggregate) {
+// A cycle aggregate reduced as `aggregate` says (count > 0); a mean weighs as `rollup` says.
+int64_t AggregateValue(const internal::MetricAggregate& a, policy::Aggregate aggregate,
+                       policy::Rollup rollup) {
   switch (aggregate) {
     case policy::Aggregate::kMean:
+      if (rollup == policy::Rollup::kRatio && a.weight() > 0) {
+        return policy::DivRound(JoinInt128(a.wsum_high(), a.wsum_low()), a.weight());
+      }
       return policy::DivRound(a.sum(), static_cast<int64_t>(a.count()));
     case policy::Aggregate::kLast: return a.last();
     case policy::Aggregate::kMax: return a.max();
@@ -128,6 +158,18 @@ class ReactorView final : public View {
  private:
   absl::Status OnGrade(const v1::Envelope& e, const v1::GradeFinalized& g, ViewTxn& txn);
   absl::Status OnMetric(const v1::Envelope& e, const v1::MetricObserved& m, ViewTxn& txn);
+  absl::Status EmployeeAlert(const v1::Envelope& e, const v1::MetricObserved& m,
+                             const policy::AlertRule& rule, uint64_t version,
+                             policy::Rollup rollup, ViewTxn& txn);
+  absl::Status UnitAlert(const v1::Envelope& e, const v1::MetricObserved& m,
+                         const std::string& unit, const RolledObservation& observed,
+                         const policy::AlertRule& rule, uint64_t version, policy::Rollup rollup,
+                         ViewTxn& txn);
+  // Decides the ThresholdBreached of `rule` about `subject`, naming the managers of `org_unit`
+  // and of its parent.
+  absl::Status RaiseAlert(const v1::Envelope& e, const policy::AlertRule& rule, uint64_t version,
+                          std::optional<int64_t> value, const std::string& org_unit,
+                          policy::AlertSubject subject, ViewTxn& txn);
   absl::Status OnScoreChange(const v1::Envelope& e, const std::string& employee,
                              const std::string& cycle, ViewTxn& txn);
   absl::StatusOr<policy::History> HistoryOf(const std::string& employee, ViewTxn& txn);
@@ -569,98 +611,191 @@ absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const std::string
 
 absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserved& m,
                                    ViewTxn& txn) {
-  if (!m.cycle_id().empty()) {
-    const std::string key = CycleAggregateKey(m, m.metric());
+  ASSIGN_OR_RETURN(const uint64_t version, CurrentPolicy(txn));
+  std::shared_ptr<const policy::Policy> pol;
+  if (version != 0) {
+    ASSIGN_OR_RETURN(pol, PolicyAt(&txn, nullptr, version));
+  }
+  const policy::MetricRule metric_rule =
+      pol ? pol->MetricRuleOf(m.metric()) : policy::MetricRule();
+  const RolledObservation observed{m.value_milli(), m.has_denominator() ? m.denominator() : 1,
+                                   e.occurred_at(), e.event_id()};
+  const bool employee = m.subject_kind() == v1::OWNER_KIND_EMPLOYEE;
+
+  if (employee && !m.cycle_id().empty()) {
+    const std::string key = Key({"agg", m.cycle_id(), m.subject_id(), m.metric()});
     ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(txn, key));
     internal::MetricAggregate a = agg ? *agg : internal::MetricAggregate();
-    a.set_min(a.count() == 0 ? m.value_milli() : std::min(a.min(), m.value_milli()));
-    a.set_max(a.count() == 0 ? m.value_milli() : std::max(a.max(), m.value_milli()));
-    a.set_count(a.count() + 1);
-    a.set_sum(a.sum() + m.value_milli());
-    // "last" is by business time; ties keep log order.
-    if (!a.has_last_at() || ToTime(e.occurred_at()) >= ToTime(a.last_at())) {
-      a.set_last(m.value_milli());
-      *a.mutable_last_at() = e.occurred_at();
-      a.set_last_event_id(e.event_id());
+    AddToAggregate(a, observed, e.position());
+    txn.PutReadBack(key, a.SerializeAsString());
+  }
+  if (employee && pol) {
+    for (const policy::AlertRule& rule : pol->alerts) {
+      if (rule.metric != m.metric() || rule.scope != v1::OWNER_KIND_EMPLOYEE) continue;
+      RETURN_IF_ERROR(EmployeeAlert(e, m, rule, version, metric_rule.rollup, txn));
     }
-    txn.Put(key, a.SerializeAsString());
   }
 
-  ASSIGN_OR_RETURN(const uint64_t version, CurrentPolicy(txn));
-  if (version == 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, version));
-  if (!pol) return absl::OkStatus();
-  for (const policy::AlertRule& rule : pol->alerts) {
-    if (rule.metric != m.metric() || rule.scope != m.subject_kind()) continue;
-    std::optional<int64_t> value;
-    bool was_breached = false;
-    std::optional<AlertWindow> window;
-    std::string cycle_breach_key;
-    if (rule.window == policy::AlertWindowKind::kCycle) {
-      // Over the cycle's observations: the cycle aggregate above, one breach flag per cycle.
-      if (m.cycle_id().empty()) continue;
-      ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(
-                                     txn, CycleAggregateKey(m, m.metric())));
-      if (agg && agg->count() > 0) value = AggregateValue(*agg, rule.aggregate);
-      cycle_breach_key = Key({"acb", rule.id, m.subject_id(), m.cycle_id()});
-      ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
-      was_breached = flag.has_value();
-    } else {
-      ASSIGN_OR_RETURN(window, AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days,
-                                                 rule.aggregate));
-      RETURN_IF_ERROR(window->Add(txn, e.occurred_at(), m.value_milli()));
-      ASSIGN_OR_RETURN(value, window->Aggregate(txn, rule.aggregate));
-      was_breached = window->breached();
-    }
-    const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
-    // One alert per excursion: only the crossing into breach is news, and only then are the
-    // people to notify looked up.
-    if (in_breach && !was_breached) {
-      policy::AlertSubject subject;
-      subject.kind = m.subject_kind();
-      subject.subject_id = m.subject_id();
-      if (rule.window == policy::AlertWindowKind::kCycle) subject.cycle_id = m.cycle_id();
-      std::string org_unit = m.subject_kind() == v1::OWNER_KIND_ORG_UNIT ? m.subject_id() : "";
-      if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE) {
-        ASSIGN_OR_RETURN(auto person,
-                         Load<internal::PersonRecord>(txn, Key({"emp", m.subject_id()})));
-        if (person) {
-          subject.manager_id = person->manager_id();
-          org_unit = person->org_unit_id();
-        }
-      }
-      if (!org_unit.empty()) {
-        ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
-        if (mgr) subject.org_unit_manager_id = *mgr;
-        ASSIGN_OR_RETURN(auto parent, txn.Get(Key({"orgp", org_unit})));
-        if (parent && !parent->empty()) {
-          ASSIGN_OR_RETURN(auto parent_mgr, txn.Get(Key({"org", *parent})));
-          if (parent_mgr) subject.parent_unit_manager_id = *parent_mgr;
-        }
-      }
-      std::optional<v1::ThresholdBreached> breach =
-          policy::EvaluateAlert(rule, version, value, subject, e.event_id());
-      if (!breach) return absl::InternalError("alert rule in breach without an alert");
-      internal::Reaction r;
-      r.set_command_id(absl::StrCat("alert:", breach->alert_id()));
-      auto* ev = r.add_events();
-      ev->set_stream(absl::StrCat("alert/", m.subject_id()));
-      ev->set_partition_key(m.subject_id());
-      *ev->mutable_occurred_at() = e.occurred_at();
-      ev->set_causation_id(e.event_id());
-      *ev->mutable_event()->mutable_threshold_breached() = *breach;
-      Decide(std::move(r));
-    }
-    if (was_breached != in_breach) {
-      if (window) {
-        window->SetBreached(txn, in_breach);
-      } else if (in_breach) {
-        txn.Put(cycle_breach_key, "1");
-      } else {
-        txn.Delete(cycle_breach_key);
-      }
+  // The roll-up: the unit the subject belonged to when observed, and its ancestors. A metric
+  // that does not roll up still counts for a unit observed directly.
+  std::vector<std::string> units;
+  std::string unit = employee ? m.org_unit_id() : m.subject_id();
+  const bool rolls_up = metric_rule.rollup != policy::Rollup::kNone;
+  if (!employee || rolls_up) {
+    while (!unit.empty() && units.size() < limits::kScopeDepthMax) {
+      units.push_back(unit);
+      if (!rolls_up) break;
+      ASSIGN_OR_RETURN(auto parent, txn.Get(Key({"orgp", unit})));
+      if (!parent) break;
+      unit = *parent;
+      // A tree never repeats a unit; a log that says otherwise stops the walk there.
+      if (std::find(units.begin(), units.end(), unit) != units.end()) break;
     }
   }
+  for (const std::string& u : units) {
+    if (!m.cycle_id().empty()) {
+      const std::string key = Key({"ruc", m.cycle_id(), m.metric(), u});
+      ASSIGN_OR_RETURN(auto row, Load<internal::UnitRollup>(txn, key));
+      internal::UnitRollup r = row ? *row : internal::UnitRollup();
+      if (employee) {
+        // Distinct people per unit: the group size that small-group hiding reads.
+        const std::string member = Key({"rup", m.cycle_id(), m.metric(), u, m.subject_id()});
+        ASSIGN_OR_RETURN(auto seen, txn.Get(member));
+        if (!seen) {
+          txn.PutReadBack(member, "");
+          r.set_people(r.people() + 1);
+        }
+      }
+      AddToRollup(r, observed);
+      txn.PutReadBack(key, r.SerializeAsString());
+    }
+    if (!pol) continue;
+    for (const policy::AlertRule& rule : pol->alerts) {
+      if (rule.metric != m.metric() || rule.scope != v1::OWNER_KIND_ORG_UNIT) continue;
+      RETURN_IF_ERROR(UnitAlert(e, m, u, observed, rule, version, metric_rule.rollup, txn));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::EmployeeAlert(const v1::Envelope& e, const v1::MetricObserved& m,
+                                        const policy::AlertRule& rule, uint64_t version,
+                                        policy::Rollup rollup, ViewTxn& txn) {
+  std::optional<int64_t> value;
+  bool was_breached = false;
+  std::optional<AlertWindow> window;
+  std::string cycle_breach_key;
+  if (rule.window == policy::AlertWindowKind::kCycle) {
+    // Over the cycle's observations: the cycle aggregate, one breach flag per cycle.
+    if (m.cycle_id().empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(
+                                   txn, Key({"agg", m.cycle_id(), m.subject_id(), m.metric()})));
+    if (agg && agg->count() > 0) value = AggregateValue(*agg, rule.aggregate, rollup);
+    cycle_breach_key = Key({"acb", rule.id, m.subject_id(), m.cycle_id()});
+    ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
+    was_breached = flag.has_value();
+  } else {
+    ASSIGN_OR_RETURN(window, AlertWindow::Load(txn, rule.id, m.subject_id(), rule.window_days,
+                                               rule.aggregate));
+    RETURN_IF_ERROR(window->Add(txn, e.occurred_at(), m.value_milli()));
+    ASSIGN_OR_RETURN(value, window->Aggregate(txn, rule.aggregate));
+    was_breached = window->breached();
+  }
+  const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
+  // One alert per excursion: only the crossing into breach is news.
+  if (in_breach && !was_breached) {
+    policy::AlertSubject subject;
+    subject.kind = v1::OWNER_KIND_EMPLOYEE;
+    subject.subject_id = m.subject_id();
+    if (rule.window == policy::AlertWindowKind::kCycle) subject.cycle_id = m.cycle_id();
+    ASSIGN_OR_RETURN(auto person, Load<internal::PersonRecord>(txn, Key({"emp", m.subject_id()})));
+    std::string org_unit;
+    if (person) {
+      subject.manager_id = person->manager_id();
+      org_unit = person->org_unit_id();
+    }
+    RETURN_IF_ERROR(RaiseAlert(e, rule, version, value, org_unit, subject, txn));
+  }
+  if (was_breached != in_breach) {
+    if (window) {
+      window->SetBreached(txn, in_breach);
+    } else if (in_breach) {
+      txn.Put(cycle_breach_key, "1");
+    } else {
+      txn.Delete(cycle_breach_key);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::UnitAlert(const v1::Envelope& e, const v1::MetricObserved& m,
+                                    const std::string& unit, const RolledObservation& observed,
+                                    const policy::AlertRule& rule, uint64_t version,
+                                    policy::Rollup rollup, ViewTxn& txn) {
+  std::optional<int64_t> value;
+  bool was_breached = false;
+  std::optional<RollupWindow> window;
+  std::string cycle_breach_key;
+  if (rule.window == policy::AlertWindowKind::kCycle) {
+    if (m.cycle_id().empty()) return absl::OkStatus();
+    ASSIGN_OR_RETURN(auto row, Load<internal::UnitRollup>(
+                                   txn, Key({"ruc", m.cycle_id(), m.metric(), unit})));
+    if (row) value = RollupValue(*row, rule.aggregate, rollup);
+    cycle_breach_key = Key({"acb", rule.id, unit, m.cycle_id()});
+    ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
+    was_breached = flag.has_value();
+  } else {
+    ASSIGN_OR_RETURN(window, RollupWindow::Load(txn, rule.id, unit, rule.window_days));
+    RETURN_IF_ERROR(window->Add(txn, observed));
+    value = RollupValue(window->total(), rule.aggregate, rollup);
+    was_breached = window->breached();
+  }
+  const bool in_breach = value.has_value() && policy::Breaches(rule, *value);
+  if (in_breach && !was_breached) {
+    policy::AlertSubject subject;
+    subject.kind = v1::OWNER_KIND_ORG_UNIT;
+    subject.subject_id = unit;
+    subject.rolled_up = !(m.subject_kind() == v1::OWNER_KIND_ORG_UNIT && m.subject_id() == unit);
+    if (rule.window == policy::AlertWindowKind::kCycle) subject.cycle_id = m.cycle_id();
+    RETURN_IF_ERROR(RaiseAlert(e, rule, version, value, unit, subject, txn));
+  }
+  if (was_breached != in_breach) {
+    if (window) {
+      window->SetBreached(txn, in_breach);
+    } else if (in_breach) {
+      txn.Put(cycle_breach_key, "1");
+    } else {
+      txn.Delete(cycle_breach_key);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReactorView::RaiseAlert(const v1::Envelope& e, const policy::AlertRule& rule,
+                                     uint64_t version, std::optional<int64_t> value,
+                                     const std::string& org_unit, policy::AlertSubject subject,
+                                     ViewTxn& txn) {
+  if (!org_unit.empty()) {
+    ASSIGN_OR_RETURN(auto mgr, txn.Get(Key({"org", org_unit})));
+    if (mgr) subject.org_unit_manager_id = *mgr;
+    ASSIGN_OR_RETURN(auto parent, txn.Get(Key({"orgp", org_unit})));
+    if (parent && !parent->empty()) {
+      ASSIGN_OR_RETURN(auto parent_mgr, txn.Get(Key({"org", *parent})));
+      if (parent_mgr) subject.parent_unit_manager_id = *parent_mgr;
+    }
+  }
+  std::optional<v1::ThresholdBreached> breach =
+      policy::EvaluateAlert(rule, version, value, subject, e.event_id());
+  if (!breach) return absl::InternalError("alert rule in breach without an alert");
+  internal::Reaction r;
+  r.set_command_id(absl::StrCat("alert:", breach->alert_id()));
+  auto* ev = r.add_events();
+  ev->set_stream(absl::StrCat("alert/", subject.subject_id));
+  ev->set_partition_key(subject.subject_id);
+  *ev->mutable_occurred_at() = e.occurred_at();
+  ev->set_causation_id(e.event_id());
+  *ev->mutable_event()->mutable_threshold_breached() = *breach;
+  Decide(std::move(r));
   return absl::OkStatus();
 }
 
@@ -785,6 +920,87 @@ absl::StatusOr<v1::ListPoliciesResponse> Reactor::ListPolicies() {
   return out;
 }
 
+absl::StatusOr<v1::UnitRankingResponse> Reactor::UnitRanking(
+    const v1::UnitRankingRequest& q, absl::FunctionRef<bool(const std::string&)> visible,
+    uint32_t min_group_size) {
+  RETURN_IF_ERROR(CheckId("cycle_id", q.cycle_id(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckName("metric", q.metric(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckId("parent_org_unit_id", q.parent_org_unit_id(), Presence::kOptional));
+  auto reader = projector_->Read();
+  rocksdb::ColumnFamilyHandle* cf = reader.family(kViewName);
+  v1::UnitRankingResponse out;
+  policy::MetricRule rule;
+  std::string current;
+  rocksdb::Status s = reader.db()->Get(rocksdb::ReadOptions(), cf, "pol/current", &current);
+  if (!s.IsNotFound()) {
+    RETURN_IF_ERROR(FromRocks(s, "read policy"));
+    out.set_policy_version(GetBigEndian64(current));
+    ASSIGN_OR_RETURN(auto pol, view_->PolicyAt(nullptr, &reader, out.policy_version()));
+    if (pol) rule = pol->MetricRuleOf(q.metric());
+  }
+  const v1::Direction direction = rule.direction == v1::DIRECTION_UNSPECIFIED
+                                      ? v1::DIRECTION_HIGHER_IS_BETTER
+                                      : rule.direction;
+  out.set_rollup(std::string(policy::ToString(rule.rollup)));
+  out.set_direction(direction);
+  out.set_min_group_size(min_group_size);
+
+  struct Row {
+    v1::UnitRankingEntry entry;
+    bool hidden = false;
+  };
+  std::vector<Row> rows;
+  const std::string prefix = Key({"ruc", q.cycle_id(), q.metric()}) + "/";
+  std::unique_ptr<rocksdb::Iterator> it(reader.db()->NewIterator(rocksdb::ReadOptions(), cf));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    const std::string unit = it->key().ToString().substr(prefix.size());
+    if (!q.parent_org_unit_id().empty()) {
+      std::string parent;
+      s = reader.db()->Get(rocksdb::ReadOptions(), cf, Key({"orgp", unit}), &parent);
+      if (s.IsNotFound() || parent != q.parent_org_unit_id()) continue;
+      RETURN_IF_ERROR(FromRocks(s, "read org unit"));
+    }
+    if (!visible(unit)) continue;
+    internal::UnitRollup r;
+    if (!r.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(absl::StrCat("reactor row ", it->key().ToString()));
+    }
+    const std::optional<int64_t> value =
+        RollupValue(r, policy::Aggregate::kMean, rule.rollup);
+    if (!value) continue;
+    Row row;
+    row.entry.set_org_unit_id(unit);
+    row.entry.set_people(r.people());
+    row.hidden = r.people() < min_group_size;
+    if (row.hidden) {
+      row.entry.set_suppressed(true);
+    } else {
+      row.entry.set_value_milli(*value);
+      row.entry.set_count(r.count());
+      row.entry.set_weight(r.weight());
+      row.entry.set_min_milli(r.min());
+      row.entry.set_max_milli(r.max());
+    }
+    rows.push_back(std::move(row));
+  }
+  RETURN_IF_ERROR(FromRocks(it->status(), "read roll-ups"));
+  const bool lower_better = direction == v1::DIRECTION_LOWER_IS_BETTER;
+  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    if (a.hidden != b.hidden) return b.hidden;
+    if (!a.hidden && a.entry.value_milli() != b.entry.value_milli()) {
+      return lower_better ? a.entry.value_milli() < b.entry.value_milli()
+                          : a.entry.value_milli() > b.entry.value_milli();
+    }
+    return a.entry.org_unit_id() < b.entry.org_unit_id();
+  });
+  uint64_t rank = 0;
+  for (Row& row : rows) {
+    if (!row.hidden) row.entry.set_rank(++rank);
+    *out.add_entries() = std::move(row.entry);
+  }
+  return out;
+}
+
 absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
     const v1::ComputeGradesRequest& request, const CommandContext& ctx, absl::Time deadline) {
   RETURN_IF_ERROR(CheckId("cycle_id", request.cycle_id(), Presence::kRequired));
@@ -818,9 +1034,15 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
         if (slash == std::string::npos || rest.substr(slash + 1) != pol->grading.metric) continue;
         internal::MetricAggregate a;
         a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
-        const int64_t value = AggregateValue(a, pol->grading.aggregate);
-        inputs[rest.substr(0, slash)].metric =
-            policy::InputScore{value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
+        const policy::Rollup rollup = pol->MetricRuleOf(pol->grading.metric).rollup;
+        const int64_t value = AggregateValue(a, pol->grading.aggregate, rollup);
+        policy::InputScore in{value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
+        if (rollup == policy::Rollup::kRatio && pol->grading.aggregate == policy::Aggregate::kMean &&
+            a.weight() > 0) {
+          in.weight = a.weight();
+        }
+        if (a.has_through()) in.through = a.through();
+        inputs[rest.substr(0, slash)].metric = std::move(in);
       }
       // A calibration overrides the metric (docs/POLICY.md), also for someone not observed.
       const std::string cal_prefix = Key({"cal", request.cycle_id()}) + "/";

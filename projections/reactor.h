@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/event_log.h"
@@ -24,6 +25,7 @@
 #include "ledger/state_store.h"
 #include "perfledger/internal/reactor.pb.h"
 #include "perfledger/v1/policies.pb.h"
+#include "perfledger/v1/views.pb.h"
 #include "projections/projector.h"
 
 namespace perfledger::projections {
@@ -47,6 +49,14 @@ class Reactor {
   // The policy of `version` (0 = in force). NOT_FOUND when none.
   absl::StatusOr<v1::PolicyInfo> GetPolicy(uint64_t version);
   absl::StatusOr<v1::ListPoliciesResponse> ListPolicies();
+
+  // Org units ranked by their cycle roll-up of a metric, better first (ties by unit id):
+  // the direct sub-units of q.parent_org_unit_id, or every unit observed. Units `visible`
+  // rejects are left out; units with fewer than `min_group_size` people observed (0: none
+  // hidden) are listed last with their figures cleared.
+  absl::StatusOr<v1::UnitRankingResponse> UnitRanking(
+      const v1::UnitRankingRequest& q, absl::FunctionRef<bool(const std::string&)> visible,
+      uint32_t min_group_size);
 
   // Computes grades of a cycle with the policy in force and (unless dry_run) finalizes them
   // through the ledger. Waits until the reactor has applied the log as of the call.

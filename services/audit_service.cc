@@ -103,13 +103,11 @@ class AuditService final : public v1::Audit::Service {
     auto viewer = ViewerFor(c, Operation::kReadSubject);
     if (!viewer.ok()) return ToGrpc(viewer.status());
     projections::Projector& p = *deps_->projector;
-    auto explained = projections::Explain(*deps_->log, p, q->action_id());
+    auto explained = projections::Explain(*deps_->log, p, *q);
     if (explained.status().code() == absl::StatusCode::kNotFound) {
       const absl::Time deadline =
           std::min(absl::FromChrono(c->deadline()), absl::Now() + kIndexWaitMax);
-      if (p.WaitCaughtUp(deadline).ok()) {
-        explained = projections::Explain(*deps_->log, p, q->action_id());
-      }
+      if (p.WaitCaughtUp(deadline).ok()) explained = projections::Explain(*deps_->log, p, *q);
     }
     if (!explained.ok()) return ToGrpc(explained.status());
     // The action's subject decides whether the caller may have the explanation at all; each
@@ -118,18 +116,40 @@ class AuditService final : public v1::Audit::Service {
       const v1::RecordedEvent& action = explained->steps(0).event();
       const Subject subject = SubjectOf(action.envelope(), action.event(), *deps_->access);
       if (!(*viewer)->Visible(v1::FIELD_CLASS_EVALUATION, subject)) {
-        return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                            absl::StrCat("action_id: ", q->action_id(),
-                                         " is about someone outside the caller's scope"));
+        return ToGrpc(absl::PermissionDeniedError(
+            absl::StrCat(q->action_id().empty() ? "grade_event_id: " : "action_id: ",
+                         q->action_id().empty() ? q->grade_event_id() : q->action_id(),
+                         " is about someone outside the caller's scope")));
       }
       auto* steps = explained->mutable_steps();
       for (int i = steps->size() - 1; i >= 0; i--) {
-        if (!RedactRecorded(**viewer, *steps->Mutable(i)->mutable_event())) {
+        v1::ExplainStep* step = steps->Mutable(i);
+        if (!RedactRecorded(**viewer, *step->mutable_event())) {
           steps->DeleteSubrange(i, 1);
+          continue;
+        }
+        if (step->has_observations() &&
+            !(*viewer)->Visible(v1::FIELD_CLASS_METRICS,
+                                Subject::Employee(step->observations().employee_id()))) {
+          step->clear_observations();
         }
       }
     }
     *out = std::move(*explained);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListObservations(grpc::ServerContext* c, const v1::ListObservationsRequest* q,
+                                v1::ListObservationsResponse* out) override {
+    auto viewer = ViewerFor(c, Operation::kReadSubject);
+    if (!viewer.ok()) return ToGrpc(viewer.status());
+    if (!(*viewer)->Visible(v1::FIELD_CLASS_METRICS, Subject::Employee(q->employee_id()))) {
+      return ToGrpc(absl::PermissionDeniedError(
+          absl::StrCat("employee_id: ", q->employee_id(), " is outside the caller's scope")));
+    }
+    auto listed = projections::ListObservations(*deps_->projector, *q);
+    if (!listed.ok()) return ToGrpc(listed.status());
+    *out = std::move(*listed);
     return grpc::Status::OK;
   }
 

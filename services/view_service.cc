@@ -79,6 +79,28 @@ class ViewsService final : public v1::Views::Service {
       return answer;
     });
   }
+  grpc::Status GetUnitRanking(grpc::ServerContext* c, const v1::UnitRankingRequest* q,
+                              v1::UnitRankingResponse* out) override {
+    // Roll-ups are the reactor's: read-your-writes waits for it, not for the views.
+    return QueryOn(deps_->reactor->projector(), c, q->consistency(), out,
+                   [&](Viewer& v, const projections::Projector::Reader&)
+                       -> absl::StatusOr<v1::UnitRankingResponse> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_METRICS) == Reach::kNone) {
+        return absl::PermissionDeniedError("metrics: not readable by this role");
+      }
+      if (!q->parent_org_unit_id().empty() &&
+          !v.Visible(v1::FIELD_CLASS_METRICS, Subject::OrgUnit(q->parent_org_unit_id()))) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "parent_org_unit_id: ", q->parent_org_unit_id(), " is outside the caller's scope"));
+      }
+      return deps_->reactor->UnitRanking(
+          *q,
+          [&](const std::string& unit) {
+            return v.Visible(v1::FIELD_CLASS_METRICS, Subject::OrgUnit(unit));
+          },
+          v.SeesSmallGroups() ? 0 : deps_->config->min_group_size);
+    });
+  }
   grpc::Status GetDistribution(grpc::ServerContext* c, const v1::DistributionRequest* q,
                                v1::DistributionResponse* out) override {
     return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
@@ -338,10 +360,16 @@ class ViewsService final : public v1::Views::Service {
   template <typename Response, typename Fn>
   grpc::Status Query(grpc::ServerContext* c, const v1::Consistency& consistency, Response* out,
                      Fn&& fn) {
+    return QueryOn(*deps_->projector, c, consistency, out, std::forward<Fn>(fn));
+  }
+
+  // A query over the rows of projector `p`.
+  template <typename Response, typename Fn>
+  grpc::Status QueryOn(projections::Projector& p, grpc::ServerContext* c,
+                       const v1::Consistency& consistency, Response* out, Fn&& fn) {
     auto principal = deps_->auth->Authenticate(*c);
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kReadViews); !s.ok()) return ToGrpc(s);
-    projections::Projector& p = *deps_->projector;
     if (!consistency.min_position().empty()) {
       const absl::Time deadline =
           std::min(absl::FromChrono(c->deadline()), absl::Now() + kConsistencyWaitMax);

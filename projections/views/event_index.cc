@@ -4,6 +4,15 @@
 //   "e/<event_id>"           every event
 //   "a/<action_id>"          the ActionTriggered of an action
 //   "p/" + BE64 version      the PolicyPublished of a policy version
+//   "ca/<cause id>/<action_id>/" + position   an ActionTriggered, under each of its causes (a
+//                            grade's actions)
+//   "c/<action_id>/" + position   an ActionCancelled of an action
+// (the position in the key: views fold partitions in parallel, so two events naming the same
+// action must not overwrite one row in an order that depends on the threads)
+// and, for the observations a metric grade reads (Audit.ListObservations):
+//   "o/<employee>/<cycle>/<metric>/" + BE32 partition + BE64 offset → ObservationRef (without
+//                            its position, which is the key's)
+#include "perfledger/v1/audit.pb.h"
 #include "projections/keys.h"
 #include "projections/views/views.h"
 
@@ -17,7 +26,24 @@ class EventIndexView final : public View {
     const std::string where = PositionSuffix(e.position().partition(), e.position().offset());
     if (!e.event_id().empty()) txn.PutOwned(Key({"e", e.event_id()}), where);
     if (event.has_action_triggered()) {
-      txn.PutOwned(Key({"a", event.action_triggered().action_id()}), where);
+      const v1::ActionTriggered& a = event.action_triggered();
+      txn.PutOwned(Key({"a", a.action_id()}), where);
+      for (const std::string& cause : a.cause_event_ids()) {
+        txn.PutOwned(Key({"ca", cause, a.action_id()}) + "/" + where, where);
+      }
+    } else if (event.has_action_cancelled()) {
+      txn.PutOwned(Key({"c", event.action_cancelled().action_id()}) + "/" + where, where);
+    } else if (event.has_metric_observed()) {
+      const v1::MetricObserved& m = event.metric_observed();
+      if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE && !m.cycle_id().empty()) {
+        v1::ObservationRef ref;
+        ref.set_event_id(e.event_id());
+        ref.set_value_milli(m.value_milli());
+        if (m.has_denominator()) ref.set_denominator(m.denominator());
+        *ref.mutable_occurred_at() = e.occurred_at();
+        txn.PutOwned(ObservationKey(m.subject_id(), m.cycle_id(), m.metric()) + where,
+                     ref.SerializeAsString());
+      }
     } else if (event.has_policy_published()) {
       std::string key = "p/";
       PutBigEndian64(key, event.policy_published().version());

@@ -446,6 +446,17 @@ std::vector<Row> Table() {
          for (const auto& e : reply.response.entries()) seen.withheld += e.withheld_size();
          return seen;
        }},
+      {"perfledger.v1.Views/GetUnitRanking", true, "RR RR AA RR DD DD AA DD AA",
+       [](M& m, const RoleInfo&, const char* token, const std::string&, int) {
+         v1::UnitRankingRequest q;
+         q.set_cycle_id(fx::kCycle);
+         q.set_metric("defect_rate");
+         auto reply = m.s().Call(*m.views, &v1::Views::Stub::GetUnitRanking, q, token);
+         Seen seen = FromReply(reply);
+         seen.rows = reply.response.entries_size();
+         for (const auto& e : reply.response.entries()) seen.withheld += e.suppressed() ? 1 : 0;
+         return seen;
+       }},
       {"perfledger.v1.Views/GetDistribution", true, "RR RR AA AD DD DD AA DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int) {
          v1::DistributionRequest q;
@@ -633,6 +644,17 @@ std::vector<Row> Table() {
          Seen seen = FromReply(reply);
          seen.rows = reply.response.steps_size();
          for (const auto& step : reply.response.steps()) seen.withheld += step.event().withheld_size();
+         return seen;
+       }},
+      {"perfledger.v1.Audit/ListObservations", true, "AD AD AA AD DD DD AA DD AA",
+       [](M& m, const RoleInfo&, const char* token, const std::string& sub, int) {
+         v1::ListObservationsRequest q;
+         q.set_employee_id(sub);
+         q.set_cycle_id(fx::kCycle);
+         q.set_metric("defect_rate");
+         auto reply = m.s().Call(*m.audit, &v1::Audit::Stub::ListObservations, q, token);
+         Seen seen = FromReply(reply);
+         seen.rows = reply.response.observations_size();
          return seen;
        }},
       {"perfledger.v1.Audit/Export", true, "AD RD AA AD DD DD AA DD AA",

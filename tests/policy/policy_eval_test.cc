@@ -614,7 +614,7 @@ TEST_CASE("policy: alerts of the manufacturing policy", "[policy][alerts]") {
     CHECK(w.size() == 1);
     CHECK_FALSE(EvaluateAlert(worker, 3, w, e1042, "obs-3").has_value());
   }
-  SECTION("the line alert notifies the unit's manager over 5 %") {
+  SECTION("the line alert notifies the production manager (the line's parent's) over 5 %") {
     RollingWindow lw(line.window_days);
     lw.Add(Ts(t0), 4000);
     lw.Add(Ts(t0 + kDay), 6000);
@@ -622,7 +622,7 @@ TEST_CASE("policy: alerts of the manufacturing policy", "[policy][alerts]") {
     lw.Add(Ts(t0 + 2 * kDay), 5003);  // mean 5001
     auto lb = EvaluateAlert(line, 3, lw, line3, "obs-l3");
     REQUIRE(lb.has_value());
-    CHECK(lb->notify_employee_id() == "PM1");
+    CHECK(lb->notify_employee_id() == "COO");
     CHECK(lb->scope() == v1::OWNER_KIND_ORG_UNIT);
   }
   SECTION("higher is better breaches below the threshold") {

@@ -207,7 +207,7 @@ TEST_CASE("policy: the manufacturing example policy parses", "[policy][parse]") 
   CHECK(p->alerts[0].scope == v1::OWNER_KIND_EMPLOYEE);
   CHECK(p->alerts[0].threshold_milli == 3000);
   CHECK(p->alerts[1].scope == v1::OWNER_KIND_ORG_UNIT);
-  CHECK(p->alerts[1].notify == Notify::kOrgUnitManager);
+  CHECK(p->alerts[1].notify == Notify::kParentUnitManager);
   CHECK(p->alerts[1].threshold_milli == 5000);
   CHECK(p->pip_outcomes.failed->kind == HrReviewKind::kExit);
   // Canonical JSON is stable and fits a PolicyPublished event.
@@ -375,7 +375,7 @@ TEST_CASE("policy: bad documents are rejected naming the field and the YAML line
           "training, promotion, pip, hr_review, followup)");
     CHECK(ErrorOf(Minimal(kMetricGrading) + "acitons: {}\n") ==
           "line 9: acitons: unknown key (top level: policy_id, description, grading, "
-          "recommended_distribution, actions, alerts, pip_outcomes)");
+          "recommended_distribution, actions, alerts, metrics, pip_outcomes)");
     CHECK(ErrorOf(R"({"policy_id": "p", "grading": {"method": "metric_bands",
         "metric": "m", "direction": "lower_is_better", "weights": {"manager": 10000},
         "bands": [{"grade": "A"}]}})") ==

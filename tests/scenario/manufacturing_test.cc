@@ -312,6 +312,20 @@ TEST_CASE("manufacturing: the scenario load finalizes six grades and triggers ex
     CHECK(a.policy_version() == 1);
   }
 
+  // The lines ranked by their rates over the cycle: LINE1 24000 × 200 / 1800 parts, LINE2
+  // 15,420,000 / 3000 parts.
+  auto ranking = s.Perfctl({"unit-ranking", "--cycle", "2026H1", "--metric", "defect_rate",
+                            "--parent", "PROD", "-o", "json"});
+  INFO(ranking.Describe());
+  REQUIRE(ranking.code() == 0);
+  const auto lines = nlohmann::json::parse(ranking.out);
+  REQUIRE(lines["entries"].size() == 2);
+  auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+  CHECK(text(lines["entries"][0]["org_unit_id"]) == "LINE1");
+  CHECK(text(lines["entries"][0]["value_milli"]) == "2667");
+  CHECK(text(lines["entries"][1]["org_unit_id"]) == "LINE2");
+  CHECK(text(lines["entries"][1]["value_milli"]) == "5140");
+
   // The PIP opened with the action: 90 days from the grade's business time.
   REQUIRE(facts.pips.size() == 1);
   const v1::PipOpened& pip = facts.pips[0];
@@ -653,7 +667,22 @@ TEST_CASE("manufacturing: alert rules switched to max alert on one bad reading, 
     CHECK(a.policy_version() == 2);
     CHECK(a.notify_employee_id() == "E3");
   }
-  CHECK(after.alerts.size() == before.alerts.size() + 2);
+  // Over the units, the max of 30 days of W11's first new reading (June 20th) is W21's 6.2 %:
+  // PROD and HQ, which roll LINE2 up, cross 5 % for the first time under version 2; LINE2 was
+  // in breach already under version 1 (same rule id, same excursion).
+  std::set<std::string> units_before, units;
+  for (const auto& a : before.alerts) {
+    if (a.scope() == v1::OWNER_KIND_ORG_UNIT) units_before.insert(a.subject_id());
+  }
+  for (const auto& a : after.alerts) {
+    if (a.scope() != v1::OWNER_KIND_ORG_UNIT || units_before.count(a.subject_id()) > 0) continue;
+    units.insert(a.subject_id());
+    CHECK(a.value_milli() == 6200);
+    CHECK(a.policy_version() == 2);
+  }
+  CHECK(units_before == std::set<std::string>{"LINE2"});
+  CHECK(units == std::set<std::string>{"PROD", "HQ"});
+  CHECK(after.alerts.size() == before.alerts.size() + 4);
 
   auto audit = s.Perfctl({"audit", "dry-run"});
   INFO(audit.Describe());

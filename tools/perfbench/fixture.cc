@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "tools/perfbench/workload.h"
 
 namespace perfbench {
@@ -97,13 +98,26 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
     outcomes.Add("DefineOrgUnit " + req.org_unit_id(),
                  clients.at(0).people->DefineOrgUnit(&ctx, req, &res), res);
   }
+  for (uint32_t k = 0; k < options.lines && !outcomes.failed(); k++) {
+    v1::DefineOrgUnitRequest req;
+    req.mutable_meta()->set_idempotency_key("bench:line:" + std::to_string(k));
+    req.set_org_unit_id(LineId(k));
+    req.set_parent_id(std::string(kOrgUnitId));
+    req.set_name("perfbench line");
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::CommandResult res;
+    outcomes.Add("DefineOrgUnit " + req.org_unit_id(),
+                 clients.at(0).people->DefineOrgUnit(&ctx, req, &res), res);
+  }
   auto register_employee = [&](const std::string& id, const std::string& manager,
-                               const std::string& key, size_t channel) {
+                               const std::string& key, size_t channel,
+                               const std::string& org_unit) {
     v1::RegisterEmployeeRequest req;
     req.mutable_meta()->set_idempotency_key(key);
     req.set_employee_id(id);
     req.set_name("Bench " + id);
-    req.set_org_unit_id(std::string(kOrgUnitId));
+    req.set_org_unit_id(org_unit);
     req.set_manager_id(manager);
     req.set_job_level("L3");
     *req.mutable_base_salary() = Eur(500000);
@@ -116,7 +130,9 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
     outcomes.Add("RegisterEmployee " + id,
                  clients.at(channel).people->RegisterEmployee(&ctx, req, &res), res);
   };
-  if (!outcomes.failed()) register_employee(std::string(kManagerId), "", "bench:mgr", 0);
+  if (!outcomes.failed()) {
+    register_employee(std::string(kManagerId), "", "bench:mgr", 0, std::string(kOrgUnitId));
+  }
   if (!outcomes.failed()) {
     v1::OpenCycleRequest req;
     req.mutable_meta()->set_idempotency_key("bench:cycle");
@@ -133,7 +149,13 @@ absl::StatusOr<FixtureSummary> CreateFixture(const Clients& clients,
   }
   if (!outcomes.failed()) {
     ParallelFor(options.subjects, options.threads, outcomes, [&](uint32_t i) {
-      register_employee(EmployeeId(i), std::string(kManagerId), "bench:emp:" + std::to_string(i), i);
+      // On lines, a key of its own: the same employee in another unit is another command.
+      const std::string key = options.lines == 0
+                                  ? "bench:emp:" + std::to_string(i)
+                                  : absl::StrCat("bench:emp:", i, ":lines:", options.lines);
+      register_employee(EmployeeId(i), std::string(kManagerId), key, i,
+                        options.lines == 0 ? std::string(kOrgUnitId)
+                                           : LineId(i % options.lines));
     });
   }
   if (options.goals && !outcomes.failed()) {

@@ -18,6 +18,9 @@ namespace perfbench {
 
 struct FixtureOptions {
   uint32_t subjects = 1000;
+  // Org units bench-line-<k> under bench-ou holding the employees in turn (0: everyone in
+  // bench-ou), so that observations roll up over two levels as on a shop floor.
+  uint32_t lines = 0;
   bool goals = false;
   uint32_t threads = 8;  // parallel setup calls, so group commit amortizes their fsyncs
   std::chrono::milliseconds call_timeout{10000};

@@ -205,6 +205,7 @@ int Main(int argc, char** argv) {
   std::string mix_spec = "metric=70,checkin=10,score=10,progress=10";
   std::string baseline_dir = "/tmp";
   uint32_t concurrency = 32, batch_size = 100, subjects = 1000, io_threads = 2, channels = 0;
+  uint32_t lines = 0;
   uint32_t value_bytes = 0, timeout_ms = 5000, probe_interval_ms = 100;
   double duration = 10, warmup = 2, rate = 0, rss_interval = 1;
   int server_pid = 0;
@@ -232,6 +233,9 @@ int Main(int argc, char** argv) {
   app.add_option("--rate", rate, "open-loop requests/s across all clients; 0 = closed loop "
                  "(--scenario lag: default 500, i.e. 50,000 events/s in batches of 100)")
       ->check(CLI::Range(0.0, 10000000.0))->capture_default_str();
+  app.add_option("--lines", lines,
+                 "put the employees on N org units bench-line-<k> under bench-ou (default 0: "
+                 "all in bench-ou), so observations roll up over two levels");
   app.add_option("--subjects", subjects, "distinct employees bench-emp-<i> (--scenario ranking: "
                  "the ranked org unit's size, default 100000)")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
@@ -367,6 +371,7 @@ int Main(int argc, char** argv) {
   // The ranking scenario ranks its own org unit's people; the shared fixture gives it only the
   // org unit, manager and cycle.
   fixture_options.subjects = scenario == "ranking" ? 0 : subjects;
+  fixture_options.lines = lines;
   fixture_options.goals = report.mix.NeedsGoals();
   if (!quiet) std::fprintf(stderr, "[perfbench] fixture: %u employees%s\n",
                            fixture_options.subjects, fixture_options.goals ? " with goals" : "");

@@ -78,6 +78,7 @@ bool Mix::NeedsGoals() const {
 }
 
 std::string EmployeeId(uint32_t index) { return "bench-emp-" + std::to_string(index); }
+std::string LineId(uint32_t index) { return "bench-line-" + std::to_string(index); }
 std::string GoalId(uint32_t index) { return "bench-goal-" + std::to_string(index); }
 
 std::string RankOrgUnitId(uint32_t size) { return "bench-rank" + std::to_string(size); }

@@ -60,6 +60,7 @@ inline constexpr std::string_view kManagerId = "bench-mgr";
 inline constexpr std::string_view kCycleId = "bench-cycle";
 inline constexpr std::string_view kKeyResultId = "kr1";
 std::string EmployeeId(uint32_t index);  // bench-emp-<index>
+std::string LineId(uint32_t index);      // bench-line-<index>, under bench-ou
 std::string GoalId(uint32_t index);      // bench-goal-<index>
 
 // The ranking fixture (fixture.h): one org unit per size, so an org unit of N people ranks

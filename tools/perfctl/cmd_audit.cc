@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "perfledger/v1/audit.grpc.pb.h"
 #include "tools/perfctl/commands.h"
@@ -450,18 +451,41 @@ void AddExport(CLI::App& audit, Session& session) {
 
 // ---------------------------------------------------------------- explain
 
+// An observation set's one-line summary: what it counts and where its listing continues.
+std::string ObservationSummary(const v1::ObservationSet& o) {
+  std::string line = absl::StrFormat("%s of %s in %s: %s observations through %s", o.metric(),
+                                     o.employee_id(), o.cycle_id(), WithThousands(o.count()),
+                                     FormatPosition(o.through()));
+  if (!o.next_page_token().empty()) {
+    absl::StrAppend(&line, "; all of them: perfctl audit observations ", o.employee_id(), " ",
+                    o.cycle_id(), " ", o.metric(), " --through ",
+                    absl::StrCat(o.through().partition(), ":", o.through().offset()));
+  }
+  return line;
+}
+
 void AddExplain(CLI::App& app, Session& session) {
-  auto action_id = std::make_shared<std::string>();
+  auto id = std::make_shared<std::string>();
+  auto grade = std::make_shared<bool>(false);
   CLI::App* sub = app.add_subcommand(
-      "explain", "Explain an action: action ← grade ← scores/metrics ← policy version");
-  sub->add_option("ACTION_ID", *action_id, "Action id (as payroll list or events read show it)")
+      "explain",
+      "Explain an action or a grade: action ← grade ← scores/metrics (every observation) ← "
+      "superseded grades and their cancelled actions ← policy version and rule");
+  sub->add_option("ID", *id,
+                  "Action id (as payroll list or events read show it), or with --grade the "
+                  "GradeFinalized event id")
       ->required();
+  sub->add_flag("--grade", *grade, "ID is a grade's event id");
   sub->footer(Examples({"perfctl explain 3f9c0e1d2b4a59687766554433221100",
-                        "perfctl explain 3f9c0e1d2b4a59687766554433221100 -o json"}));
-  sub->callback([&session, action_id] {
-    session.Select(absl::StrCat("explain ", *action_id), [&session, action_id]() -> absl::Status {
+                        "perfctl explain --grade 8e0c1b2a39485766554433221100ffee -o json"}));
+  sub->callback([&session, id, grade] {
+    session.Select(absl::StrCat("explain ", *id), [&session, id, grade]() -> absl::Status {
       v1::ExplainRequest request;
-      request.set_action_id(*action_id);
+      if (*grade) {
+        request.set_grade_event_id(*id);
+      } else {
+        request.set_action_id(*id);
+      }
       PERFCTL_ASSIGN_OR_RETURN(v1::ExplainResponse response,
                                (CallUnary<v1::Audit>(session, &v1::Audit::Stub::Explain, request)));
       if (session.format() == OutputFormat::kJson) {
@@ -472,22 +496,24 @@ void AddExplain(CLI::App& app, Session& session) {
           nlohmann::json step;
           step["role"] = s.role();
           if (!s.explains_event_id().empty()) step["explains_event_id"] = s.explains_event_id();
+          if (!s.rule().empty()) step["rule"] = s.rule();
           step["event"] = RecordedEventJson(s.event());
+          if (s.has_observations()) step["observations"] = ToJsonValue(s.observations());
           json["steps"].push_back(std::move(step));
         }
         json["missing_event_ids"] = nlohmann::json::array();
-        for (const std::string& id : response.missing_event_ids()) {
-          json["missing_event_ids"].push_back(id);
+        for (const std::string& missing : response.missing_event_ids()) {
+          json["missing_event_ids"].push_back(missing);
         }
         std::cout << json.dump(2) << '\n';
         return absl::OkStatus();
       }
-      Table table({"ROLE", "TYPE", "EVENT_ID", "POSITION", "OCCURRED_AT", "EXPLAINS"});
+      Table table({"ROLE", "TYPE", "EVENT_ID", "POSITION", "OCCURRED_AT", "EXPLAINS", "RULE"});
       for (const v1::ExplainStep& s : response.steps()) {
         table.AddRow({s.role(), s.event().envelope().type(), s.event().envelope().event_id(),
                       FormatPosition(s.event().envelope().position()),
                       FormatTimestamp(s.event().envelope().occurred_at()),
-                      s.explains_event_id()});
+                      s.explains_event_id(), s.rule()});
       }
       table.Print(std::cout);
       std::cout << '\n';
@@ -495,6 +521,9 @@ void AddExplain(CLI::App& app, Session& session) {
       for (const v1::ExplainStep& s : response.steps()) {
         nlohmann::json content = RecordedEventJson(s.event());
         std::cout << s.role() << ' ' << content["event"].dump() << '\n';
+        if (s.has_observations()) {
+          std::cout << "  observations: " << ObservationSummary(s.observations()) << '\n';
+        }
       }
       if (response.missing_event_ids_size() > 0) {
         std::cout << "missing from the log: " << absl::StrJoin(response.missing_event_ids(), ", ")
@@ -502,6 +531,70 @@ void AddExplain(CLI::App& app, Session& session) {
         return ReportedFailure("the explanation names events the log does not hold");
       }
       return absl::OkStatus();
+    });
+  });
+}
+
+void AddObservations(CLI::App& audit, Session& session) {
+  auto q = std::make_shared<v1::ListObservationsRequest>();
+  auto through = std::make_shared<std::string>();
+  auto all = std::make_shared<bool>(false);
+  CLI::App* sub = audit.add_subcommand(
+      "observations", "List the observations of an employee's metric in a cycle (what a metric "
+                      "grade counted), in log order");
+  sub->add_option("EMPLOYEE_ID", *q->mutable_employee_id(), "Employee")->required();
+  sub->add_option("CYCLE_ID", *q->mutable_cycle_id(), "Cycle")->required();
+  sub->add_option("METRIC", *q->mutable_metric(), "Metric, e.g. defect_rate")->required();
+  sub->add_option("--through", *through,
+                  "Only up to this position PARTITION:OFFSET (a grade input's `through`)");
+  sub->add_flag("--all", *all, "Follow every page");
+  sub->footer(Examples({"perfctl audit observations w-17 2026-H1 defect_rate --through 3:1200 --all"}));
+  sub->callback([&session, q, through, all] {
+    session.Select("audit observations", [&session, q, through, all]() -> absl::Status {
+      v1::ListObservationsRequest request = *q;
+      if (!through->empty()) {
+        std::vector<std::string> parts = absl::StrSplit(*through, ':');
+        uint32_t partition = 0;
+        uint64_t offset = 0;
+        if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &partition) ||
+            !absl::SimpleAtoi(parts[1], &offset)) {
+          return absl::InvalidArgumentError("--through: give PARTITION:OFFSET, e.g. 3:1200");
+        }
+        request.mutable_through()->set_partition(partition);
+        request.mutable_through()->set_offset(offset);
+      }
+      Table table({"POSITION", "EVENT_ID", "VALUE_MILLI", "DENOMINATOR", "OCCURRED_AT"});
+      uint64_t count = 0;
+      __int128 sum = 0;
+      while (true) {
+        PERFCTL_ASSIGN_OR_RETURN(
+            v1::ListObservationsResponse page,
+            (CallUnary<v1::Audit>(session, &v1::Audit::Stub::ListObservations, request)));
+        for (const v1::ObservationRef& o : page.observations()) {
+          count++;
+          sum += o.value_milli();
+          if (session.format() == OutputFormat::kJson) {
+            absl::StatusOr<std::string> line = ToJson(o, JsonLayout::kLine);
+            if (line.ok()) std::cout << *line << '\n';
+          } else {
+            table.AddRow({FormatPosition(o.position()), o.event_id(),
+                          std::to_string(o.value_milli()),
+                          o.denominator() == 0 ? "" : std::to_string(o.denominator()),
+                          FormatTimestamp(o.occurred_at())});
+          }
+        }
+        if (page.next_page_token().empty() || !*all) {
+          if (session.format() != OutputFormat::kJson) {
+            table.Print(std::cout);
+            std::cout << absl::StrFormat("%s observations, sum %d milli", WithThousands(count),
+                                         static_cast<int64_t>(sum));
+            if (!page.next_page_token().empty()) std::cout << "; more: --all";
+            std::cout << '\n';
+          }
+          return absl::OkStatus();
+        }
+        request.set_page_token(page.next_page_token());
+      }
     });
   });
 }
@@ -516,6 +609,7 @@ void AddAuditCommands(CLI::App& app, Session& session) {
   AddProve(*audit, session);
   AddAsOf(*audit, session);
   AddExport(*audit, session);
+  AddObservations(*audit, session);
   AddExplain(app, session);
 }
 

@@ -41,6 +41,7 @@ struct RecordFlags {
   std::string source;
   bool org_unit_subject = false;
   std::string cycle_id;
+  std::string denominator;
   MetaFlags meta;
 };
 
@@ -59,6 +60,10 @@ absl::StatusOr<v1::ObserveMetricRequest> BuildRecord(const RecordFlags& flags) {
   observation->set_source(flags.source);
   if (!flags.cycle_id.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--cycle", flags.cycle_id));
   observation->set_cycle_id(flags.cycle_id);
+  if (!flags.denominator.empty()) {
+    PERFCTL_ASSIGN_OR_RETURN(int64_t denominator, ParseInt64("--of", flags.denominator));
+    observation->set_denominator(denominator);
+  }
   PERFCTL_ASSIGN_OR_RETURN(*request.mutable_meta(), BuildMeta(flags.meta));
   // --at is the observation's time too; the contract would fall back to it anyway, but saying
   // it explicitly keeps the stored observation self-describing.
@@ -80,6 +85,9 @@ void AddRecord(CLI::App& metric, Session& session) {
   sub->add_option("--source", flags->source, "Source system, e.g. IoT, ERP, CRM");
   sub->add_flag("--org-unit-subject", flags->org_unit_subject, "SUBJECT is an org unit");
   sub->add_option("--cycle", flags->cycle_id, "Cycle the observation counts toward");
+  sub->add_option("--of", flags->denominator,
+                  "What the value is a rate over, e.g. 120 units inspected (org units roll "
+                  "such rates up as Σ(value × of) / Σ of)");
   AddMetaFlags(sub, &flags->meta);
   sub->footer(Examples({"perfctl metric record E7 defect_rate 2500 --unit % --source IoT "
                         "--at 2026-03-02T10:00:00Z",
@@ -102,7 +110,7 @@ const std::vector<std::string>& RequiredColumns() {
 }
 const std::vector<std::string>& OptionalColumns() {
   static const std::vector<std::string> columns = {"unit", "source", "observed_at",
-                                                   "subject_kind", "cycle_id"};
+                                                   "subject_kind", "cycle_id", "denominator"};
   return columns;
 }
 
@@ -204,6 +212,10 @@ class MetricFile {
     const std::string cycle = get("cycle_id");
     if (!cycle.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("cycle_id", cycle));
     observation.set_cycle_id(cycle);
+    if (const std::string denominator = get("denominator"); !denominator.empty()) {
+      PERFCTL_ASSIGN_OR_RETURN(int64_t d, ParseInt64("denominator", denominator));
+      observation.set_denominator(d);
+    }
     const std::string at = get("observed_at");
     if (!at.empty()) {
       PERFCTL_ASSIGN_OR_RETURN(*observation.mutable_observed_at(), ParseTimestamp("observed_at", at));
@@ -531,7 +543,8 @@ void AddImport(CLI::App& metric, Session& session) {
                   "SHA-256); reuse the old one to resume an edited file");
   sub->footer(absl::StrCat(
       "\nColumns: subject_id,metric,value_milli (required), unit,source,observed_at (RFC 3339),"
-      "\n  subject_kind (employee|org_unit, default employee),cycle_id"
+      "\n  subject_kind (employee|org_unit, default employee),cycle_id,"
+      "\n  denominator (what the value is a rate over, e.g. units inspected)"
       "\nEvery row is validated before the first batch is sent. Batch i carries the idempotency "
       "key\nmetrics:<key-base>:<batch-size>:<i>, so re-running the same file is harmless. When the"
       "\nserver answers UNAVAILABLE (views behind, restarting) the import waits and resumes from"

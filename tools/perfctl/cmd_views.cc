@@ -207,6 +207,71 @@ void AddDistribution(CLI::App& app, Session& session) {
   });
 }
 
+// ---------------------------------------------------------------- unit ranking
+
+struct UnitRankingFlags {
+  std::string cycle_id;
+  std::string metric;
+  std::string parent;
+  ConsistencyFlags consistency;
+};
+
+void AddUnitRanking(CLI::App& app, Session& session) {
+  auto flags = std::make_shared<UnitRankingFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "unit-ranking", "Rank org units by their roll-up of a metric over a cycle");
+  sub->add_option("--cycle", flags->cycle_id, "Cycle id")->required();
+  sub->add_option("--metric", flags->metric, "Metric, e.g. defect_rate")->required();
+  sub->add_option("--parent", flags->parent,
+                  "Rank this unit's direct sub-units (default: every unit observed)");
+  AddConsistencyFlag(sub, &flags->consistency);
+  sub->footer(absl::StrCat(
+      "\nA unit's figure counts its members' observations (by the unit they belonged to when"
+      "\nobserved), its sub-units' and its own, rolled up as the policy's `metrics` section says."
+      "\nOutside HR, units with fewer people than the minimum group size show no figure.",
+      Examples({"perfctl unit-ranking --cycle 2026H1 --metric defect_rate --parent PLANT1"})));
+  sub->callback([&session, flags] {
+    session.Select(absl::StrCat("unit ranking of ", flags->cycle_id),
+                   [&session, flags]() -> absl::Status {
+      PERFCTL_RETURN_IF_ERROR(ValidateId("--cycle", flags->cycle_id));
+      if (!flags->parent.empty()) PERFCTL_RETURN_IF_ERROR(ValidateId("--parent", flags->parent));
+      v1::UnitRankingRequest request;
+      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_consistency(),
+                               BuildConsistency(flags->consistency));
+      request.set_cycle_id(flags->cycle_id);
+      request.set_metric(flags->metric);
+      request.set_parent_org_unit_id(flags->parent);
+      PERFCTL_ASSIGN_OR_RETURN(
+          v1::UnitRankingResponse response,
+          (CallUnary<v1::Views>(session, &v1::Views::Stub::GetUnitRanking, request)));
+      if (session.format() == OutputFormat::kJson) {
+        PrintJson(response);
+        return absl::OkStatus();
+      }
+      Table table({"RANK", "ORG_UNIT", "VALUE_MILLI", "OBSERVATIONS", "WEIGHT", "PEOPLE"});
+      for (size_t column : {0, 2, 3, 4, 5}) table.AlignRight(column);
+      for (const v1::UnitRankingEntry& e : response.entries()) {
+        if (e.suppressed()) {
+          table.AddRow({"-", e.org_unit_id(), "hidden", "", "", absl::StrCat(e.people())});
+          continue;
+        }
+        table.AddRow({absl::StrCat(e.rank()), e.org_unit_id(), absl::StrCat(e.value_milli()),
+                      absl::StrCat(e.count()), absl::StrCat(e.weight()),
+                      absl::StrCat(e.people())});
+      }
+      table.Print(std::cout);
+      std::cout << "rolled up as " << response.rollup() << ", "
+                << (response.direction() == v1::DIRECTION_LOWER_IS_BETTER ? "lower" : "higher")
+                << " is better";
+      if (response.policy_version() > 0) {
+        std::cout << " (policy version " << response.policy_version() << ")";
+      }
+      std::cout << '\n';
+      return absl::OkStatus();
+    });
+  });
+}
+
 // ---------------------------------------------------------------- timeline
 
 struct TimelineFlags {
@@ -778,6 +843,7 @@ void AddPips(CLI::App& app, Session& session) {
 void AddViewCommands(CLI::App& app, Session& session) {
   AddRanking(app, session);
   AddDistribution(app, session);
+  AddUnitRanking(app, session);
   AddTimeline(app, session);
   AddCheckIns(app, session);
   AddGoalsTree(app, session);
