@@ -244,9 +244,10 @@ TEST_CASE("disputes: acknowledge, dispute to the skip-level manager, uphold with
                 DefineOrgUnitReq(fx::kOrg, "", "B1")),
          "B1 manages ORG1");
   d.Grade(FinalizeGradeReq("E3", "B", 2500));
+  v1::RaiseDisputeRequest whole = DisputeReq("D3", "E3");
+  whole.clear_dimensions();  // E3 was not scored: the grade as a whole
   const auto e3 = MustOk(
-      s.Call(s.reviews(), &v1::Reviews::Stub::RaiseDispute, DisputeReq("D3", "E3"), "emp3-token"),
-      "E3's dispute");
+      s.Call(s.reviews(), &v1::Reviews::Stub::RaiseDispute, whole, "emp3-token"), "E3's dispute");
   CHECK(OneEvent(s.ReadAllEvents(), e3.events(0).event_id()).event().dispute_raised().assignee_id() ==
         "B1");
 }
@@ -273,6 +274,7 @@ TEST_CASE("disputes: the window closes by FireDeadlines or by time, naming the d
   v1::RaiseDisputeRequest late = DisputeReq("D-LATE", fx::kEmployee2);
   late.clear_dimensions();
   *late.mutable_meta()->mutable_occurred_at() = ToTimestamp(ToTime(e2_ends) + absl::Seconds(1));
+  d.Quiet();  // the grades' actions are appended
   uint64_t end = s.LogEnd();
   RequireError(s.Call(s.reviews(), &v1::Reviews::Stub::RaiseDispute, late),
                grpc::StatusCode::FAILED_PRECONDITION, rfc3339(e2_ends));
