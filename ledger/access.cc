@@ -349,6 +349,9 @@ std::optional<Subject> NamedSubject(const v1::Event& event) {
     case E::kGradeFinalized: return Subject::Employee(event.grade_finalized().employee_id());
     case E::kReviewFeedbackRecorded:
       return Subject::Employee(event.review_feedback_recorded().employee_id());
+    case E::kGradeAcknowledged: return Subject::Employee(event.grade_acknowledged().employee_id());
+    case E::kDisputeRaised: return Subject::Employee(event.dispute_raised().employee_id());
+    case E::kDisputeResolved: return Subject::Employee(event.dispute_resolved().employee_id());
     case E::kActionTriggered: return Subject::Employee(event.action_triggered().employee_id());
     case E::kPipOpened: return Subject::Employee(event.pip_opened().employee_id());
     case E::kPipGoalsSet: return Subject::Employee(event.pip_goals_set().employee_id());

@@ -173,10 +173,13 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
                                               "'s scale ", absl::StrJoin(cycle.grades(), ",")));
     }
     RETURN_IF_ERROR(CheckRange("score_milli", r.score_milli(), 0, limits::kScoreMilliMax));
+    // A correction a dispute led to names it (the dispute can then not be rejected).
+    RETURN_IF_ERROR(CheckDisputeOfGrade(d, r.dispute_id(), r.employee_id(), r.cycle_id()));
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;
     auto* p = e.mutable_grade_finalized();
+    p->set_dispute_id(r.dispute_id());
     p->set_employee_id(r.employee_id());
     p->set_cycle_id(r.cycle_id());
     p->set_grade(r.grade());

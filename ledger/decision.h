@@ -127,6 +127,11 @@ class Decision {
   absl::flat_hash_map<std::string, uint64_t> versions_;
 };
 
+// FinalizeGrade's dispute_id (commands_disputes.cc): empty, or an open dispute about the
+// employee's grade in the cycle (NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION otherwise).
+absl::Status CheckDisputeOfGrade(Decision& d, const std::string& dispute_id,
+                                 const std::string& employee, const std::string& cycle);
+
 // "employee/E1" etc.: stream names in one place.
 std::string EmployeeStream(std::string_view id);
 std::string OrgUnitStream(std::string_view id);

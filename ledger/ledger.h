@@ -109,6 +109,11 @@ class Ledger {
   Result AdjustCalibration(const v1::AdjustCalibrationRequest& r, const CommandContext& ctx);
   Result FinalizeGrade(const v1::FinalizeGradeRequest& r, const CommandContext& ctx);
   Result RecordFeedback(const v1::RecordFeedbackRequest& r, const CommandContext& ctx);
+  // Disputes (commands_disputes.cc): the employee acknowledges or disputes their grade (hr or
+  // admin on their behalf); the dispute's assignee, hr or admin resolve it.
+  Result AcknowledgeGrade(const v1::AcknowledgeGradeRequest& r, const CommandContext& ctx);
+  Result RaiseDispute(const v1::RaiseDisputeRequest& r, const CommandContext& ctx);
+  Result ResolveDispute(const v1::ResolveDisputeRequest& r, const CommandContext& ctx);
   // Training reported by the LMS.
   Result RecordTraining(const v1::RecordTrainingRequest& r, const CommandContext& ctx);
   // Policies: a validated document becomes the next version (control stream).

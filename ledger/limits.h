@@ -14,6 +14,9 @@ inline constexpr size_t kTextBytesMax = 4096;        // descriptions, notes, com
 inline constexpr size_t kCurrencyBytes = 3;          // ISO-4217
 inline constexpr size_t kListItemsMax = 64;          // key results, dimensions, blockers, ...
 inline constexpr size_t kGradesMax = 16;             // grades in a rating scale
+// Distinct score dimensions the write model keeps per employee and cycle (what a dispute may
+// name); later ones are not kept.
+inline constexpr size_t kReviewDimensionsMax = 256;
 
 // ---- numbers
 inline constexpr int64_t kMoneyMinorMax = int64_t{1} << 50;   // ~1e15 minor units
@@ -62,6 +65,7 @@ inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source 
 inline constexpr size_t kPolicyNodesMax = 20'000;             // parsed nodes (YAML aliases expand)
 inline constexpr size_t kPolicyDepthMax = 32;                 // nesting of a policy document
 inline constexpr uint32_t kPolicyDaysMax = 3'660;             // PIP length, windows, follow-ups
+inline constexpr uint32_t kDisputeWindowBusinessDaysMax = 260; // disputes: about a year
 inline constexpr uint32_t kPolicyStreakCyclesMax = 16;        // promotion: consecutive cycles
 inline constexpr uint32_t kPolicyBonusBpMax = 240'000;        // bonus: 24 months of pay
 inline constexpr uint32_t kPolicyCompaRatioBpMax = 100'000;   // merit matrix: compa-ratio 10x

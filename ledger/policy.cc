@@ -401,6 +401,16 @@ absl::StatusOr<std::string> ReadId(const Node& n, const std::string& path) {
   return s;
 }
 
+// true or false: a YAML scalar or a JSON boolean (nothing else, not "yes" or 1).
+absl::StatusOr<bool> ReadBool(const Node& n, const std::string& path) {
+  if ((n.kind == Node::Kind::kScalar || n.kind == Node::Kind::kOther) &&
+      (n.text == "true" || n.text == "false")) {
+    return n.text == "true";
+  }
+  return Invalid(n.line, path, absl::StrCat("must be true or false, got ", KindName(n),
+                                            n.text.empty() ? "" : absl::StrCat(" \"", n.text, "\"")));
+}
+
 absl::StatusOr<const std::vector<std::unique_ptr<Node>>*> ReadList(const Node& n,
                                                                     const std::string& path,
                                                                     size_t min, size_t max) {
@@ -453,6 +463,8 @@ const std::vector<std::pair<std::string_view, v1::Role>> kNotifyRoles = {
     {"hr", v1::ROLE_HR}, {"admin", v1::ROLE_ADMIN}, {"auditor", v1::ROLE_AUDITOR},
     {"payroll", v1::ROLE_PAYROLL}, {"lms", v1::ROLE_LMS}};
 constexpr char kRolePrefix[] = "role:";
+const std::vector<std::pair<std::string_view, DisputeAssignTo>> kAssignTo = {
+    {"skip_level", DisputeAssignTo::kSkipLevel}, {"hr", DisputeAssignTo::kHr}};
 
 template <typename E>
 std::string_view NameOf(const std::vector<std::pair<std::string_view, E>>& names, E v) {
@@ -820,9 +832,10 @@ absl::StatusOr<Policy> ReadPolicy(const Node& root) {
   if (root.kind == Node::Kind::kNull) return Invalid(root.line, "document", "empty");
   ASSIGN_OR_RETURN(MapReader m, MapReader::Open(root, ""));
   RETURN_IF_ERROR(m.Allow({"policy_id", "description", "grading", "recommended_distribution",
-                           "actions", "alerts", "metrics", "pip_outcomes"},
+                           "actions", "alerts", "metrics", "pip_outcomes", "disputes"},
                           " (top level: policy_id, description, grading, "
-                          "recommended_distribution, actions, alerts, metrics, pip_outcomes)"));
+                          "recommended_distribution, actions, alerts, metrics, pip_outcomes, "
+                          "disputes)"));
   Policy p;
   ASSIGN_OR_RETURN(const Node* id, m.Require("policy_id"));
   ASSIGN_OR_RETURN(p.policy_id, ReadId(*id, "policy_id"));
@@ -912,6 +925,25 @@ absl::StatusOr<Policy> ReadPolicy(const Node& root) {
       ASSIGN_OR_RETURN(p.pip_outcomes.failed, ReadHrReview(*hr, "pip_outcomes.failed.hr_review"));
     }
   }
+
+  if (const Node* disputes = m.Get("disputes")) {
+    ASSIGN_OR_RETURN(MapReader d, MapReader::Open(*disputes, "disputes"));
+    RETURN_IF_ERROR(d.Allow({"window_business_days", "assign_to", "hold_actions"},
+                            " (disputes: window_business_days, assign_to, hold_actions)"));
+    Disputes out;
+    if (const Node* w = d.Get("window_business_days")) {
+      ASSIGN_OR_RETURN(int64_t days, ReadInt(*w, "disputes.window_business_days", 1,
+                                             limits::kDisputeWindowBusinessDaysMax));
+      out.window_business_days = static_cast<uint32_t>(days);
+    }
+    if (const Node* a = d.Get("assign_to")) {
+      ASSIGN_OR_RETURN(out.assign_to, ReadEnum(*a, "disputes.assign_to", kAssignTo));
+    }
+    if (const Node* h = d.Get("hold_actions")) {
+      ASSIGN_OR_RETURN(out.hold_actions, ReadBool(*h, "disputes.hold_actions"));
+    }
+    p.disputes = out;
+  }
   return p;
 }
 
@@ -943,6 +975,12 @@ std::string_view ToString(Rollup r) { return NameOf(kRollups, r); }
 std::string_view ToString(ScoreInput s) { return NameOf(kInputs, s); }
 std::string_view ToString(HrReviewKind k) { return NameOf(kHrKinds, k); }
 std::string_view DirectionName(v1::Direction d) { return NameOf(kDirections, d); }
+std::string_view ToString(DisputeAssignTo a) { return NameOf(kAssignTo, a); }
+
+Disputes DisputeSettings(const Policy* policy) {
+  if (policy == nullptr || !policy->disputes.has_value()) return Disputes();
+  return *policy->disputes;
+}
 
 absl::StatusOr<Policy> ParsePolicy(std::string_view text, Format format) {
   if (text.size() > limits::kPolicyBytesMax) {
@@ -1095,6 +1133,12 @@ std::string CanonicalJson(const Policy& p) {
     nlohmann::json failed = nlohmann::json::object();
     failed["hr_review"] = HrReviewJson(*p.pip_outcomes.failed);
     doc["pip_outcomes"]["failed"] = std::move(failed);
+  }
+
+  if (p.disputes.has_value()) {
+    doc["disputes"] = {{"window_business_days", p.disputes->window_business_days},
+                       {"assign_to", std::string(ToString(p.disputes->assign_to))},
+                       {"hold_actions", p.disputes->hold_actions}};
   }
   return doc.dump();
 }

@@ -169,6 +169,23 @@ struct PipOutcomes {
   std::optional<HrReview> failed;  // what a failed PIP triggers
 };
 
+// ---------------------------------------------------------------- disputes
+
+// Who decides a dispute: the skip-level manager (the manager of the employee's manager, else
+// the manager of the employee's unit's parent; hr when neither exists) or hr.
+enum class DisputeAssignTo { kSkipLevel, kHr };
+
+// The employee's side of a review (docs/POLICY.md "disputes"). A policy without the section
+// gets these defaults (DisputeSettings).
+struct Disputes {
+  // The window closes this many business days (Monday to Friday, UTC) after the grade's
+  // business time (policy_eval.h DisputeWindowEnd). 1..limits::kDisputeWindowBusinessDaysMax.
+  uint32_t window_business_days = 10;
+  DisputeAssignTo assign_to = DisputeAssignTo::kSkipLevel;
+  // Hold the grade's PIP and HR-review actions until the grade is settled (reactor.cc).
+  bool hold_actions = false;
+};
+
 // ---------------------------------------------------------------- the document
 
 struct Policy {
@@ -183,6 +200,9 @@ struct Policy {
   // metric name -> how it rolls up to org units and ranks them.
   std::map<std::string, MetricRule> metrics;
   PipOutcomes pip_outcomes;
+  // Absent: the defaults of Disputes (the canonical JSON then omits the section, so documents
+  // written before it keep their hash).
+  std::optional<Disputes> disputes;
 
   // Position of `grade` in grading.bands (0 = best), or nullopt when the policy has no such
   // grade. Lower is better.
@@ -223,5 +243,10 @@ std::string_view ToString(Rollup r);
 std::string_view ToString(ScoreInput s);
 std::string_view ToString(HrReviewKind k);
 std::string_view DirectionName(v1::Direction d);
+std::string_view ToString(DisputeAssignTo a);
+
+// The disputes section in force under `policy` (null: no policy): the defaults unless the
+// document sets it.
+Disputes DisputeSettings(const Policy* policy);
 
 }  // namespace perfledger::policy

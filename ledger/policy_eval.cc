@@ -336,6 +336,31 @@ google::protobuf::Timestamp AddDays(const google::protobuf::Timestamp& ts, uint3
   return out;
 }
 
+google::protobuf::Timestamp DisputeWindowEnd(const google::protobuf::Timestamp& grade_occurred_at,
+                                             uint32_t business_days) {
+  // Day 0 of the Unix epoch (1970-01-01) was a Thursday: weekday = (day + 4) mod 7, 0 = Sunday.
+  int64_t day = grade_occurred_at.seconds() / kSecondsPerDay;
+  if (grade_occurred_at.seconds() % kSecondsPerDay < 0) day--;
+  int64_t added = 0;
+  for (uint32_t counted = 0; counted < business_days;) {
+    added++;
+    const int64_t weekday = ((day + added + 4) % 7 + 7) % 7;
+    if (weekday != 0 && weekday != 6) counted++;
+  }
+  google::protobuf::Timestamp out = grade_occurred_at;
+  out.set_seconds(grade_occurred_at.seconds() + added * kSecondsPerDay);
+  return out;
+}
+
+std::string DisputeWindowSubject(std::string_view employee_id, std::string_view cycle_id) {
+  return absl::StrCat(kDisputeWindowPrefix, std::string(employee_id), "/",
+                      std::string(cycle_id));
+}
+
+bool HeldWhileDisputable(v1::ActionKind kind) {
+  return kind == v1::ACTION_KIND_PIP || kind == v1::ACTION_KIND_HR_REVIEW;
+}
+
 std::optional<FollowupPlan> PlanFollowup(const Policy& policy, const std::string& grade_event_id,
                                          const v1::GradeFinalized& grade,
                                          const google::protobuf::Timestamp& grade_occurred_at) {

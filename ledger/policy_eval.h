@@ -193,6 +193,24 @@ std::optional<v1::ActionTriggered> FollowupOutcome(
 // ts + days × 86400 s.
 google::protobuf::Timestamp AddDays(const google::protobuf::Timestamp& ts, uint32_t days);
 
+// ---------------------------------------------------------------- disputes
+
+// The end of a grade's dispute window: `business_days` days that fall on Monday to Friday
+// (UTC) after `grade_occurred_at`, at the same time of day. A grade finalized on a Friday
+// with a window of 1 closes on Monday; one finalized on a Saturday, also on Monday. No public
+// holidays are known. REQUIRES: business_days >= 1.
+google::protobuf::Timestamp DisputeWindowEnd(const google::protobuf::Timestamp& grade_occurred_at,
+                                             uint32_t business_days);
+
+// The deadline subject of an employee's dispute window for a cycle:
+// "dispute-window/<employee>/<cycle>".
+std::string DisputeWindowSubject(std::string_view employee_id, std::string_view cycle_id);
+inline constexpr char kDisputeWindowPrefix[] = "dispute-window/";
+
+// Whether disputes.hold_actions holds an action of this kind (PIP and HR review: the adverse
+// ones a dispute may overturn).
+bool HeldWhileDisputable(v1::ActionKind kind);
+
 // ---------------------------------------------------------------- PIP outcomes
 
 // Who an action outside a grade is about (a PipClosed carries only the employee).

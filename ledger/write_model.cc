@@ -5,6 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/limits.h"
+#include "ledger/policy.h"
+#include "ledger/policy_eval.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -178,6 +180,16 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
       s->set_source(e.source());
       s->set_reviewer_id(e.reviewer_id());
       s->set_last_event_id(h.event_id());
+      // The dimensions a dispute may name. Scores are evaluation data, never sealed.
+      auto* review =
+          access.Get(absl::StrCat("review/", e.employee_id(), "/", e.cycle_id())).mutable_review();
+      for (const auto& d : e.scores()) {
+        if (review->dimensions_size() >= static_cast<int>(limits::kReviewDimensionsMax)) break;
+        if (std::find(review->dimensions().begin(), review->dimensions().end(), d.dimension()) ==
+            review->dimensions().end()) {
+          review->add_dimensions(d.dimension());
+        }
+      }
       break;
     }
     case v1::Event::kScoreAmended: {
@@ -192,13 +204,75 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
           access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id())).mutable_grade();
       s->set_grade(e.grade());
       s->set_event_id(h.event_id());
+      // A new grade opens its own dispute window (counted from its business time).
+      *s->mutable_occurred_at() = h.occurred_at();
+      s->set_policy_version(e.policy_version());
+      s->clear_input_kinds();
+      for (const auto& in : e.inputs()) s->add_input_kinds(in.kind());
+      if (!e.dispute_id().empty()) {
+        access.Get(absl::StrCat("dispute/", e.dispute_id()))
+            .mutable_dispute()
+            ->set_regrade_event_id(h.event_id());
+      }
       break;
     }
-    case v1::Event::kPolicyPublished:
-      stream.mutable_policy()->set_version(ev.policy_published().version());
-      // The newest publication is the policy in force.
-      access.Get("policy/current").mutable_policy()->set_version(ev.policy_published().version());
+    case v1::Event::kGradeAcknowledged: {
+      const auto& e = ev.grade_acknowledged();
+      access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id()))
+          .mutable_grade()
+          ->set_acknowledged_event_id(e.grade_event_id());
       break;
+    }
+    case v1::Event::kDisputeRaised: {
+      const auto& e = ev.dispute_raised();
+      auto* s = stream.mutable_dispute();
+      s->set_employee_id(e.employee_id());
+      s->set_cycle_id(e.cycle_id());
+      s->set_assigned_to(e.assigned_to());
+      s->set_assignee_id(e.assignee_id());
+      s->set_resolved(false);
+      access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id()))
+          .mutable_grade()
+          ->set_open_dispute_id(e.dispute_id());
+      break;
+    }
+    case v1::Event::kDisputeResolved: {
+      const auto& e = ev.dispute_resolved();
+      stream.mutable_dispute()->set_resolved(true);
+      auto* g =
+          access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id())).mutable_grade();
+      if (g->open_dispute_id() == e.dispute_id()) g->clear_open_dispute_id();
+      break;
+    }
+    case v1::Event::kDeadlineReached: {
+      const auto& e = ev.deadline_reached();
+      if (!absl::StartsWith(e.subject(), policy::kDisputeWindowPrefix)) break;
+      // "dispute-window/<employee>/<cycle>" is the window of that grade entity.
+      const std::string key = absl::StrCat(
+          "grade/", e.subject().substr(sizeof(policy::kDisputeWindowPrefix) - 1));
+      *access.Get(key).mutable_grade()->mutable_window_closed_at() = e.deadline_at();
+      break;
+    }
+    case v1::Event::kPolicyPublished: {
+      const auto& e = ev.policy_published();
+      stream.mutable_policy()->set_version(e.version());
+      // The newest publication is the policy in force.
+      access.Get("policy/current").mutable_policy()->set_version(e.version());
+      // Each version's disputes section, for the disputes of grades decided under it. The
+      // document was validated when it was published; one that does not parse (a log written
+      // by another build) gets the defaults, as the reactor then decides nothing from it.
+      const absl::StatusOr<policy::Policy> parsed =
+          policy::ParsePolicy(e.document_json(), policy::Format::kJson);
+      const policy::Disputes d = policy::DisputeSettings(parsed.ok() ? &*parsed : nullptr);
+      auto* s = access.Get(absl::StrCat("policy-version/", e.version())).mutable_policy();
+      s->set_version(e.version());
+      s->set_dispute_window_business_days(d.window_business_days);
+      s->set_dispute_assign_to(d.assign_to == policy::DisputeAssignTo::kHr
+                                   ? v1::DISPUTE_ASSIGNEE_HR
+                                   : v1::DISPUTE_ASSIGNEE_SKIP_LEVEL);
+      s->set_dispute_hold_actions(d.hold_actions);
+      break;
+    }
     case v1::Event::kActionTriggered: {
       const auto& e = ev.action_triggered();
       auto* s = stream.mutable_action();

@@ -191,6 +191,41 @@ absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
   return out;
 }
 
+absl::StatusOr<v1::ListDisputesResponse> QueryDisputes(const Projector::Reader& r,
+                                                       const v1::ListDisputesRequest& q) {
+  RETURN_IF_ERROR(CheckId("employee_id", q.employee_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("assignee_id", q.assignee_id(), Presence::kOptional));
+  RETURN_IF_ERROR(CheckId("cycle_id", q.cycle_id(), Presence::kOptional));
+  if (!v1::DisputeStatus_IsValid(q.status())) {
+    return FieldError("status", "must be OPEN, RESOLVED or unset");
+  }
+  if (q.hr_only() && !q.assignee_id().empty()) {
+    return FieldError("hr_only", "a dispute hr decides has no assignee_id");
+  }
+  ASSIGN_OR_RETURN(uint32_t limit, PageSize(q.page_size()));
+  const std::string prefix =
+      (q.employee_id().empty() ? std::string("d") : Key({"d", q.employee_id()})) + "/";
+  v1::ListDisputesResponse out;
+  ASSIGN_OR_RETURN(
+      std::string next,
+      ScanPage(r, "disputes", prefix, q.page_token(), limit,
+               [&](const rocksdb::Slice& value) -> absl::StatusOr<bool> {
+                 v1::DisputeRow row;
+                 RETURN_IF_ERROR(ParseRow(row, value, "disputes"));
+                 if ((!q.assignee_id().empty() && row.assignee_id() != q.assignee_id()) ||
+                     (!q.cycle_id().empty() && row.cycle_id() != q.cycle_id()) ||
+                     (q.status() != v1::DISPUTE_STATUS_UNSPECIFIED &&
+                      row.status() != q.status()) ||
+                     (q.hr_only() && row.assigned_to() != v1::DISPUTE_ASSIGNEE_HR)) {
+                   return false;
+                 }
+                 *out.add_disputes() = std::move(row);
+                 return true;
+               }));
+  out.set_next_page_token(next);
+  return out;
+}
+
 absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(
     const Projector::Reader& r, const std::string& employee_id) {
   std::vector<v1::ErasureAcknowledgement> out;

@@ -1,4 +1,4 @@
-// Queries over the hook views (payroll, training) and the PIP view: paged lists with optional
+// Queries over the hook views (payroll, training), the PIP view and the disputes view: paged lists with optional
 // filters, and the per-course training summary. Each takes a Projector::Reader, so a concurrent
 // rebuild cannot drop a view mid-query.
 //
@@ -26,6 +26,9 @@ absl::StatusOr<v1::TrainingSummaryResponse> QueryTrainingSummary(
     const Projector::Reader& r, const v1::TrainingSummaryRequest& q);
 absl::StatusOr<v1::ListPipsResponse> QueryPips(const Projector::Reader& r,
                                                const v1::ListPipsRequest& q);
+// Disputes by employee (a prefix of the key), the other filters applied while scanning.
+absl::StatusOr<v1::ListDisputesResponse> QueryDisputes(const Projector::Reader& r,
+                                                       const v1::ListDisputesRequest& q);
 // The hook consumers' acknowledgements of an employee's erasure notice, by consumer name (at
 // most limits::kAckItemsMax).
 absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(

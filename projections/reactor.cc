@@ -46,6 +46,8 @@ namespace {
 //   dl/<BE64 micros>/<subject>       Deadline; dls/<subject> → the dl/ key
 //   fu/<action id>                   FollowupRecord
 //   pip/<pip id>                     PipRecord
+//   dsp/<employee>/<cycle>           id of the open dispute about the cycle's grade
+//   hold/<employee>/<cycle>          HeldActions of the grade in force (disputes.hold_actions)
 
 template <typename T>
 absl::StatusOr<std::optional<T>> Load(ViewTxn& txn, const std::string& key) {
@@ -69,6 +71,23 @@ v1::ActionTriggered* AddAction(internal::Reaction& r, const v1::ActionTriggered&
   e->set_partition_key(a.employee_id());
   *e->mutable_event()->mutable_action_triggered() = a;
   return e->mutable_event()->mutable_action_triggered();
+}
+
+// The plan a PIP action opens, starting at `starts`: its deadline becomes a scheduled fact.
+void AddPlanOpening(internal::Reaction& r, const v1::ActionTriggered& a,
+                    const google::protobuf::Timestamp& starts) {
+  auto* ev = r.add_events();
+  ev->set_stream(absl::StrCat("pip/", a.action_id()));
+  ev->set_partition_key(a.employee_id());
+  auto* p = ev->mutable_event()->mutable_pip_opened();
+  p->set_pip_id(a.action_id());
+  p->set_employee_id(a.employee_id());
+  p->set_cycle_id(a.cycle_id());
+  p->set_action_id(a.action_id());
+  *p->mutable_starts_at() = starts;
+  *p->mutable_deadline_at() = policy::AddDays(starts, a.pip_length_days());
+  p->set_checkpoint_every_days(a.pip_checkpoint_every_days());
+  p->set_manager_id(a.manager_id());
 }
 
 // Adds an observation of an employee to their cycle aggregate ("agg/...", what metric grading
@@ -176,6 +195,15 @@ class ReactorView final : public View {
   absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const std::string& employee,
                            const google::protobuf::Timestamp& at);
   absl::Status RemoveDeadline(ViewTxn& txn, const std::string& subject);
+  // The deadline registered for `subject`, if any.
+  absl::StatusOr<std::optional<internal::Deadline>> RegisteredDeadline(ViewTxn& txn,
+                                                                       const std::string& subject);
+  // Issues the actions held for the grade in force of `employee` in `cycle` (if any), caused by
+  // `e` (the DisputeResolved or the window's DeadlineReached) and effective at its business
+  // time. With `window_closed_at`, only those of a grade whose window ends by then.
+  absl::Status ReleaseHeld(const v1::Envelope& e, const std::string& employee,
+                           const std::string& cycle, ViewTxn& txn,
+                           const google::protobuf::Timestamp* window_closed_at);
   void Decide(internal::Reaction reaction) {
     if (mode_ == Mode::kCollect) {
       for (const auto& ev : reaction.events()) {
@@ -275,6 +303,49 @@ absl::Status ReactorView::RemoveDeadline(ViewTxn& txn, const std::string& subjec
     txn.Delete(*key);
     txn.Delete(Key({"dls", subject}));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<internal::Deadline>> ReactorView::RegisteredDeadline(
+    ViewTxn& txn, const std::string& subject) {
+  ASSIGN_OR_RETURN(auto key, txn.Get(Key({"dls", subject})));
+  if (!key) return std::optional<internal::Deadline>();
+  return Load<internal::Deadline>(txn, *key);
+}
+
+absl::Status ReactorView::ReleaseHeld(const v1::Envelope& e, const std::string& employee,
+                                      const std::string& cycle, ViewTxn& txn,
+                                      const google::protobuf::Timestamp* window_closed_at) {
+  const std::string key = Key({"hold", employee, cycle});
+  ASSIGN_OR_RETURN(auto held, Load<internal::HeldActions>(txn, key));
+  if (!held) return absl::OkStatus();
+  if (window_closed_at != nullptr &&
+      ToTime(held->window_ends_at()) > ToTime(*window_closed_at)) {
+    return absl::OkStatus();  // a later grade's window: that one's deadline releases it
+  }
+  txn.Delete(key);
+  const std::string ids_key = Key({"act", held->grade_event_id()});
+  ASSIGN_OR_RETURN(auto ids, Load<internal::ActionIds>(txn, ids_key));
+  internal::ActionIds decided = ids ? *ids : internal::ActionIds();
+  for (const v1::ActionTriggered& a : held->actions()) {
+    // The id is the one the grade would have issued at once (grade event, rule): the release
+    // adds its cause and takes effect from it.
+    v1::ActionTriggered action = a;
+    action.add_cause_event_ids(e.event_id());
+    *action.mutable_effective_at() = e.occurred_at();
+    internal::Reaction r;
+    r.set_command_id(absl::StrCat("action:", action.action_id()));
+    AddAction(r, action);
+    if (action.kind() == v1::ACTION_KIND_PIP) AddPlanOpening(r, action, e.occurred_at());
+    for (auto& ev : *r.mutable_events()) {
+      *ev.mutable_occurred_at() = e.occurred_at();
+      ev.set_causation_id(e.event_id());
+    }
+    Decide(std::move(r));
+    // A later supersession of the grade cancels it like any action the grade issued.
+    decided.add_action_ids(action.action_id());
+  }
+  txn.Put(ids_key, decided.SerializeAsString());
   return absl::OkStatus();
 }
 
@@ -431,8 +502,39 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
     }
     case v1::Event::kRetentionEnded:
       return RemoveDeadline(txn, RetentionDeadline(event.retention_ended().employee_id()));
+    case v1::Event::kDisputeRaised: {
+      const auto& x = event.dispute_raised();
+      txn.Put(Key({"dsp", x.employee_id(), x.cycle_id()}), x.dispute_id());
+      return absl::OkStatus();
+    }
+    case v1::Event::kDisputeResolved: {
+      // The grade in force is settled: what it holds is issued (a corrected grade, recorded
+      // before the resolution, replaced what the disputed one held).
+      const auto& x = event.dispute_resolved();
+      txn.Delete(Key({"dsp", x.employee_id(), x.cycle_id()}));
+      return ReleaseHeld(e, x.employee_id(), x.cycle_id(), txn, nullptr);
+    }
     case v1::Event::kDeadlineReached: {
       const auto& d = event.deadline_reached();
+      if (absl::StartsWith(d.subject(), policy::kDisputeWindowPrefix)) {
+        // "dispute-window/<employee>/<cycle>". The scheduler may fire a window that a later
+        // grade already moved: that deadline stays, and nothing is released.
+        ASSIGN_OR_RETURN(auto registered, RegisteredDeadline(txn, d.subject()));
+        if (registered && ToTime(registered->deadline_at()) > ToTime(d.deadline_at())) {
+          return absl::OkStatus();
+        }
+        RETURN_IF_ERROR(RemoveDeadline(txn, d.subject()));
+        const std::string rest =
+            d.subject().substr(sizeof(policy::kDisputeWindowPrefix) - 1);
+        const size_t slash = rest.find('/');
+        if (slash == std::string::npos) return absl::OkStatus();
+        const std::string employee = rest.substr(0, slash);
+        const std::string cycle = rest.substr(slash + 1);
+        // With a dispute open, its resolution settles the grade.
+        ASSIGN_OR_RETURN(auto open, txn.Get(Key({"dsp", employee, cycle})));
+        if (open) return absl::OkStatus();
+        return ReleaseHeld(e, employee, cycle, txn, &d.deadline_at());
+      }
       RETURN_IF_ERROR(RemoveDeadline(txn, d.subject()));
       if (!absl::StartsWith(d.subject(), "action/")) return absl::OkStatus();
       const std::string action_id = d.subject().substr(7);
@@ -499,6 +601,16 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
   txn.Put(grade_key, record.SerializeAsString());
 
   ASSIGN_OR_RETURN(auto pol, PolicyAt(&txn, nullptr, g.policy_version()));
+  // Every grade opens its dispute window (the policy's, or the defaults without one): a
+  // deadline the scheduler closes with DeadlineReached. It replaces an earlier grade's window,
+  // and what an earlier grade held is never issued: this grade replaces it.
+  const policy::Disputes disputes = policy::DisputeSettings(pol.get());
+  const google::protobuf::Timestamp window_ends =
+      policy::DisputeWindowEnd(e.occurred_at(), disputes.window_business_days);
+  RETURN_IF_ERROR(AddDeadline(txn, policy::DisputeWindowSubject(g.employee_id(), g.cycle_id()),
+                              g.employee_id(), window_ends));
+  const std::string hold_key = Key({"hold", g.employee_id(), g.cycle_id()});
+  txn.Delete(hold_key);
   if (!pol) return absl::OkStatus();
   ASSIGN_OR_RETURN(policy::History history, HistoryOf(g.employee_id(), txn));
   // The salary in force is sealed with the grade: opened here, in memory only.
@@ -515,26 +627,19 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
     }
   }
   internal::ActionIds decided;
+  internal::HeldActions held;
   for (const auto& a : actions) {
+    if (disputes.hold_actions && policy::HeldWhileDisputable(a.kind())) {
+      // Issued once the grade is settled (ReleaseHeld), with the same id.
+      *held.add_actions() = a;
+      continue;
+    }
     decided.add_action_ids(a.action_id());
     internal::Reaction r;
     r.set_command_id(absl::StrCat("action:", a.action_id()));
     AddAction(r, a);
-    if (a.kind() == v1::ACTION_KIND_PIP) {
-      // The plan opens with the action; its deadline becomes a scheduled fact.
-      auto* ev = r.add_events();
-      ev->set_stream(absl::StrCat("pip/", a.action_id()));
-      ev->set_partition_key(a.employee_id());
-      auto* p = ev->mutable_event()->mutable_pip_opened();
-      p->set_pip_id(a.action_id());
-      p->set_employee_id(a.employee_id());
-      p->set_cycle_id(a.cycle_id());
-      p->set_action_id(a.action_id());
-      *p->mutable_starts_at() = e.occurred_at();
-      *p->mutable_deadline_at() = policy::AddDays(e.occurred_at(), a.pip_length_days());
-      p->set_checkpoint_every_days(a.pip_checkpoint_every_days());
-      p->set_manager_id(a.manager_id());
-    }
+    // The plan opens with the action.
+    if (a.kind() == v1::ACTION_KIND_PIP) AddPlanOpening(r, a, e.occurred_at());
     for (auto& ev : *r.mutable_events()) {
       *ev.mutable_occurred_at() = e.occurred_at();
       ev.set_causation_id(e.event_id());
@@ -551,6 +656,11 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
     decided.add_action_ids(plan->action_id);
   }
   txn.Put(Key({"act", e.event_id()}), decided.SerializeAsString());
+  if (held.actions_size() > 0) {
+    held.set_grade_event_id(e.event_id());
+    *held.mutable_window_ends_at() = window_ends;
+    txn.Put(hold_key, held.SerializeAsString());
+  }
   return absl::OkStatus();
 }
 

@@ -124,6 +124,11 @@ class ReviewsService final : public v1::Reviews::Service {
     return grpc::Status::OK;
   }
   PL_COMMAND_RPC(RecordFeedback, Operation::kWriteReviews)
+  // Who may acknowledge, dispute or resolve about whom is the ledger's decision (the employee,
+  // the dispute's assignee, hr, admin): the server lets every role that writes reviews through.
+  PL_COMMAND_RPC(AcknowledgeGrade, Operation::kWriteReviews)
+  PL_COMMAND_RPC(RaiseDispute, Operation::kWriteReviews)
+  PL_COMMAND_RPC(ResolveDispute, Operation::kWriteReviews)
  private:
   ServiceDeps* deps_;
 };

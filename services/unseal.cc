@@ -22,4 +22,10 @@ void UnsealPayroll(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::Payrol
   }
 }
 
+void UnsealDisputes(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::DisputeRow>* rows) {
+  for (v1::DisputeRow& row : *rows) {
+    UnsealRow(viewer, row, row.mutable_sealed(), row.mutable_erased());
+  }
+}
+
 }  // namespace perfledger::services

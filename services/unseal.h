@@ -16,4 +16,7 @@ void UnsealCheckIns(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::Check
 // Opens each item's sealed amounts and reason (UnsealRow).
 void UnsealPayroll(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::PayrollItem>* items);
 
+// Opens each dispute's sealed grounds and reason (UnsealRow).
+void UnsealDisputes(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::DisputeRow>* rows);
+
 }  // namespace perfledger::services

@@ -348,6 +348,20 @@ class ViewsService final : public v1::Views::Service {
     });
   }
 
+  // Disputes: an employee sees their own, a manager their scope (the grounds and the reason
+  // too: conversations in scope), hr all (an hr token its subtrees), auditors all, read-only.
+  grpc::Status ListDisputes(grpc::ServerContext* c, const v1::ListDisputesRequest* q,
+                            v1::ListDisputesResponse* out) override {
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r) {
+      auto answer = projections::QueryDisputes(r, *q);
+      if (answer.ok()) {
+        UnsealDisputes(v, answer->mutable_disputes());
+        ScopeRows(v, answer->mutable_disputes(), v1::FIELD_CLASS_EVALUATION);
+      }
+      return answer;
+    });
+  }
+
  private:
   grpc::Status Check(grpc::ServerContext* c, Operation op) {
     auto principal = deps_->auth->Authenticate(*c);

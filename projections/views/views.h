@@ -20,6 +20,7 @@ std::unique_ptr<View> MakeGoalsView();
 std::unique_ptr<View> MakePayrollView();
 std::unique_ptr<View> MakeTrainingView();
 std::unique_ptr<View> MakePipView();
+std::unique_ptr<View> MakeDisputesView();
 std::unique_ptr<View> MakeHooksView();
 
 // "<index>/<kind>/": the prefix of one kind's entries in a hooks-view index ('t', 'o' or 'n';

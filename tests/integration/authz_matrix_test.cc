@@ -98,6 +98,24 @@ struct Matrix {
     Mark();
   }
 
+  // Set-up: admin grades `employee` D (nothing triggered) in a cycle of its own and raises
+  // dispute `dispute_id` about it (one open dispute per grade), then Mark().
+  void OpenDispute(const std::string& dispute_id, const std::string& employee) {
+    const std::string cycle = "C-" + dispute_id;
+    ExpectOk(s().Call(s().cycles(), &v1::Cycles::Stub::OpenCycle, OpenCycleReq(cycle)).status,
+             "cycle");
+    v1::FinalizeGradeRequest grade = FinalizeGradeReq(employee, "D");
+    grade.set_cycle_id(cycle);
+    ExpectOk(s().Call(s().reviews(), &v1::Reviews::Stub::FinalizeGrade, grade).status, "grade");
+    v1::RaiseDisputeRequest q;
+    q.set_dispute_id(dispute_id);
+    q.set_employee_id(employee);
+    q.set_cycle_id(cycle);
+    q.set_grounds("the score misses the launch");
+    ExpectOk(s().Call(s().reviews(), &v1::Reviews::Stub::RaiseDispute, q).status, "dispute");
+    Mark();
+  }
+
   Matrix() {
     TestServerOptions options;
     options.tokens_file = dir.WriteFile("tokens.txt", kTokens);
@@ -365,6 +383,37 @@ std::vector<Row> Table() {
          return FromReply(m.s().Call(m.s().reviews(), &v1::Reviews::Stub::RecordFeedback,
                                      FeedbackReq(sub), token));
        }},
+      // ---- Disputes: the employee (hr, admin on their behalf); the assignee, hr or admin decide
+      {"perfledger.v1.Reviews/AcknowledgeGrade", false, "AD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         v1::AcknowledgeGradeRequest q;
+         q.set_employee_id(sub);
+         q.set_cycle_id(fx::kCycle);
+         q.set_response(v1::ACKNOWLEDGEMENT_RESPONSE_AGREE);
+         q.set_comment("fair");
+         return FromReply(m.s().Call(m.s().reviews(), &v1::Reviews::Stub::AcknowledgeGrade, q,
+                                     token));
+       }},
+      {"perfledger.v1.Reviews/RaiseDispute", false, "AD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         v1::RaiseDisputeRequest q;
+         q.set_dispute_id(Id("DR", n));
+         q.set_employee_id(sub);
+         q.set_cycle_id(fx::kCycle);
+         q.set_grounds("the score misses the launch");
+         return FromReply(m.s().Call(m.s().reviews(), &v1::Reviews::Stub::RaiseDispute, q, token));
+       }},
+      {"perfledger.v1.Reviews/ResolveDispute", false, "DD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         // The fixture's lines have no skip-level manager: hr decides every dispute.
+         m.OpenDispute(Id("DV", n), sub);
+         v1::ResolveDisputeRequest q;
+         q.set_dispute_id(Id("DV", n));
+         q.set_outcome(v1::DISPUTE_OUTCOME_REJECTED);
+         q.set_reason("the launch slipped");
+         return FromReply(m.s().Call(m.s().reviews(), &v1::Reviews::Stub::ResolveDispute, q,
+                                     token));
+       }},
       // ---- Improvement plans: the employee's manager, hr and admin
       {"perfledger.v1.Pips/OpenPip", false, "DD AD AA AD DD DD DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
@@ -551,6 +600,16 @@ std::vector<Row> Table() {
          Seen seen = FromReply(reply);
          seen.rows = reply.response.plans_size();
          for (const auto& e : reply.response.plans()) seen.withheld += e.withheld_size();
+         return seen;
+       }},
+      {"perfledger.v1.Views/ListDisputes", true, "AR AR AA AR RR RR AA DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int) {
+         v1::ListDisputesRequest q;
+         q.set_employee_id(sub);
+         auto reply = m.s().Call(*m.views, &v1::Views::Stub::ListDisputes, q, token);
+         Seen seen = FromReply(reply);
+         seen.rows = reply.response.disputes_size();
+         for (const auto& d : reply.response.disputes()) seen.withheld += d.withheld_size();
          return seen;
        }},
       {"perfledger.v1.Views/GetErasureStatus", true, "AD DD AA AD DD DD AA DD AA",

@@ -30,6 +30,7 @@ constexpr char kScoreOfClosedCycle[] = "SCX";
 constexpr char kUsedEventId[] = "used-ev-1";    // a command's meta.event_id
 constexpr char kUsedObservationId[] = "used-obs-1";  // an observation's event_id in a batch
 constexpr char kUsedKey[] = "used-key-1";        // an idempotency key
+constexpr char kDispute[] = "DS1";               // E1's open dispute of their C1 grade (B)
 
 const std::string kLongId(limits::kIdBytesMax + 1, 'i');
 const std::string kLongName(limits::kNameBytesMax + 1, 'n');
@@ -70,6 +71,14 @@ void Seed(TestServer& s) {
   auto keyed = FeedbackReq(fx::kEmployee2);
   keyed.mutable_meta()->set_idempotency_key(kUsedKey);
   must(s.Call(s.reviews(), &R::RecordFeedback, keyed).status, "used key");
+  must(s.Call(s.reviews(), &R::FinalizeGrade, FinalizeGradeReq(fx::kEmployee)).status, "E1's B");
+  must(s.Call(s.reviews(), &R::FinalizeGrade, FinalizeGradeReq(fx::kEmployee2)).status, "E2's B");
+  v1::RaiseDisputeRequest dispute;
+  dispute.set_dispute_id(kDispute);
+  dispute.set_employee_id(fx::kEmployee);
+  dispute.set_cycle_id(fx::kCycle);
+  dispute.set_grounds("the launch is missing");
+  must(s.Call(s.reviews(), &R::RaiseDispute, dispute).status, "DS1");
 }
 
 // How a row's message must name its field.
@@ -702,6 +711,14 @@ Table BuildTable() {
     using Req = v1::FinalizeGradeRequest;
     Rows<Req>(t, "FinalizeGrade", [] { return FinalizeGradeReq(); },
               Unary(&TestServer::reviews, &v1::Reviews::Stub::FinalizeGrade))
+        .Bad("unknown dispute", [](Req& r) { r.set_dispute_id("DS-NOPE"); }, Code::NOT_FOUND,
+             "dispute_id")
+        .Bad("a dispute of another employee's grade",
+             [](Req& r) {
+               r.set_employee_id(fx::kEmployee2);
+               r.set_dispute_id(kDispute);
+             },
+             Code::INVALID_ARGUMENT, "dispute_id")
         .Bad("unknown employee", [](Req& r) { r.set_employee_id("E-NOPE"); }, Code::NOT_FOUND,
              "employee_id")
         .Bad("unknown cycle", [](Req& r) { r.set_cycle_id("C-NOPE"); }, Code::NOT_FOUND,
@@ -726,6 +743,100 @@ Table BuildTable() {
              "feedback")
         .Bad("oversized feedback", [](Req& r) { r.set_feedback(kLongText); },
              Code::INVALID_ARGUMENT, "feedback");
+  }
+  {
+    using Req = v1::AcknowledgeGradeRequest;
+    Rows<Req>(t, "AcknowledgeGrade",
+              [] {
+                Req r;
+                r.set_employee_id(fx::kEmployee);
+                r.set_cycle_id(fx::kCycle);
+                r.set_response(v1::ACKNOWLEDGEMENT_RESPONSE_AGREE);
+                r.set_comment("fair");
+                return r;
+              },
+              Unary(&TestServer::reviews, &v1::Reviews::Stub::AcknowledgeGrade))
+        .Bad("unknown employee", [](Req& r) { r.set_employee_id("E-NOPE"); }, Code::NOT_FOUND,
+             "employee_id")
+        .Bad("departed employee", [](Req& r) { r.set_employee_id(kDeparted); },
+             Code::FAILED_PRECONDITION, "employee_id")
+        .Bad("unknown cycle", [](Req& r) { r.set_cycle_id("C-NOPE"); }, Code::NOT_FOUND,
+             "cycle_id")
+        .Bad("no grade in the cycle", [](Req& r) { r.set_cycle_id(kClosedCycle); },
+             Code::FAILED_PRECONDITION, "cycle_id")
+        .Bad("missing response",
+             [](Req& r) { r.set_response(v1::ACKNOWLEDGEMENT_RESPONSE_UNSPECIFIED); },
+             Code::INVALID_ARGUMENT, "response")
+        .Bad("oversized comment", [](Req& r) { r.set_comment(kLongText); },
+             Code::INVALID_ARGUMENT, "comment");
+  }
+  {
+    using Req = v1::RaiseDisputeRequest;
+    Rows<Req>(t, "RaiseDispute",
+              [] {
+                Req r;
+                r.set_dispute_id("DS2");
+                r.set_employee_id(fx::kEmployee2);
+                r.set_cycle_id(fx::kCycle);
+                r.set_grounds("the score misses the launch");
+                return r;
+              },
+              Unary(&TestServer::reviews, &v1::Reviews::Stub::RaiseDispute))
+        .Bad("missing dispute_id", [](Req& r) { r.clear_dispute_id(); }, Code::INVALID_ARGUMENT,
+             "dispute_id")
+        .Bad("malformed dispute_id", [](Req& r) { r.set_dispute_id("a b"); },
+             Code::INVALID_ARGUMENT, "dispute_id")
+        .Bad("existing dispute_id", [](Req& r) { r.set_dispute_id(kDispute); },
+             Code::ALREADY_EXISTS, "dispute_id")
+        .Bad("unknown employee", [](Req& r) { r.set_employee_id("E-NOPE"); }, Code::NOT_FOUND,
+             "employee_id")
+        .Bad("missing grounds", [](Req& r) { r.clear_grounds(); }, Code::INVALID_ARGUMENT,
+             "grounds")
+        .Bad("oversized grounds", [](Req& r) { r.set_grounds(kLongText); },
+             Code::INVALID_ARGUMENT, "grounds")
+        .Bad("a dimension named twice",
+             [](Req& r) {
+               r.add_dimensions("delivery");
+               r.add_dimensions("delivery");
+             },
+             Code::INVALID_ARGUMENT, "dimensions[1]")
+        .Bad("a dimension the employee was not scored on",
+             [](Req& r) { r.add_dimensions("charisma"); }, Code::INVALID_ARGUMENT,
+             "dimensions[0]")
+        .Bad("no grade in the cycle", [](Req& r) { r.set_cycle_id(kClosedCycle); },
+             Code::FAILED_PRECONDITION, "cycle_id")
+        .Bad("a dispute of the grade is open", [](Req& r) { r.set_employee_id(fx::kEmployee); },
+             Code::FAILED_PRECONDITION, "cycle_id")
+        .Bad("after the window",
+             [](Req& r) { *r.mutable_meta()->mutable_occurred_at() = Ts(4'102'444'800); },
+             Code::FAILED_PRECONDITION, "cycle_id")
+        .Bad("before the grade",
+             [](Req& r) { *r.mutable_meta()->mutable_occurred_at() = Ts(1'000'000'000); },
+             Code::INVALID_ARGUMENT, "meta.occurred_at");
+  }
+  {
+    using Req = v1::ResolveDisputeRequest;
+    Rows<Req>(t, "ResolveDispute",
+              [] {
+                Req r;
+                r.set_dispute_id(kDispute);
+                r.set_outcome(v1::DISPUTE_OUTCOME_REJECTED);
+                r.set_reason("the launch slipped to the next half");
+                return r;
+              },
+              Unary(&TestServer::reviews, &v1::Reviews::Stub::ResolveDispute))
+        .Bad("unknown dispute", [](Req& r) { r.set_dispute_id("DS-NOPE"); }, Code::NOT_FOUND,
+             "dispute_id")
+        .Bad("malformed dispute_id", [](Req& r) { r.set_dispute_id("a b"); },
+             Code::INVALID_ARGUMENT, "dispute_id")
+        .Bad("missing outcome", [](Req& r) { r.clear_outcome(); }, Code::INVALID_ARGUMENT,
+             "outcome")
+        .Bad("unknown outcome", [](Req& r) { r.set_outcome(static_cast<v1::DisputeOutcome>(9)); },
+             Code::INVALID_ARGUMENT, "outcome")
+        .Bad("missing reason", [](Req& r) { r.clear_reason(); }, Code::INVALID_ARGUMENT,
+             "reason")
+        .Bad("oversized reason", [](Req& r) { r.set_reason(kLongText); },
+             Code::INVALID_ARGUMENT, "reason");
   }
   {
     using Req = v1::RecordTrainingRequest;
@@ -756,7 +867,8 @@ const std::vector<std::string> kCommandRpcs = {
     "DefineOrgUnit", "RegisterEmployee", "UpdateEmployee", "RecordDeparture",
     "OpenCycle", "CloseCycle", "SetGoal", "ReviseGoal", "RecordKeyResultProgress", "CloseGoal",
     "RecordCheckIn", "ObserveMetric", "ObserveMetrics", "StreamMetrics", "SubmitScore",
-    "AmendScore", "AdjustCalibration", "FinalizeGrade", "RecordFeedback", "RecordTraining"};
+    "AmendScore", "AdjustCalibration", "FinalizeGrade", "RecordFeedback", "AcknowledgeGrade",
+    "RaiseDispute", "ResolveDispute", "RecordTraining"};
 
 void RunRows(const std::string& rpc) {
   TestServer server;
@@ -871,6 +983,9 @@ TEST_CASE("bad input: AmendScore", "[bad_input]") { RunRows("AmendScore"); }
 TEST_CASE("bad input: AdjustCalibration", "[bad_input]") { RunRows("AdjustCalibration"); }
 TEST_CASE("bad input: FinalizeGrade", "[bad_input]") { RunRows("FinalizeGrade"); }
 TEST_CASE("bad input: RecordFeedback", "[bad_input]") { RunRows("RecordFeedback"); }
+TEST_CASE("bad input: AcknowledgeGrade", "[bad_input]") { RunRows("AcknowledgeGrade"); }
+TEST_CASE("bad input: RaiseDispute", "[bad_input]") { RunRows("RaiseDispute"); }
+TEST_CASE("bad input: ResolveDispute", "[bad_input]") { RunRows("ResolveDispute"); }
 TEST_CASE("bad input: RecordTraining", "[bad_input]") { RunRows("RecordTraining"); }
 
 }  // namespace

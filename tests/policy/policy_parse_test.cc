@@ -375,7 +375,7 @@ TEST_CASE("policy: bad documents are rejected naming the field and the YAML line
           "training, promotion, pip, hr_review, followup)");
     CHECK(ErrorOf(Minimal(kMetricGrading) + "acitons: {}\n") ==
           "line 9: acitons: unknown key (top level: policy_id, description, grading, "
-          "recommended_distribution, actions, alerts, metrics, pip_outcomes)");
+          "recommended_distribution, actions, alerts, metrics, pip_outcomes, disputes)");
     CHECK(ErrorOf(R"({"policy_id": "p", "grading": {"method": "metric_bands",
         "metric": "m", "direction": "lower_is_better", "weights": {"manager": 10000},
         "bands": [{"grade": "A"}]}})") ==
@@ -602,6 +602,86 @@ grading: {method: ranking}
     CHECK_THAT(ErrorOf("policy_id: " + std::string(100, '[') + std::string(100, ']') + "\n"),
                Catch::Contains("nested deeper than 32"));
   }
+}
+
+TEST_CASE("policy: the disputes section, its defaults and its validation", "[policy][parse]") {
+  SECTION("absent: the defaults, and the canonical JSON has no section (old hashes stay)") {
+    absl::StatusOr<Policy> p = ParsePolicy(Minimal(kMetricGrading));
+    REQUIRE(p.ok());
+    CHECK_FALSE(p->disputes.has_value());
+    const Disputes d = DisputeSettings(&*p);
+    CHECK(d.window_business_days == 10);
+    CHECK(d.assign_to == DisputeAssignTo::kSkipLevel);
+    CHECK_FALSE(d.hold_actions);
+    CHECK(CanonicalJson(*p).find("disputes") == std::string::npos);
+    CHECK(DisputeSettings(nullptr).window_business_days == 10);
+  }
+  SECTION("set in YAML and JSON alike, defaults filled, round trip") {
+    absl::StatusOr<Policy> yaml = ParsePolicy(
+        Minimal(kMetricGrading) + "disputes: {window_business_days: 5, assign_to: hr, "
+                                  "hold_actions: true}\n");
+    INFO(yaml.status().ToString());
+    REQUIRE(yaml.ok());
+    REQUIRE(yaml->disputes.has_value());
+    CHECK(yaml->disputes->window_business_days == 5);
+    CHECK(yaml->disputes->assign_to == DisputeAssignTo::kHr);
+    CHECK(yaml->disputes->hold_actions);
+    absl::StatusOr<Policy> json = ParsePolicy(CanonicalJson(*yaml));
+    REQUIRE(json.ok());
+    CHECK(CanonicalJson(*json) == CanonicalJson(*yaml));
+    CHECK(CanonicalJson(*yaml).find(
+              R"("disputes":{"assign_to":"hr","hold_actions":true,"window_business_days":5})") !=
+          std::string::npos);
+    absl::StatusOr<Policy> partial =
+        ParsePolicy(Minimal(kMetricGrading) + "disputes: {hold_actions: false}\n");
+    REQUIRE(partial.ok());
+    CHECK(partial->disputes->window_business_days == 10);
+    CHECK(partial->disputes->assign_to == DisputeAssignTo::kSkipLevel);
+  }
+  SECTION("bad values name the field and the line") {
+    CHECK(ErrorOf(Minimal(kMetricGrading) + "disputes: {window_business_days: 0}\n") ==
+          "line 9: disputes.window_business_days: must be 1..260");
+    CHECK(ErrorOf(Minimal(kMetricGrading) + "disputes: {window_business_days: 261}\n") ==
+          "line 9: disputes.window_business_days: must be 1..260");
+    CHECK(ErrorOf(Minimal(kMetricGrading) + "disputes: {assign_to: manager}\n") ==
+          "line 9: disputes.assign_to: must be one of skip_level|hr, got \"manager\"");
+    CHECK_THAT(ErrorOf(Minimal(kMetricGrading) + "disputes: {hold_actions: yes}\n"),
+               Catch::StartsWith("line 9: disputes.hold_actions: must be true or false"));
+    CHECK_THAT(ErrorOf(Minimal(kMetricGrading) + "disputes: {window_days: 10}\n"),
+               Catch::StartsWith("line 9: disputes.window_days: unknown key (disputes: "
+                                 "window_business_days, assign_to, hold_actions)"));
+    CHECK(ErrorOf(Minimal(kMetricGrading) + "disputes: 10\n") ==
+          "line 9: disputes: must be a map, got a scalar");
+    CHECK_THAT(ErrorOf(R"({"policy_id": "p", "grading": {"method": "metric_bands",
+        "metric": "m", "direction": "lower_is_better", "bands": [{"grade": "A"}]},
+        "disputes": {"hold_actions": "true"}})"),
+               Catch::StartsWith("disputes.hold_actions: must be true or false"));
+  }
+}
+
+TEST_CASE("policy: a dispute window counts business days", "[policy][disputes]") {
+  // 2026-06-04 is a Thursday.
+  const int64_t thursday = 1'780'567'200;  // 2026-06-04T10:00:00Z
+  auto end = [&](int64_t from, uint32_t days) {
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(from);
+    ts.set_nanos(5);
+    const google::protobuf::Timestamp out = DisputeWindowEnd(ts, days);
+    CHECK(out.nanos() == 5);
+    return (out.seconds() - from) / 86'400;
+  };
+  CHECK(end(thursday, 1) == 1);                // Friday
+  CHECK(end(thursday, 2) == 4);                // Monday
+  CHECK(end(thursday, 10) == 14);              // two weeks
+  CHECK(end(thursday + 86'400, 1) == 3);       // Friday -> Monday
+  CHECK(end(thursday + 2 * 86'400, 1) == 2);   // Saturday -> Monday
+  CHECK(end(thursday + 3 * 86'400, 1) == 1);   // Sunday -> Monday
+  CHECK(end(thursday + 3 * 86'400, 5) == 5);   // Sunday -> Friday
+  CHECK(end(-86'400, 1) == 1);                 // 1969-12-31, a Wednesday -> Thursday
+  CHECK(DisputeWindowSubject("E1", "C1") == "dispute-window/E1/C1");
+  CHECK(HeldWhileDisputable(v1::ACTION_KIND_PIP));
+  CHECK(HeldWhileDisputable(v1::ACTION_KIND_HR_REVIEW));
+  CHECK_FALSE(HeldWhileDisputable(v1::ACTION_KIND_BONUS));
 }
 
 }  // namespace

@@ -440,15 +440,25 @@ TEST_CASE("manufacturing: deadlines fire the exit review and close the PIP windo
   WaitQuiescent(s.server.channel());
   const Facts after(s.Events());
 
-  // DeadlineReached for W13's PIP and for W21's follow-up, at their deadlines' business time.
+  // DeadlineReached for W13's PIP and for W21's follow-up, at their deadlines' business time,
+  // and for the six grades' dispute windows: ten business days after Tuesday 2026-06-30.
   std::map<std::string, std::string> fired;  // employee -> subject
+  size_t windows = 0;
   for (size_t i = 0; i < after.deadlines.size(); i++) {
     INFO(after.deadlines[i].ShortDebugString());
+    if (after.deadlines[i].subject().rfind("dispute-window/", 0) == 0) {
+      windows++;
+      CHECK(after.deadline_at[i] == "2026-07-14T12:00:00Z");
+      CHECK(after.deadlines[i].subject() ==
+            "dispute-window/" + after.deadlines[i].employee_id() + "/2026H1");
+      continue;
+    }
     fired[after.deadlines[i].employee_id()] = after.deadlines[i].subject();
     CHECK(after.deadline_at[i] == "2026-09-28T12:00:00Z");
     CHECK(Text(after.deadlines[i].deadline_at()) == "2026-09-28T12:00:00Z");
   }
-  CHECK(after.deadlines.size() == 2);
+  CHECK(after.deadlines.size() == 2 + 6);
+  CHECK(windows == 6);
   CHECK(fired["W13"] == "pip/" + pip_id);
   CHECK(fired["W21"].rfind("action/", 0) == 0);
 

@@ -234,6 +234,7 @@ class Generator {
     if (roll < 79) return Threshold(emp);
     if (roll < 80) return Updated(emp);
     if (roll < 81) return PublishPolicy();
+    if (roll < 84) return DisputeEvent(emp);
     return Metric(emp);
   }
 
@@ -368,7 +369,8 @@ class Generator {
     w_.Data(emp, "employee/" + emp, e, Time());
   }
 
-  void Grade(const std::string& emp) {
+  // `dispute`: the dispute the grade corrects (none: an ordinary grade).
+  void Grade(const std::string& emp, const std::string& dispute = "") {
     const std::string cycle = Pick(cycles_);
     v1::Event e;
     auto* g = e.mutable_grade_finalized();
@@ -387,6 +389,7 @@ class Generator {
     g->set_manager_id(employees_[0]);
     auto& previous = grade_event_[{cycle, emp}];
     g->set_supersedes_event_id(previous);
+    g->set_dispute_id(dispute);
     previous = w_.NextEventId();
     w_.Data(emp, "employee/" + emp, e, Time());
   }
@@ -577,6 +580,56 @@ class Generator {
     w_.Data(emp, "pip/" + pip_id, e, Time());
   }
 
+  // Acknowledgements, disputes, corrections naming them and resolutions; now and then a
+  // dispute id raised twice (ignored) or one nobody raised (an orphan).
+  void DisputeEvent(const std::string& emp) {
+    std::vector<std::string>& mine = disputes_[emp];
+    const std::string cycle = Pick(cycles_);
+    v1::Event e;
+    if (mine.empty() || Chance(0.4)) {
+      const std::string id = !mine.empty() && Chance(0.05) ? Pick(mine) : NewId("D");
+      auto* r = e.mutable_dispute_raised();
+      r->set_dispute_id(id);
+      r->set_employee_id(emp);
+      r->set_cycle_id(cycle);
+      r->set_grade_event_id(grade_event_[{cycle, emp}]);
+      r->set_grade("C");
+      r->add_dimensions("quality");
+      r->set_grounds("the quality score misses the audit");
+      const bool skip = Chance(0.5);
+      r->set_assigned_to(skip ? v1::DISPUTE_ASSIGNEE_SKIP_LEVEL : v1::DISPUTE_ASSIGNEE_HR);
+      r->set_assignee_id(skip ? employees_[1] : "");
+      *r->mutable_window_ends_at() = Time();
+      r->set_org_unit_id(org_[emp]);
+      r->set_manager_id(employees_[0]);
+      mine.push_back(id);
+      w_.Data(emp, "dispute/" + id, e, Time());
+      return;
+    }
+    const std::string id = Chance(0.07) ? NewId("D") : Pick(mine);
+    const int64_t roll = Uniform(0, 99);
+    if (roll < 25) return Grade(emp, id);
+    if (roll < 50) {
+      auto* a = e.mutable_grade_acknowledged();
+      a->set_employee_id(emp);
+      a->set_cycle_id(cycle);
+      a->set_grade_event_id(grade_event_[{cycle, emp}]);
+      a->set_response(Chance(0.5) ? v1::ACKNOWLEDGEMENT_RESPONSE_AGREE
+                                  : v1::ACKNOWLEDGEMENT_RESPONSE_DISAGREE);
+      a->set_comment("seen");
+      w_.Data(emp, "employee/" + emp, e, Time());
+      return;
+    }
+    auto* r = e.mutable_dispute_resolved();
+    r->set_dispute_id(id);
+    r->set_employee_id(emp);
+    r->set_cycle_id(cycle);
+    r->set_outcome(static_cast<v1::DisputeOutcome>(Uniform(1, 3)));
+    r->set_reason("decided");
+    r->set_resolved_by(employees_[1]);
+    w_.Data(emp, "dispute/" + id, e, Time());
+  }
+
   void Threshold(const std::string& emp) {
     v1::Event e;
     auto* t = e.mutable_threshold_breached();
@@ -611,6 +664,7 @@ class Generator {
   std::map<std::pair<std::string, std::string>, std::string> grade_event_;
   std::map<std::string, std::vector<ActionRef>> actions_;
   std::map<std::string, std::vector<PipRef>> pips_;
+  std::map<std::string, std::vector<std::string>> disputes_;
   std::vector<GoalRef> goals_;
 };
 

@@ -249,6 +249,9 @@ struct Model {
       case v1::Event::kCalibrationAdjusted: return ev.calibration_adjusted().employee_id();
       case v1::Event::kGradeFinalized: return ev.grade_finalized().employee_id();
       case v1::Event::kReviewFeedbackRecorded: return ev.review_feedback_recorded().employee_id();
+      case v1::Event::kGradeAcknowledged: return ev.grade_acknowledged().employee_id();
+      case v1::Event::kDisputeRaised: return ev.dispute_raised().employee_id();
+      case v1::Event::kDisputeResolved: return ev.dispute_resolved().employee_id();
       case v1::Event::kActionTriggered: return ev.action_triggered().employee_id();
       case v1::Event::kPipOpened: return ev.pip_opened().employee_id();
       case v1::Event::kPipCheckpointRecorded: return ev.pip_checkpoint_recorded().employee_id();

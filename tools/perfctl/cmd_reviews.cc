@@ -134,6 +134,7 @@ struct GradeFlags {
   std::string cycle_id;
   std::string grade;
   int64_t score_milli = 0;
+  std::string dispute_id;
   CLI::Option* score_option = nullptr;
   MetaFlags meta;
 };
@@ -152,6 +153,8 @@ void AddGrade(CLI::App& app, Session& session) {
       sub->add_option("--score-milli", flags->score_milli, "Overall score; required with --grade");
   flags->score_option->needs(grade_option);
   grade_option->needs(flags->score_option);
+  sub->add_option("--dispute", flags->dispute_id,
+                  "The open dispute this grade corrects (then it cannot be rejected)");
   AddMetaFlags(sub, &flags->meta);
   sub->footer(Examples({"perfctl grade finalize --employee E7 --cycle 2026H1",
                         "perfctl grade finalize --employee E7 --cycle 2026H1 --grade B "
@@ -166,6 +169,10 @@ void AddGrade(CLI::App& app, Session& session) {
                      request.set_cycle_id(flags->cycle_id);
                      request.set_grade(flags->grade);
                      request.set_score_milli(flags->score_milli);
+                     if (!flags->dispute_id.empty()) {
+                       PERFCTL_RETURN_IF_ERROR(ValidateId("--dispute", flags->dispute_id));
+                       request.set_dispute_id(flags->dispute_id);
+                     }
                      PERFCTL_ASSIGN_OR_RETURN(*request.mutable_meta(), BuildMeta(flags->meta));
                      return SendCommand<v1::Reviews>(session, &v1::Reviews::Stub::FinalizeGrade,
                                                      request);

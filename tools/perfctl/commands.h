@@ -17,6 +17,7 @@ void AddCheckInCommands(CLI::App& app, Session& session);   // checkin record
 void AddPipCommands(CLI::App& app, Session& session);       // pip open|goals|checkpoint|...
 void AddMetricCommands(CLI::App& app, Session& session);    // metric record|import
 void AddReviewCommands(CLI::App& app, Session& session);    // score, grade, calibrate, feedback
+void AddDisputeCommands(CLI::App& app, Session& session);   // review acknowledge|dispute|...
 // policy apply|show|list|diff, grade compute, deadlines fire, audit dry-run. After
 // AddReviewCommands: `grade compute` joins its `grade` group.
 void AddPolicyCommands(CLI::App& app, Session& session);

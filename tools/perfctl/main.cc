@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   perfctl::AddPipCommands(app, session);
   perfctl::AddMetricCommands(app, session);
   perfctl::AddReviewCommands(app, session);
+  perfctl::AddDisputeCommands(app, session);
   perfctl::AddPolicyCommands(app, session);  // after Reviews: adds `grade compute`
   perfctl::AddViewCommands(app, session);
   perfctl::AddAuditCommands(app, session);  // after Policy: joins its `audit` group
