@@ -5,6 +5,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/limits.h"
+#include "ledger/recognition.h"
+#include "ledger/types.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -192,8 +194,49 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
           access.Get(absl::StrCat("grade/", e.employee_id(), "/", e.cycle_id())).mutable_grade();
       s->set_grade(e.grade());
       s->set_event_id(h.event_id());
+      // Case evidence names grades by event id (commands_recognition.cc).
+      auto* g = access.Get(GradeEventKey(h.event_id())).mutable_grade_event();
+      g->set_employee_id(e.employee_id());
+      g->set_cycle_id(e.cycle_id());
       break;
     }
+    case v1::Event::kPraiseGiven: {
+      const auto& e = ev.praise_given();
+      RememberPraise(*access.Get(PraiseGiverKey(e.giver_id())).mutable_praise_giver(),
+                     h.event_id(), absl::ToUnixMicros(ToTime(e.received_at())));
+      break;
+    }
+    case v1::Event::kCaseNominated: {
+      const auto& e = ev.case_nominated();
+      auto* s = stream.mutable_case_file();
+      s->set_nominator_id(e.nominator_id());
+      *s->mutable_subject_ids() = e.subject_ids();
+      s->clear_consented_ids();
+      s->set_review(v1::CASE_REVIEW_DECISION_UNSPECIFIED);
+      s->set_published(false);
+      s->set_withdrawn(false);
+      break;
+    }
+    case v1::Event::kCaseConsentRecorded: {
+      const auto& e = ev.case_consent_recorded();
+      auto* ids = stream.mutable_case_file()->mutable_consented_ids();
+      auto it = std::find(ids->begin(), ids->end(), e.subject_id());
+      if (e.consent() == v1::CASE_CONSENT_GIVEN && it == ids->end()) {
+        *ids->Add() = e.subject_id();
+      } else if (e.consent() == v1::CASE_CONSENT_WITHDRAWN && it != ids->end()) {
+        ids->erase(it);
+      }
+      break;
+    }
+    case v1::Event::kCaseReviewed:
+      stream.mutable_case_file()->set_review(ev.case_reviewed().decision());
+      break;
+    case v1::Event::kCasePublished:
+      stream.mutable_case_file()->set_published(true);
+      break;
+    case v1::Event::kCaseWithdrawn:
+      stream.mutable_case_file()->set_withdrawn(true);
+      break;
     case v1::Event::kPolicyPublished:
       stream.mutable_policy()->set_version(ev.policy_published().version());
       // The newest publication is the policy in force.

@@ -16,4 +16,13 @@ void UnsealCheckIns(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::Check
 // Opens each item's sealed amounts and reason (UnsealRow).
 void UnsealPayroll(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::PayrollItem>* items);
 
+// Opens a praise's message, or a case's title and story, for a caller its audience lets see
+// it (Access::SeesRecognition), and drops the sealed copy. A case about a subject whose
+// erasure is in the log shows "[erased]" for both: its text is about every subject.
+void UnsealPraise(Viewer& viewer, v1::PraiseEntry& praise);
+void UnsealCase(Viewer& viewer, v1::CaseFile& case_file);
+// The same for every item of a feed page.
+void UnsealRecognition(Viewer& viewer,
+                       google::protobuf::RepeatedPtrField<v1::RecognitionItem>* items);
+
 }  // namespace perfledger::services

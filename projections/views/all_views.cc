@@ -14,6 +14,7 @@ std::vector<std::unique_ptr<View>> AllViews() {
   out.push_back(MakeTrainingView());
   out.push_back(MakePipView());
   out.push_back(MakeHooksView());
+  out.push_back(MakeRecognitionView());
   out.push_back(MakeEventIndexView());
   return out;
 }
