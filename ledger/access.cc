@@ -181,6 +181,51 @@ bool Access::Visible(const Principal& p, v1::FieldClass field_class,
   return false;
 }
 
+bool Access::SeesRecognition(const Principal& p, const RecognitionItem& item) const {
+  switch (p.role) {
+    case v1::ROLE_ADMIN:
+    case v1::ROLE_AUDITOR:
+      return true;
+    case v1::ROLE_HR:
+      for (const std::string& s : item.subject_ids) {
+        if (InScope(p, Subject::Employee(s))) return true;
+      }
+      return false;
+    case v1::ROLE_EMPLOYEE:
+    case v1::ROLE_MANAGER:
+      break;
+    default:
+      return false;  // payroll, the LMS, the system role: recognition is not theirs
+  }
+  const std::string& me = p.employee_id;
+  if (me.empty()) return false;
+  if (item.author_id == me) return true;
+  for (const std::string& s : item.subject_ids) {
+    if (s == me) return true;
+  }
+  switch (item.audience) {
+    case Audience::kPrivate:
+      return false;
+    case Audience::kManagerOnly:
+      for (const std::string& s : item.subject_ids) {
+        if (ReportsTo(s, me)) return true;
+      }
+      return false;
+    case Audience::kPublic: {
+      for (const std::string& s : item.subject_ids) {
+        if (ReportsTo(s, me)) return true;
+      }
+      const std::string mine = OrgUnitOf(me);
+      if (mine.empty()) return false;
+      for (const std::string& unit : item.subject_units) {
+        if (!unit.empty() && UnitUnder(unit, mine)) return true;
+      }
+      return false;
+    }
+  }
+  return false;
+}
+
 // ---------------------------------------------------------------- Viewer
 
 bool Viewer::InScope(const Subject& subject) {
@@ -228,6 +273,18 @@ void Viewer::Unseal(const v1::SealedFields& sealed, const std::string& event_id,
                      !Visible(v1::FIELD_CLASS_CONVERSATION, subject)) {
     return;  // the fields stay empty, and Redact lists them as withheld
   }
+  Open(sealed, event_id, event, erased);
+}
+
+void Viewer::UnsealRecognition(const RecognitionItem& item, const v1::SealedFields& sealed,
+                               const std::string& event_id, v1::Event& event) {
+  if (sealed.key() != v1::SEAL_KEY_PERSONAL || !access_.SeesRecognition(principal_, item)) return;
+  Open(sealed, event_id, event, nullptr);
+}
+
+void Viewer::Open(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event,
+                  google::protobuf::RepeatedPtrField<std::string>* erased) {
+  const bool retained = sealed.key() == v1::SEAL_KEY_RETAINED;
   // The erasure or retention end in the log decides, not whether a key happens to be there:
   // replay stays a function of the log.
   if (retained ? access_.IsRetentionEnded(sealed.subject()) : access_.IsErased(sealed.subject())) {
@@ -362,6 +419,17 @@ std::optional<Subject> NamedSubject(const v1::Event& event) {
     case E::kPipClosed: return Subject::Employee(event.pip_closed().employee_id());
     case E::kTrainingEnrolled: return Subject::Employee(event.training_enrolled().employee_id());
     case E::kTrainingCompleted: return Subject::Employee(event.training_completed().employee_id());
+    // Recognition is read through its own audience decision (SeesRecognition), never from a
+    // person's timeline, where a private praise would reach the giver's managers. SubjectOf
+    // falls back to the partition key: the giver, or a case's first subject, whose personal
+    // key seals the text.
+    case E::kPraiseGiven:
+    case E::kCaseNominated:
+    case E::kCaseConsentRecorded:
+    case E::kCaseReviewed:
+    case E::kCasePublished:
+    case E::kCaseWithdrawn:
+      return std::nullopt;
     default:
       return std::nullopt;
   }

@@ -79,6 +79,23 @@ struct Subject {
   static Subject Organisation() { return {Kind::kOrganisation, ""}; }
 };
 
+// Recognition (praise and the case library, docs/RECOGNITION.md): who besides the item's author
+// and subjects, hr in scope of a subject, auditors and admin sees it.
+enum class Audience : uint8_t {
+  kPublic,       // everyone in the subjects' org units and in the units above them
+  kPrivate,      // nobody else
+  kManagerOnly,  // the subjects' managers: everyone whose scope a subject is in
+};
+
+// A praise (author: the giver; subjects: the recipients) or a case (the nominator; the
+// subjects). `subject_units` are the subjects' org units when the item was recorded.
+struct RecognitionItem {
+  Audience audience = Audience::kPrivate;
+  std::string author_id;
+  std::vector<std::string> subject_ids;
+  std::vector<std::string> subject_units;
+};
+
 // Scope resolution over the write model.
 class Access {
  public:
@@ -96,6 +113,11 @@ class Access {
 
   // The one visibility decision.
   bool Visible(const Principal& p, v1::FieldClass field_class, const Subject& subject) const;
+  // The same decision for a recognition item as a whole (its text included): the item's author
+  // and subjects; hr about a subject in its scope; auditors and admin; and the item's audience.
+  // Payroll, the LMS and the system role never. Units and reporting lines are the write
+  // model's as it is now, except the subjects' units (recorded with the item).
+  bool SeesRecognition(const Principal& p, const RecognitionItem& item) const;
 
   // Whether employee `id` reports to manager `manager` through any line (manager_id chain or a
   // managed unit's subtree). Bounded walks: a cycle in the data ends them.
@@ -148,8 +170,16 @@ class Viewer {
   // and their paths added to `erased`.
   void Unseal(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event,
               google::protobuf::RepeatedPtrField<std::string>* erased = nullptr);
+  // Opens sealed fields the caller may read because SeesRecognition said so (the item's
+  // audience decides, not the field-class table): placeholders as Unseal.
+  void UnsealRecognition(const RecognitionItem& item, const v1::SealedFields& sealed,
+                         const std::string& event_id, v1::Event& event);
 
  private:
+  // Opens `sealed` into `event` once the caller's right to read it is decided.
+  void Open(const v1::SealedFields& sealed, const std::string& event_id, v1::Event& event,
+            google::protobuf::RepeatedPtrField<std::string>* erased);
+
   const Access& access_;
   Principal principal_;
   absl::flat_hash_map<std::string, bool> in_scope_;

@@ -100,6 +100,16 @@ class Ledger {
   Result RecordPipCheckpoint(const v1::RecordPipCheckpointRequest& r, const CommandContext& ctx);
   Result ExtendPip(const v1::ExtendPipRequest& r, const CommandContext& ctx);
   Result ClosePip(const v1::ClosePipRequest& r, const CommandContext& ctx);
+  // Recognition and the case library (commands_recognition.cc, docs/RECOGNITION.md).
+  // GivePraise: RESOURCE_EXHAUSTED past limits::kPraiseRecipientsMax recipients or the giver's
+  // rolling rate (limits::kPraisePerGiverPerDayMax by receive time). PublishCase:
+  // FAILED_PRECONDITION naming the missing consent or review.
+  Result GivePraise(const v1::GivePraiseRequest& r, const CommandContext& ctx);
+  Result NominateCase(const v1::NominateCaseRequest& r, const CommandContext& ctx);
+  Result RecordCaseConsent(const v1::RecordCaseConsentRequest& r, const CommandContext& ctx);
+  Result ReviewCase(const v1::ReviewCaseRequest& r, const CommandContext& ctx);
+  Result PublishCase(const v1::PublishCaseRequest& r, const CommandContext& ctx);
+  Result WithdrawCase(const v1::WithdrawCaseRequest& r, const CommandContext& ctx);
   // Metrics: one observation, or a batch appended atomically.
   Result ObserveMetric(const v1::ObserveMetricRequest& r, const CommandContext& ctx);
   Result ObserveMetrics(const v1::ObserveMetricsRequest& r, const CommandContext& ctx);
@@ -210,6 +220,13 @@ class Ledger {
   absl::StatusOr<Prior> PriorObservation(const std::string& event_id,
                                          const v1::MetricObserved& candidate,
                                          const google::protobuf::Timestamp* observed_at);
+  // The event recorded under a client-supplied id, read back from the log (NOT_FOUND naming
+  // `field` when the write model has not indexed it).
+  absl::StatusOr<v1::Event> IndexedEvent(std::string_view field, const std::string& event_id);
+  // A case's evidence: each id exists, is about one of `subjects` (or an org unit) and is no
+  // compensation fact (INVALID_ARGUMENT naming the item).
+  absl::Status CheckCaseEvidence(Decision& d, const v1::CaseEvidence& evidence,
+                                 const google::protobuf::RepeatedPtrField<std::string>& subjects);
   // The reason of a rejected action, opened when sealed ("[erased]" once it cannot be).
   std::string RejectReason(const internal::ActionState& action);
   absl::StatusOr<Pay> PayOf(std::string_view field, const std::string& employee_id,

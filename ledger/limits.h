@@ -84,6 +84,18 @@ inline constexpr size_t kWriteModelCacheEntriesMax = 262'144;  // cached entitie
 // ---- the key store of crypto-shredding (key_store.h)
 inline constexpr size_t kKeyCacheEntriesMax = 100'000;  // unwrapped keys (~10 MB), then dropped
 
+// ---- recognition and the case library (ledger/recognition.h, docs/RECOGNITION.md)
+inline constexpr size_t kPraiseRecipientsMax = 6;             // people praised at once
+inline constexpr size_t kPraiseValuesMax = 5;                 // value tags on one praise
+inline constexpr size_t kPraiseValueBytesMax = 32;            // one tag: [a-z0-9-]
+// Praise per giver in any rolling window, counted by the server's receive time: recognition
+// that anyone can hand out without bound stops meaning anything (and floods the feed).
+inline constexpr uint32_t kPraisePerGiverPerDayMax = 10;
+inline constexpr int64_t kPraiseRateWindowSeconds = 24 * 3600;
+inline constexpr size_t kCaseSubjectsMax = 8;                 // people one case is about
+inline constexpr size_t kCaseEvidenceMax = 32;                // evidence ids, all kinds together
+inline constexpr size_t kFeedScanRowsMax = 10'000;            // feed rows one page may examine
+
 // ---- partitions
 inline constexpr uint32_t kDataPartitionsDefault = 8;
 inline constexpr uint32_t kDataPartitionsMax = 256;
@@ -149,5 +161,7 @@ static_assert(2 * kAckItemsMax <= kBatchEventsMax, "an acknowledgement batch fit
 static_assert(kPolicyBytesMax + kTextBytesMax < kEventBytesMax,
               "a published policy (canonical JSON + comment) fits one event");
 static_assert(kBatchBytesMax < kGrpcMessageBytesMax, "a max batch must fit one gRPC message");
+static_assert(kPraisePerGiverPerDayMax >= 1);
+static_assert(kCaseEvidenceMax <= kListItemsMax);
 
 }  // namespace perfledger::limits

@@ -7,6 +7,8 @@
 #include "ledger/limits.h"
 #include "ledger/policy.h"
 #include "ledger/policy_eval.h"
+#include "ledger/recognition.h"
+#include "ledger/types.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "rocksdb/write_batch.h"
@@ -214,6 +216,10 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
             .mutable_dispute()
             ->set_regrade_event_id(h.event_id());
       }
+      // Case evidence names grades by event id (commands_recognition.cc).
+      auto* g = access.Get(GradeEventKey(h.event_id())).mutable_grade_event();
+      g->set_employee_id(e.employee_id());
+      g->set_cycle_id(e.cycle_id());
       break;
     }
     case v1::Event::kGradeAcknowledged: {
@@ -223,6 +229,43 @@ void WriteModel::Fold(const FoldInput& in, Access& access) {
           ->set_acknowledged_event_id(e.grade_event_id());
       break;
     }
+    case v1::Event::kPraiseGiven: {
+      const auto& e = ev.praise_given();
+      RememberPraise(*access.Get(PraiseGiverKey(e.giver_id())).mutable_praise_giver(),
+                     h.event_id(), absl::ToUnixMicros(ToTime(e.received_at())));
+      break;
+    }
+    case v1::Event::kCaseNominated: {
+      const auto& e = ev.case_nominated();
+      auto* s = stream.mutable_case_file();
+      s->set_nominator_id(e.nominator_id());
+      *s->mutable_subject_ids() = e.subject_ids();
+      s->clear_consented_ids();
+      s->set_review(v1::CASE_REVIEW_DECISION_UNSPECIFIED);
+      s->set_published(false);
+      s->set_withdrawn(false);
+      break;
+    }
+    case v1::Event::kCaseConsentRecorded: {
+      const auto& e = ev.case_consent_recorded();
+      auto* ids = stream.mutable_case_file()->mutable_consented_ids();
+      auto it = std::find(ids->begin(), ids->end(), e.subject_id());
+      if (e.consent() == v1::CASE_CONSENT_GIVEN && it == ids->end()) {
+        *ids->Add() = e.subject_id();
+      } else if (e.consent() == v1::CASE_CONSENT_WITHDRAWN && it != ids->end()) {
+        ids->erase(it);
+      }
+      break;
+    }
+    case v1::Event::kCaseReviewed:
+      stream.mutable_case_file()->set_review(ev.case_reviewed().decision());
+      break;
+    case v1::Event::kCasePublished:
+      stream.mutable_case_file()->set_published(true);
+      break;
+    case v1::Event::kCaseWithdrawn:
+      stream.mutable_case_file()->set_withdrawn(true);
+      break;
     case v1::Event::kDisputeRaised: {
       const auto& e = ev.dispute_raised();
       auto* s = stream.mutable_dispute();

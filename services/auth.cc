@@ -30,6 +30,7 @@ const char* OperationName(Operation op) {
     case Operation::kWriteGoals: return "write goals";
     case Operation::kWriteCheckIns: return "write check-ins";
     case Operation::kWritePips: return "write improvement plans";
+    case Operation::kWriteRecognition: return "write recognition";
     case Operation::kWriteMetrics: return "write metrics";
     case Operation::kWriteReviews: return "write reviews";
     case Operation::kWriteGrades: return "calibrate or finalize grades";
@@ -135,10 +136,11 @@ absl::Status Authorize(const Principal& principal, Operation op) {
     case v1::ROLE_MANAGER:
     case v1::ROLE_EMPLOYEE:
       // What they may write about whom is decided with the write model (ledger/access.h);
-      // reads are scoped and redacted row by row. Improvement plans are the manager's.
+      // reads are scoped and redacted row by row. Improvement plans are the manager's;
+      // recognition is everyone's (the ledger decides who may praise, nominate or consent).
       allowed = op == O::kWriteGoals || op == O::kWriteCheckIns || op == O::kWriteReviews ||
                 op == O::kReadViews || op == O::kReadPolicies || op == O::kReadSubject ||
-                op == O::kReadStatus ||
+                op == O::kReadStatus || op == O::kWriteRecognition ||
                 (op == O::kWritePips && principal.role == v1::ROLE_MANAGER);
       break;
     case v1::ROLE_SYSTEM:

@@ -31,6 +31,7 @@ enum class Operation {
   kWriteGoals,
   kWriteCheckIns,
   kWritePips,  // improvement plans: managers (in scope), hr and admin
+  kWriteRecognition,  // praise and cases: people (the ledger decides whose), hr and admin
   kWriteMetrics,
   kWriteReviews,
   kWriteGrades,  // calibrate, finalize and compute grades: hr and admin

@@ -145,6 +145,19 @@ class PipsService final : public v1::Pips::Service {
   ServiceDeps* deps_;
 };
 
+class RecognitionService final : public v1::Recognition::Service {
+ public:
+  explicit RecognitionService(ServiceDeps* deps) : deps_(deps) {}
+  PL_COMMAND_RPC(GivePraise, Operation::kWriteRecognition)
+  PL_COMMAND_RPC(NominateCase, Operation::kWriteRecognition)
+  PL_COMMAND_RPC(RecordCaseConsent, Operation::kWriteRecognition)
+  PL_COMMAND_RPC(ReviewCase, Operation::kWriteRecognition)
+  PL_COMMAND_RPC(PublishCase, Operation::kWriteRecognition)
+  PL_COMMAND_RPC(WithdrawCase, Operation::kWriteRecognition)
+ private:
+  ServiceDeps* deps_;
+};
+
 class TrainingService final : public v1::Training::Service {
  public:
   explicit TrainingService(ServiceDeps* deps) : deps_(deps) {}
@@ -237,6 +250,7 @@ std::vector<std::unique_ptr<grpc::Service>> MakeCommandServices(ServiceDeps* dep
   out.push_back(std::make_unique<CheckInsService>(deps));
   out.push_back(std::make_unique<ReviewsService>(deps));
   out.push_back(std::make_unique<PipsService>(deps));
+  out.push_back(std::make_unique<RecognitionService>(deps));
   out.push_back(std::make_unique<TrainingService>(deps));
   out.push_back(std::make_unique<MetricsService>(deps));
   return out;

@@ -18,5 +18,13 @@ void UnsealPayroll(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::Payrol
 
 // Opens each dispute's sealed grounds and reason (UnsealRow).
 void UnsealDisputes(Viewer& viewer, google::protobuf::RepeatedPtrField<v1::DisputeRow>* rows);
+// Opens a praise's message, or a case's title and story, for a caller its audience lets see
+// it (Access::SeesRecognition), and drops the sealed copy. A case about a subject whose
+// erasure is in the log shows "[erased]" for both: its text is about every subject.
+void UnsealPraise(Viewer& viewer, v1::PraiseEntry& praise);
+void UnsealCase(Viewer& viewer, v1::CaseFile& case_file);
+// The same for every item of a feed page.
+void UnsealRecognition(Viewer& viewer,
+                       google::protobuf::RepeatedPtrField<v1::RecognitionItem>* items);
 
 }  // namespace perfledger::services

@@ -3,6 +3,7 @@
 #include "perfledger/v1/views.grpc.pb.h"
 #include "projections/hook_queries.h"
 #include "projections/queries.h"
+#include "projections/recognition_queries.h"
 #include "ledger/sealing.h"
 #include "ledger/status_macros.h"
 #include "projections/suppression.h"
@@ -358,6 +359,39 @@ class ViewsService final : public v1::Views::Service {
         UnsealDisputes(v, answer->mutable_disputes());
         ScopeRows(v, answer->mutable_disputes(), v1::FIELD_CLASS_EVALUATION);
       }
+      return answer;
+    });
+  }
+  // Recognition: each item through the one decision (Access::SeesRecognition); payroll and the
+  // LMS read none of it.
+  grpc::Status GetRecognitionFeed(grpc::ServerContext* c, const v1::RecognitionFeedRequest* q,
+                                  v1::RecognitionFeedResponse* out) override {
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::RecognitionFeedResponse> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_CONVERSATION) == Reach::kNone) {
+        return absl::PermissionDeniedError("recognition: not readable by this role");
+      }
+      auto answer = projections::QueryRecognitionFeed(r, *q, [&](const RecognitionItem& item) {
+        return v.access().SeesRecognition(v.principal(), item);
+      });
+      if (answer.ok()) UnsealRecognition(v, answer->mutable_items());
+      return answer;
+    });
+  }
+  grpc::Status GetCase(grpc::ServerContext* c, const v1::GetCaseRequest* q,
+                       v1::CaseFile* out) override {
+    return Query(c, q->consistency(), out, [&](Viewer& v, const projections::Projector::Reader& r)
+                     -> absl::StatusOr<v1::CaseFile> {
+      if (RoleReach(v.principal().role, v1::FIELD_CLASS_CONVERSATION) == Reach::kNone) {
+        return absl::PermissionDeniedError("recognition: not readable by this role");
+      }
+      ASSIGN_OR_RETURN(v1::CaseFile answer, projections::QueryCase(r, q->case_id()));
+      if (!v.access().SeesRecognition(v.principal(), projections::AudienceOf(answer))) {
+        return absl::PermissionDeniedError(absl::StrCat(
+            "case_id: case ", q->case_id(), " is not for ", v1::Role_Name(v.principal().role),
+            " ", v.principal().name));
+      }
+      UnsealCase(v, answer);
       return answer;
     });
   }

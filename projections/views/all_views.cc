@@ -15,6 +15,7 @@ std::vector<std::unique_ptr<View>> AllViews() {
   out.push_back(MakePipView());
   out.push_back(MakeDisputesView());
   out.push_back(MakeHooksView());
+  out.push_back(MakeRecognitionView());
   out.push_back(MakeEventIndexView());
   return out;
 }

@@ -22,6 +22,9 @@ std::unique_ptr<View> MakeTrainingView();
 std::unique_ptr<View> MakePipView();
 std::unique_ptr<View> MakeDisputesView();
 std::unique_ptr<View> MakeHooksView();
+// Praise, the case library and the recognition feed per org unit (views/recognition.cc).
+inline constexpr char kRecognitionView[] = "recognition";
+std::unique_ptr<View> MakeRecognitionView();
 
 // "<index>/<kind>/": the prefix of one kind's entries in a hooks-view index ('t', 'o' or 'n';
 // see views/hooks.cc).

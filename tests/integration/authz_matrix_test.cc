@@ -116,6 +116,15 @@ struct Matrix {
     Mark();
   }
 
+  // Set-up: admin nominates case `case_id` about `employee`, then Mark().
+  void NominateCase(const std::string& case_id, const std::string& employee) {
+    ExpectOk(s().Call(s().recognition(), &v1::Recognition::Stub::NominateCase,
+                      NominateCaseReq(case_id, {employee}))
+                 .status,
+             "case");
+    Mark();
+  }
+
   Matrix() {
     TestServerOptions options;
     options.tokens_file = dir.WriteFile("tokens.txt", kTokens);
@@ -173,6 +182,26 @@ struct Matrix {
       ok(t.Call(t.goals(), &v1::Goals::Stub::SetGoal, SetGoalReq("G-" + e, e)).status, "goal");
       ok(t.Call(t.check_ins(), &v1::CheckIns::Stub::RecordCheckIn, CheckInReq(e)).status, "check-in");
       ok(t.Call(t.metrics(), &v1::Metrics::Stub::ObserveMetric, ObserveMetricReq(e)).status, "metric");
+    }
+    // Recognition for the feed and case reads: public praise of E1 by M1, private praise of
+    // E1 by E2, manager-only praise of E3 by M2; a nominated case about each of E1, E2, E3.
+    ok(t.Call(t.recognition(), &v1::Recognition::Stub::GivePraise,
+              PraiseReq("PR-PUB", fx::kManager, {"E1"}))
+           .status,
+       "public praise");
+    ok(t.Call(t.recognition(), &v1::Recognition::Stub::GivePraise,
+              PraiseReq("PR-PRIV", "E2", {"E1"}, v1::PRAISE_VISIBILITY_PRIVATE))
+           .status,
+       "private praise");
+    ok(t.Call(t.recognition(), &v1::Recognition::Stub::GivePraise,
+              PraiseReq("PR-MGR", "M2", {"E3"}, v1::PRAISE_VISIBILITY_MANAGER_ONLY))
+           .status,
+       "manager-only praise");
+    for (const char* e : {"E1", "E2", "E3"}) {
+      ok(t.Call(t.recognition(), &v1::Recognition::Stub::NominateCase,
+                NominateCaseReq(std::string("K-") + e, {e}))
+             .status,
+         "case");
     }
     v1::SetGoalRequest org_goal = SetGoalReq("G-ORG1", fx::kOrg);
     org_goal.set_owner_kind(v1::OWNER_KIND_ORG_UNIT);
@@ -618,6 +647,24 @@ std::vector<Row> Table() {
          q.set_employee_id(sub);
          return FromReply(m.s().Call(*m.views, &v1::Views::Stub::GetErasureStatus, q, token));
        }},
+      // ---- Recognition reads: each item through Access::SeesRecognition (seeded: public
+      // praise of E1 by M1, private praise of E1 by E2, manager-only praise of E3 by M2; a
+      // nominated case about each of E1, E2, E3). The feed of ORG1 holds ORG3's items too.
+      {"perfledger.v1.Views/GetRecognitionFeed", true, "RR RR AA AR DD DD AA DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int) {
+         v1::RecognitionFeedRequest q;
+         q.set_org_unit_id(OrgOf(sub));
+         auto reply = m.s().Call(*m.views, &v1::Views::Stub::GetRecognitionFeed, q, token);
+         Seen seen = FromReply(reply);
+         seen.rows = reply.response.items_size();
+         return seen;
+       }},
+      {"perfledger.v1.Views/GetCase", true, "AD AD AA AD DD DD AA DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int) {
+         v1::GetCaseRequest q;
+         q.set_case_id("K-" + sub);
+         return FromReply(m.s().Call(*m.views, &v1::Views::Stub::GetCase, q, token));
+       }},
       // ---- Policies
       {"perfledger.v1.Policies/PublishPolicy", false, "DD DD AA DD DD DD DD DD AA",
        [](M& m, const RoleInfo& r, const char* token, const std::string&, int) {
@@ -754,6 +801,52 @@ std::vector<Row> Table() {
          item->set_action_id(m.pay_action.at(sub));
          item->set_consumer_reference(Id("ref-", n));
          return FromReply(m.s().Call(*m.hooks, &v1::Hooks::Stub::Acknowledge, q, token));
+       }},
+      // ---- Recognition writes (last: the reads above see the seeded items only). Praise: the
+      // giver themselves, or hr/admin on their behalf; cases: managers about their scope, hr,
+      // admin; consent: the subject (or hr/admin for them); review: hr; publish and withdraw:
+      // the nominator (admin in the set-up), hr, admin.
+      {"perfledger.v1.Recognition/GivePraise", false, "AD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         return FromReply(m.s().Call(m.s().recognition(), &v1::Recognition::Stub::GivePraise,
+                                     PraiseReq(Id("PR", n), sub, {ManagerOf(sub)}), token));
+       }},
+      {"perfledger.v1.Recognition/NominateCase", false, "DD AD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         return FromReply(m.s().Call(m.s().recognition(), &v1::Recognition::Stub::NominateCase,
+                                     NominateCaseReq(Id("KN", n), {sub}), token));
+       }},
+      {"perfledger.v1.Recognition/RecordCaseConsent", false, "AD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.NominateCase(Id("KC", n), sub);
+         return FromReply(m.s().Call(m.s().recognition(),
+                                     &v1::Recognition::Stub::RecordCaseConsent,
+                                     ConsentReq(Id("KC", n), sub), token));
+       }},
+      {"perfledger.v1.Recognition/ReviewCase", false, "DD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.NominateCase(Id("KR", n), sub);
+         v1::ReviewCaseRequest q;
+         q.set_case_id(Id("KR", n));
+         q.set_decision(v1::CASE_REVIEW_DECISION_APPROVED);
+         return FromReply(
+             m.s().Call(m.s().recognition(), &v1::Recognition::Stub::ReviewCase, q, token));
+       }},
+      {"perfledger.v1.Recognition/PublishCase", false, "DD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.NominateCase(Id("KP", n), sub);
+         v1::PublishCaseRequest q;
+         q.set_case_id(Id("KP", n));
+         return FromReply(
+             m.s().Call(m.s().recognition(), &v1::Recognition::Stub::PublishCase, q, token));
+       }},
+      {"perfledger.v1.Recognition/WithdrawCase", false, "DD DD AA AD DD DD DD DD AA",
+       [](M& m, const RoleInfo& r, const char* token, const std::string& sub, int n) {
+         m.NominateCase(Id("KW", n), sub);
+         v1::WithdrawCaseRequest q;
+         q.set_case_id(Id("KW", n));
+         return FromReply(
+             m.s().Call(m.s().recognition(), &v1::Recognition::Stub::WithdrawCase, q, token));
        }},
   };
 }

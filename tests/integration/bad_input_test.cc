@@ -31,6 +31,8 @@ constexpr char kUsedEventId[] = "used-ev-1";    // a command's meta.event_id
 constexpr char kUsedObservationId[] = "used-obs-1";  // an observation's event_id in a batch
 constexpr char kUsedKey[] = "used-key-1";        // an idempotency key
 constexpr char kDispute[] = "DS1";               // E1's open dispute of their C1 grade (B)
+constexpr char kPraise[] = "PR1";                // E1's praise of E2
+constexpr char kCase[] = "K1";                   // a case about E1
 
 const std::string kLongId(limits::kIdBytesMax + 1, 'i');
 const std::string kLongName(limits::kNameBytesMax + 1, 'n');
@@ -79,6 +81,14 @@ void Seed(TestServer& s) {
   dispute.set_cycle_id(fx::kCycle);
   dispute.set_grounds("the launch is missing");
   must(s.Call(s.reviews(), &R::RaiseDispute, dispute).status, "DS1");
+  must(s.Call(s.recognition(), &v1::Recognition::Stub::GivePraise,
+              PraiseReq(kPraise, fx::kEmployee, {fx::kEmployee2}))
+           .status,
+       "PR1");
+  must(s.Call(s.recognition(), &v1::Recognition::Stub::NominateCase,
+              NominateCaseReq(kCase, {fx::kEmployee}))
+           .status,
+       "K1");
 }
 
 // How a row's message must name its field.
@@ -855,6 +865,123 @@ Table BuildTable() {
         .Bad("score over 100 %", [](Req& r) { r.set_score_milli(100'001); },
              Code::INVALID_ARGUMENT, "score_milli");
   }
+  {
+    using Req = v1::GivePraiseRequest;
+    Rows<Req>(t, "GivePraise", [] { return PraiseReq("PR9", fx::kEmployee, {fx::kEmployee2}); },
+              Unary(&TestServer::recognition, &v1::Recognition::Stub::GivePraise))
+        .Bad("oversized praise_id", [](Req& r) { r.set_praise_id(kLongId); },
+             Code::INVALID_ARGUMENT, "praise_id")
+        .Bad("missing giver_id", [](Req& r) { r.clear_giver_id(); }, Code::INVALID_ARGUMENT,
+             "giver_id")
+        .Bad("no recipients", [](Req& r) { r.clear_recipient_ids(); }, Code::INVALID_ARGUMENT,
+             "recipient_ids")
+        .Bad("more than kPraiseRecipientsMax recipients",
+             [](Req& r) {
+               while (r.recipient_ids_size() <= static_cast<int>(limits::kPraiseRecipientsMax)) {
+                 r.add_recipient_ids(absl::StrCat("R", r.recipient_ids_size()));
+               }
+             },
+             Code::RESOURCE_EXHAUSTED, "recipient_ids")
+        .Bad("malformed recipient", [](Req& r) { r.set_recipient_ids(0, "a b"); },
+             Code::INVALID_ARGUMENT, "recipient_ids[0]")
+        .Bad("recipient named twice", [](Req& r) { r.add_recipient_ids(fx::kEmployee2); },
+             Code::INVALID_ARGUMENT, "recipient_ids[1]")
+        .Bad("self-praise", [](Req& r) { r.add_recipient_ids(fx::kEmployee); },
+             Code::INVALID_ARGUMENT, "recipient_ids[1]")
+        .Bad("unknown recipient", [](Req& r) { r.set_recipient_ids(0, "E-NOPE"); },
+             Code::NOT_FOUND, "recipient_ids[0]")
+        .Bad("departed recipient", [](Req& r) { r.set_recipient_ids(0, kDeparted); },
+             Code::FAILED_PRECONDITION, "recipient_ids[0]")
+        .Bad("unknown giver", [](Req& r) { r.set_giver_id("E-NOPE"); }, Code::NOT_FOUND,
+             "giver_id")
+        .Bad("departed giver", [](Req& r) { r.set_giver_id(kDeparted); },
+             Code::FAILED_PRECONDITION, "giver_id")
+        .Bad("no values", [](Req& r) { r.clear_values(); }, Code::INVALID_ARGUMENT, "values")
+        .Bad("malformed value tag", [](Req& r) { r.set_values(0, "Customer First"); },
+             Code::INVALID_ARGUMENT, "values[0]")
+        .Bad("oversized value tag",
+             [](Req& r) { r.set_values(0, std::string(limits::kPraiseValueBytesMax + 1, 'v')); },
+             Code::INVALID_ARGUMENT, "values[0]")
+        .Bad("more than kPraiseValuesMax values",
+             [](Req& r) {
+               while (r.values_size() <= static_cast<int>(limits::kPraiseValuesMax)) {
+                 r.add_values(absl::StrCat("value-", r.values_size()));
+               }
+             },
+             Code::INVALID_ARGUMENT, "values")
+        .Bad("value named twice", [](Req& r) { r.add_values("customer-first"); },
+             Code::INVALID_ARGUMENT, "values[1]")
+        .Bad("missing message", [](Req& r) { r.clear_message(); }, Code::INVALID_ARGUMENT,
+             "message")
+        .Bad("oversized message", [](Req& r) { r.set_message(kLongText); },
+             Code::INVALID_ARGUMENT, "message")
+        .Bad("unspecified visibility", [](Req& r) { r.clear_visibility(); },
+             Code::INVALID_ARGUMENT, "visibility")
+        .Bad("existing praise", [](Req& r) { r.set_praise_id(kPraise); }, Code::ALREADY_EXISTS,
+             "praise_id");
+  }
+  {
+    using Req = v1::NominateCaseRequest;
+    Rows<Req>(t, "NominateCase",
+              [] {
+                auto r = NominateCaseReq("K9", {fx::kEmployee});
+                r.mutable_evidence()->add_goal_ids(kGoal);
+                return r;
+              },
+              Unary(&TestServer::recognition, &v1::Recognition::Stub::NominateCase))
+        .Bad("oversized case_id", [](Req& r) { r.set_case_id(kLongId); },
+             Code::INVALID_ARGUMENT, "case_id")
+        .Bad("no subjects", [](Req& r) { r.clear_subject_ids(); }, Code::INVALID_ARGUMENT,
+             "subject_ids")
+        .Bad("more than kCaseSubjectsMax subjects",
+             [](Req& r) {
+               while (r.subject_ids_size() <= static_cast<int>(limits::kCaseSubjectsMax)) {
+                 r.add_subject_ids(absl::StrCat("S", r.subject_ids_size()));
+               }
+             },
+             Code::INVALID_ARGUMENT, "subject_ids")
+        .Bad("malformed subject", [](Req& r) { r.set_subject_ids(0, "a b"); },
+             Code::INVALID_ARGUMENT, "subject_ids[0]")
+        .Bad("subject named twice", [](Req& r) { r.add_subject_ids(fx::kEmployee); },
+             Code::INVALID_ARGUMENT, "subject_ids[1]")
+        .Bad("unknown subject", [](Req& r) { r.set_subject_ids(0, "E-NOPE"); }, Code::NOT_FOUND,
+             "subject_ids[0]")
+        .Bad("departed subject", [](Req& r) { r.add_subject_ids(kDeparted); },
+             Code::FAILED_PRECONDITION, "subject_ids[1]")
+        .Bad("missing title", [](Req& r) { r.clear_title(); }, Code::INVALID_ARGUMENT, "title")
+        .Bad("oversized title", [](Req& r) { r.set_title(kLongName); }, Code::INVALID_ARGUMENT,
+             "title")
+        .Bad("missing story", [](Req& r) { r.clear_story(); }, Code::INVALID_ARGUMENT, "story")
+        .Bad("unknown goal", [](Req& r) { r.mutable_evidence()->set_goal_ids(0, "G-NOPE"); },
+             Code::NOT_FOUND, "evidence.goal_ids[0]")
+        .Bad("goal of someone else",
+             [](Req& r) { r.mutable_evidence()->set_goal_ids(0, kChildGoal); },
+             Code::INVALID_ARGUMENT, "evidence.goal_ids[0]")
+        .Bad("unknown key result",
+             [](Req& r) {
+               auto* kr = r.mutable_evidence()->add_key_results();
+               kr->set_goal_id(kGoal);
+               kr->set_key_result_id("KR-NOPE");
+             },
+             Code::NOT_FOUND, "evidence.key_results[0].key_result_id")
+        .Bad("unknown metric event",
+             [](Req& r) { r.mutable_evidence()->add_metric_event_ids("ev-nope"); },
+             Code::NOT_FOUND, "evidence.metric_event_ids[0]")
+        .Bad("a metric observation named as a grade",
+             [](Req& r) { r.mutable_evidence()->add_grade_event_ids(kUsedEventId); },
+             Code::INVALID_ARGUMENT, "evidence.grade_event_ids[0]")
+        .Bad("unknown action", [](Req& r) { r.mutable_evidence()->add_action_ids("A-NOPE"); },
+             Code::NOT_FOUND, "evidence.action_ids[0]")
+        .Bad("more than kCaseEvidenceMax evidence ids",
+             [](Req& r) {
+               for (size_t i = 0; i < limits::kCaseEvidenceMax; i++) {
+                 r.mutable_evidence()->add_goal_ids(absl::StrCat("G-", i));
+               }
+             },
+             Code::INVALID_ARGUMENT, "evidence")
+        .Bad("existing case", [](Req& r) { r.set_case_id(kCase); }, Code::ALREADY_EXISTS,
+             "case_id");
+  }
   return t;
 }
 
@@ -868,7 +995,7 @@ const std::vector<std::string> kCommandRpcs = {
     "OpenCycle", "CloseCycle", "SetGoal", "ReviseGoal", "RecordKeyResultProgress", "CloseGoal",
     "RecordCheckIn", "ObserveMetric", "ObserveMetrics", "StreamMetrics", "SubmitScore",
     "AmendScore", "AdjustCalibration", "FinalizeGrade", "RecordFeedback", "AcknowledgeGrade",
-    "RaiseDispute", "ResolveDispute", "RecordTraining"};
+    "RaiseDispute", "ResolveDispute", "RecordTraining", "GivePraise", "NominateCase"};
 
 void RunRows(const std::string& rpc) {
   TestServer server;
@@ -987,6 +1114,8 @@ TEST_CASE("bad input: AcknowledgeGrade", "[bad_input]") { RunRows("AcknowledgeGr
 TEST_CASE("bad input: RaiseDispute", "[bad_input]") { RunRows("RaiseDispute"); }
 TEST_CASE("bad input: ResolveDispute", "[bad_input]") { RunRows("ResolveDispute"); }
 TEST_CASE("bad input: RecordTraining", "[bad_input]") { RunRows("RecordTraining"); }
+TEST_CASE("bad input: GivePraise", "[bad_input]") { RunRows("GivePraise"); }
+TEST_CASE("bad input: NominateCase", "[bad_input]") { RunRows("NominateCase"); }
 
 }  // namespace
 }  // namespace perfledger::testing

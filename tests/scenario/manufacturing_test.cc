@@ -62,9 +62,9 @@ struct Loaded {
   Server server{dir};
   CommandOutput load;
 
-  Loaded() {
+  explicit Loaded(const std::string& scenario = kScenarioDir) {
     server.Start();
-    load = Perfctl({"scenario", "load", kScenarioDir});
+    load = Perfctl({"scenario", "load", scenario});
     if (load.code() != 0) throw std::runtime_error("scenario load failed: " + load.Describe());
     WaitQuiescent(server.channel());
   }
@@ -697,6 +697,50 @@ TEST_CASE("manufacturing: alert rules switched to max alert on one bad reading, 
   auto audit = s.Perfctl({"audit", "dry-run"});
   INFO(audit.Describe());
   CHECK(audit.code() == 0);
+}
+
+// ---------------------------------------------------------------- the whole chain
+
+TEST_CASE("manufacturing chain: lines alert the production manager, a failed plan opens an HR "
+          "review, a dispute is resolved, a case is published", "[scenario][e2e]") {
+  Loaded s(kScenarioDir + "/chain");
+  INFO(s.load.Describe());
+  const std::vector<v1::RecordedEvent> events = s.Events();
+  const Facts facts(events);
+  // LINE2's rate from its workers alerts the manager of PROD, above the lines.
+  bool line_alert = false;
+  for (const auto& a : facts.alerts) {
+    if (a.subject_id() == "LINE2") line_alert = a.notify_employee_id() == "E2";
+  }
+  CHECK(line_alert);
+  // W13's plan, with its goal, closed as failed: the exit review, caused by the closing.
+  bool goals_set = false, closed_failed = false, dispute_resolved = false, published = false;
+  for (const auto& e : events) {
+    const v1::Event& ev = e.event();
+    if (ev.has_pip_goals_set()) goals_set = ev.pip_goals_set().goal_ids_size() == 1;
+    if (ev.has_pip_closed()) closed_failed = ev.pip_closed().outcome() == v1::PIP_OUTCOME_FAILED;
+    if (ev.has_dispute_resolved()) {
+      dispute_resolved = ev.dispute_resolved().dispute_id() == "DSP-W21-2026H1";
+    }
+    if (ev.has_case_published()) published = ev.case_published().case_id() == "CASE-W23-SETUP";
+  }
+  CHECK(goals_set);
+  CHECK(closed_failed);
+  CHECK(dispute_resolved);
+  CHECK(published);
+  size_t exit_reviews = 0;
+  for (const auto& a : facts.ActionsOf("W13")) {
+    if (a.kind() == v1::ACTION_KIND_HR_REVIEW) exit_reviews++;
+  }
+  CHECK(exit_reviews == 1);
+  // The case is in line 2's feed; loading again appends nothing.
+  CheckRun(s.Perfctl({"praise", "feed", "LINE2"}), {"CASE-W23-SETUP"});
+  const uint64_t before = events.size();
+  auto again = s.Perfctl({"scenario", "load", kScenarioDir + "/chain"});
+  INFO(again.Describe());
+  CHECK(again.code() == 0);
+  WaitQuiescent(s.server.channel());
+  CHECK(s.Events().size() == before);
 }
 
 // ---------------------------------------------------------------- fixed server bugs

@@ -226,6 +226,38 @@ v1::OpenPipRequest OpenPipReq(const std::string& pip_id, const std::string& empl
   return r;
 }
 
+v1::GivePraiseRequest PraiseReq(const std::string& praise_id, const std::string& giver,
+                                const std::vector<std::string>& recipients,
+                                v1::PraiseVisibility visibility) {
+  v1::GivePraiseRequest r;
+  r.set_praise_id(praise_id);
+  r.set_giver_id(giver);
+  for (const auto& id : recipients) r.add_recipient_ids(id);
+  r.add_values("customer-first");
+  r.set_message(absl::StrCat("Thank you for the night shift, from ", giver));
+  r.set_visibility(visibility);
+  return r;
+}
+
+v1::NominateCaseRequest NominateCaseReq(const std::string& case_id,
+                                        const std::vector<std::string>& subjects) {
+  v1::NominateCaseRequest r;
+  r.set_case_id(case_id);
+  for (const auto& id : subjects) r.add_subject_ids(id);
+  r.set_title(absl::StrCat("Case ", case_id));
+  r.set_story("Rebuilt the line's inspection routine; rework fell by half.");
+  return r;
+}
+
+v1::RecordCaseConsentRequest ConsentReq(const std::string& case_id, const std::string& subject,
+                                        v1::CaseConsent consent) {
+  v1::RecordCaseConsentRequest r;
+  r.set_case_id(case_id);
+  r.set_subject_id(subject);
+  r.set_consent(consent);
+  return r;
+}
+
 v1::AdjustCalibrationRequest CalibrationReq(const std::string& employee, int64_t score_milli) {
   v1::AdjustCalibrationRequest r;
   r.set_employee_id(employee);

@@ -66,6 +66,15 @@ v1::AmendScoreRequest AmendScoreReq(const std::string& score_id,
 // A 60-day plan with a checkpoint every 14 days.
 v1::OpenPipRequest OpenPipReq(const std::string& pip_id,
                               const std::string& employee = fx::kEmployee);
+// A public praise from `giver` to `recipients` for the value "customer-first".
+v1::GivePraiseRequest PraiseReq(const std::string& praise_id, const std::string& giver,
+                                const std::vector<std::string>& recipients,
+                                v1::PraiseVisibility visibility = v1::PRAISE_VISIBILITY_PUBLIC);
+// A case about `subjects` with a title and a story and no evidence.
+v1::NominateCaseRequest NominateCaseReq(const std::string& case_id,
+                                        const std::vector<std::string>& subjects);
+v1::RecordCaseConsentRequest ConsentReq(const std::string& case_id, const std::string& subject,
+                                        v1::CaseConsent consent = v1::CASE_CONSENT_GIVEN);
 v1::AdjustCalibrationRequest CalibrationReq(const std::string& employee = fx::kEmployee,
                                             int64_t score_milli = 3200);
 v1::FinalizeGradeRequest FinalizeGradeReq(const std::string& employee = fx::kEmployee,

@@ -44,6 +44,7 @@ void TestServer::StartServer() {
   metrics_ = v1::Metrics::NewStub(channel_);
   reviews_ = v1::Reviews::NewStub(channel_);
   pips_ = v1::Pips::NewStub(channel_);
+  recognition_ = v1::Recognition::NewStub(channel_);
   training_ = v1::Training::NewStub(channel_);
   log_ = v1::Log::NewStub(channel_);
 }

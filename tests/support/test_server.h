@@ -77,6 +77,7 @@ class TestServer {
   v1::Metrics::Stub& metrics() { return *metrics_; }
   v1::Reviews::Stub& reviews() { return *reviews_; }
   v1::Pips::Stub& pips() { return *pips_; }
+  v1::Recognition::Stub& recognition() { return *recognition_; }
   v1::Training::Stub& training() { return *training_; }
   v1::Log::Stub& log() { return *log_; }
 
@@ -119,6 +120,7 @@ class TestServer {
   std::unique_ptr<v1::Metrics::Stub> metrics_;
   std::unique_ptr<v1::Reviews::Stub> reviews_;
   std::unique_ptr<v1::Pips::Stub> pips_;
+  std::unique_ptr<v1::Recognition::Stub> recognition_;
   std::unique_ptr<v1::Training::Stub> training_;
   std::unique_ptr<v1::Log::Stub> log_;
 };

@@ -18,10 +18,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +35,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "perfledger/v1/views.grpc.pb.h"
 #include "tools/perfctl/commands.h"
 #include "tools/perfctl/digest.h"
 #include "tools/perfctl/parse.h"
@@ -41,6 +45,7 @@ namespace perfctl {
 namespace {
 
 using nlohmann::json;
+namespace v1 = perfledger::v1;
 
 constexpr char kManifest[] = "scenario.json";
 constexpr size_t kManifestBytesMax = 4 << 20;
@@ -71,6 +76,10 @@ struct Scenario {
   std::string goals;
   std::vector<std::string> metrics;
   std::vector<Compute> compute_grades;
+  // After the grades: perfctl command lines, in order (what people do next: a plan's goals and
+  // outcome, a dispute, recognition). An argument "{pip:<employee>}" is the id of the
+  // employee's first improvement plan (the one the policy opened), looked up when the step runs.
+  std::vector<std::vector<std::string>> then;
 };
 
 absl::StatusOr<json> ReadJsonFile(const std::string& path, size_t max_bytes) {
@@ -149,7 +158,7 @@ absl::StatusOr<Scenario> ReadScenario(const std::string& dir) {
   PERFCTL_ASSIGN_OR_RETURN(json manifest, ReadJsonFile(path, kManifestBytesMax));
   PERFCTL_RETURN_IF_ERROR(CheckKeys(manifest, kManifest,
                                     {"description", "policy", "org_units", "employees", "cycles",
-                                     "goals", "metrics", "compute_grades"}));
+                                     "goals", "metrics", "compute_grades", "then"}));
   Scenario s;
   s.dir = dir;
   PERFCTL_ASSIGN_OR_RETURN(s.description, GetString(manifest, kManifest, "description", false));
@@ -202,6 +211,24 @@ absl::StatusOr<Scenario> ReadScenario(const std::string& dir) {
         }
       }
       s.compute_grades.push_back(std::move(c));
+    }
+  }
+  if (auto it = manifest.find("then"); it != manifest.end() && !it->is_null()) {
+    if (!it->is_array()) return UsageError(absl::StrCat(kManifest, ": then: expected a list"));
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& item = (*it)[i];
+      const std::string where = absl::StrCat(kManifest, ": then[", i, "]");
+      PERFCTL_RETURN_IF_ERROR(CheckKeys(item, where, {"perfctl", "note"}));
+      auto args = item.find("perfctl");
+      if (args == item.end() || !args->is_array() || args->empty()) {
+        return UsageError(absl::StrCat(where, ".perfctl: expected the command line as a list"));
+      }
+      std::vector<std::string> line;
+      for (const json& a : *args) {
+        if (!a.is_string()) return UsageError(absl::StrCat(where, ".perfctl: expected strings"));
+        line.push_back(a.get<std::string>());
+      }
+      s.then.push_back(std::move(line));
     }
   }
   return s;
@@ -412,6 +439,18 @@ absl::StatusOr<std::vector<Step>> PlanSteps(const Scenario& s) {
     for (const std::string& e : c.employees) step.args.insert(step.args.end(), {"--employee", e});
     steps.push_back(std::move(step));
   }
+  for (const std::vector<std::string>& line : s.then) {
+    // The label: the command and its first operand ("pip close {pip:W13}").
+    std::vector<std::string> head;
+    for (const std::string& arg : line) {
+      if (absl::StartsWith(arg, "-") || head.size() == 3) break;
+      head.push_back(arg);
+    }
+    Step step{absl::StrJoin(head, " "), "command", line};
+    step.args.insert(step.args.end(),
+                     {"--idempotency-key", StepKey("then", json(line).dump())});
+    steps.push_back(std::move(step));
+  }
   return steps;
 }
 
@@ -443,6 +482,33 @@ struct StepResult {
   json output;        // its -o json document (null if it printed none)
 };
 
+constexpr char kPipPlaceholder[] = "{pip:";
+
+// The step with its "{pip:<employee>}" arguments replaced by the id of the employee's first
+// plan (by opening time), read from the PIP view once it has applied the log so far.
+absl::StatusOr<Step> Resolve(Session& session, Step step) {
+  for (std::string& arg : step.args) {
+    if (!absl::StartsWith(arg, kPipPlaceholder) || !absl::EndsWith(arg, "}")) continue;
+    const std::string employee =
+        arg.substr(sizeof(kPipPlaceholder) - 1, arg.size() - sizeof(kPipPlaceholder));
+    v1::ListPipsRequest request;
+    request.set_employee_id(employee);
+    std::optional<v1::PipPlan> first;
+    // The reactor opens the plan asynchronously after the grade: wait for it a little.
+    for (int attempt = 0; attempt < 100 && !first; attempt++) {
+      PERFCTL_ASSIGN_OR_RETURN(v1::ListPipsResponse plans,
+                               (CallUnary<v1::Views>(session, &v1::Views::Stub::ListPips, request)));
+      for (const v1::PipPlan& p : plans.plans()) {
+        if (!first || p.starts_at().seconds() < first->starts_at().seconds()) first = p;
+      }
+      if (!first) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!first) return UsageError(absl::StrCat(arg, ": ", employee, " has no improvement plan"));
+    arg = first->pip_id();
+  }
+  return step;
+}
+
 // Parses and runs one perfctl command line in-process, with the scenario's connection flags.
 StepResult RunStep(const GlobalFlags& global, const Step& step) {
   CLI::App app("perfctl scenario step", "perfctl");
@@ -455,6 +521,9 @@ StepResult RunStep(const GlobalFlags& global, const Step& step) {
   AddMetricCommands(app, session);
   AddReviewCommands(app, session);
   AddPolicyCommands(app, session);
+  AddPipCommands(app, session);
+  AddDisputeCommands(app, session);
+  AddRecognitionCommands(app, session);
   StepResult result;
   std::vector<std::string> args(step.args.rbegin(), step.args.rend());  // CLI11 wants them reversed
   try {
@@ -578,7 +647,13 @@ absl::Status RunLoad(Session& session, const std::string& dir) {
       if (!json_output) table.PrintRow(std::cout, {absl::StrCat(i + 1), step.label, "not run", ""});
       continue;
     }
-    StepResult r = RunStep(session.flags(), step);
+    StepResult r;
+    if (absl::StatusOr<Step> resolved = Resolve(session, step); resolved.ok()) {
+      r = RunStep(session.flags(), *resolved);
+    } else {
+      r.exit_code = static_cast<int>(ExitCode::kUsage);
+      r.error = std::string(resolved.status().message());
+    }
     const bool success = r.exit_code == 0;
     (success ? ok : failed) += 1;
     std::string detail = Detail(step, r);
@@ -630,7 +705,9 @@ void AddScenarioCommands(CLI::App& app, Session& session) {
       "\nscenario.json keys (all optional but their order is fixed): policy (file), org_units"
       "\n(file or list), employees, cycles ([{cycle_id, name, start, end, grades}]), goals"
       "\n(goals.json: SetGoal objects with key_results and progress), metrics (CSV), and"
-      "\ncompute_grades ([{cycle_id, at, employee_ids}]). Org-unit files naming managers are"
+      "\ncompute_grades ([{cycle_id, at, employee_ids}]), then ([{perfctl: [args...], note}]: what"
+      "\npeople do next, e.g. a plan's goals and outcome, a dispute, recognition; an argument"
+      "\n\"{pip:<employee>}\" is the employee's first plan). Org-unit files naming managers are"
       "\napplied without them before the employees and with them after. Each step is the perfctl"
       "\ncommand of the same name with an idempotency key derived from its content, so loading"
       "\ntwice appends nothing. The first failing step stops the load (exit 1).",

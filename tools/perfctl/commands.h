@@ -15,6 +15,8 @@ void AddCycleCommands(CLI::App& app, Session& session);     // cycle open|close
 void AddGoalCommands(CLI::App& app, Session& session);      // goal set|revise|progress|close
 void AddCheckInCommands(CLI::App& app, Session& session);   // checkin record
 void AddPipCommands(CLI::App& app, Session& session);       // pip open|goals|checkpoint|...
+// praise give|feed, case nominate|consent|review|publish|withdraw|show
+void AddRecognitionCommands(CLI::App& app, Session& session);
 void AddMetricCommands(CLI::App& app, Session& session);    // metric record|import
 void AddReviewCommands(CLI::App& app, Session& session);    // score, grade, calibrate, feedback
 void AddDisputeCommands(CLI::App& app, Session& session);   // review acknowledge|dispute|...

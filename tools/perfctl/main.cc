@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   perfctl::AddGoalCommands(app, session);
   perfctl::AddCheckInCommands(app, session);
   perfctl::AddPipCommands(app, session);
+  perfctl::AddRecognitionCommands(app, session);
   perfctl::AddMetricCommands(app, session);
   perfctl::AddReviewCommands(app, session);
   perfctl::AddDisputeCommands(app, session);
