@@ -333,32 +333,46 @@ std::string BandRule(const policy::Policy& policy, const std::string& grade) {
   return "";
 }
 
-// The observation rows of `prefix` from `start`, at most `limit`, up to `through` (a key
-// suffix, empty: no bound); the token of the next one when more remain.
-absl::Status ReadObservations(const Projector::Reader& reader, const std::string& prefix,
+// The observations of `metric` in `cycle` about `employee`, read from the employee's timeline
+// (their events in log order, one partition) from position suffix `start`, at most `limit`, up
+// to position suffix `through` (empty: no bound); the token of the next one when more remain.
+absl::Status ReadObservations(const Projector::Reader& reader, const std::string& employee,
+                              const std::string& cycle, const std::string& metric,
                               const std::string& start, const std::string& through, size_t limit,
                               google::protobuf::RepeatedPtrField<v1::ObservationRef>* out,
                               std::string* next_token) {
+  const std::string prefix = employee + "/";
   std::unique_ptr<rocksdb::Iterator> it(
-      reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kEventIndexView)));
+      reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family("timeline")));
+  v1::Envelope envelope;
+  v1::Event event;
   for (it->Seek(prefix + start); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     const rocksdb::Slice key = it->key();
     const std::string suffix(key.data() + prefix.size(), key.size() - prefix.size());
-    if (suffix.size() != 12) return absl::DataLossError("observation index row");
+    if (suffix.size() != 12) return absl::DataLossError("timeline row");
     if (!through.empty() && suffix > through) break;
+    if (!envelope.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())) ||
+        envelope.type() != "MetricObserved" || !event.ParseFromString(envelope.payload())) {
+      continue;
+    }
+    const v1::MetricObserved& m = event.metric_observed();
+    if (m.subject_kind() != v1::OWNER_KIND_EMPLOYEE || m.subject_id() != employee ||
+        m.cycle_id() != cycle || m.metric() != metric) {
+      continue;
+    }
     if (static_cast<size_t>(out->size()) >= limit) {
-      // The token is the next row's position: the next page starts there.
+      // The token is the next observation's position: the next page starts there.
       *next_token = absl::WebSafeBase64Escape(suffix);
       break;
     }
     v1::ObservationRef* ref = out->Add();
-    if (!ref->ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("observation index row");
-    }
-    ref->mutable_position()->set_partition(GetBigEndian32(suffix.substr(0, 4)));
-    ref->mutable_position()->set_offset(GetBigEndian64(suffix.substr(4, 8)));
+    *ref->mutable_position() = envelope.position();
+    ref->set_event_id(envelope.event_id());
+    ref->set_value_milli(m.value_milli());
+    if (m.has_denominator()) ref->set_denominator(m.denominator());
+    *ref->mutable_occurred_at() = envelope.occurred_at();
   }
-  return FromRocks(it->status(), "read the observation index");
+  return FromRocks(it->status(), "read the timeline");
 }
 
 }  // namespace
@@ -522,9 +536,8 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
         const std::string through =
             in.has_through() ? PositionSuffix(in.through().partition(), in.through().offset())
                              : "";
-        RETURN_IF_ERROR(ReadObservations(reader, ObservationKey(m.subject_id(), m.cycle_id(),
-                                                                m.metric()),
-                                         "", through, limits::kExplainObservationsMax,
+        RETURN_IF_ERROR(ReadObservations(reader, m.subject_id(), m.cycle_id(), m.metric(), "",
+                                         through, limits::kExplainObservationsMax,
                                          set->mutable_first(), set->mutable_next_page_token()));
       }
     }
@@ -581,9 +594,9 @@ absl::StatusOr<v1::ListObservationsResponse> ListObservations(
           : "";
   auto reader = projector.Read();
   v1::ListObservationsResponse out;
-  RETURN_IF_ERROR(ReadObservations(
-      reader, ObservationKey(request.employee_id(), request.cycle_id(), request.metric()), start,
-      through, page, out.mutable_observations(), out.mutable_next_page_token()));
+  RETURN_IF_ERROR(ReadObservations(reader, request.employee_id(), request.cycle_id(),
+                                   request.metric(), start, through, page,
+                                   out.mutable_observations(), out.mutable_next_page_token()));
   return out;
 }
 

@@ -531,6 +531,13 @@ absl::StatusOr<size_t> Projector::Step() {
           break;
         }
       }
+      if (results[i].ok()) {
+        if (absl::Status s = views_[i]->FinishBatch(txn); !s.ok()) {
+          results[i] = absl::Status(s.code(), absl::StrFormat("view %s at the end of a batch: %s",
+                                                              std::string(views_[i]->name()),
+                                                              s.message()));
+        }
+      }
       bytes_put[i] = txn.bytes_put();
       view_nanos_[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::steady_clock::now() - started)

@@ -40,7 +40,6 @@ namespace {
 //   win/<rule>/<subject>             WindowState (an employee rule's rolling window)
 //   acb/<rule>/<subject>/<cycle>     "1" while a cycle-window rule is in breach
 //   ruc/<cycle>/<metric>/<unit>      UnitRollup of the unit and its sub-units (rollup.h)
-//   rup/<cycle>/<metric>/<unit>/<employee>   "" once the employee counted for the unit
 //   rw/<rule>/<unit>                 RollupWindow (a unit rule's rolling window of days)
 //   rwd/<rule>/<unit>/<ordered day>  UnitRollup of one day
 //   dl/<BE64 micros>/<subject>       Deadline; dls/<subject> → the dl/ key
@@ -154,6 +153,10 @@ class ReactorView final : public View {
   size_t cached_rows() const override { return limits::kReactorCachedRowsMax; }
 
   absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override;
+  absl::Status FinishBatch(ViewTxn& txn) override {
+    rollups_.Flush(txn);
+    return absl::OkStatus();
+  }
 
   // Reactions decided by the batch being applied.
   std::vector<internal::Reaction>& pending() { return pending_; }
@@ -162,6 +165,7 @@ class ReactorView final : public View {
   // dropped them), so the cache never outlives the rows it mirrors.
   void StartBatch() {
     pending_.clear();
+    rollups_ = RollupRows();
     current_policy_.reset();
   }
 
@@ -229,6 +233,7 @@ class ReactorView final : public View {
   Mode mode_;
   Sealer* sealer_;
   std::vector<internal::Reaction> pending_;
+  RollupRows rollups_;
   std::optional<uint64_t> current_policy_;
   std::mutex policies_mu_;
   absl::flat_hash_map<uint64_t, std::shared_ptr<const policy::Policy>> policies_;
@@ -732,11 +737,15 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
                                    e.occurred_at(), e.event_id()};
   const bool employee = m.subject_kind() == v1::OWNER_KIND_EMPLOYEE;
 
+  // A person counts once per cycle for the units of their first observation in it: the group
+  // size small-group hiding reads (a move mid-cycle does not count them again).
+  bool first_in_cycle = false;
   if (employee && !m.cycle_id().empty()) {
     const std::string key = Key({"agg", m.cycle_id(), m.subject_id(), m.metric()});
     ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(txn, key));
     internal::MetricAggregate a = agg ? *agg : internal::MetricAggregate();
     AddToAggregate(a, observed, e.position());
+    first_in_cycle = a.count() == 1;
     txn.PutReadBack(key, a.SerializeAsString());
   }
   if (employee && pol) {
@@ -764,20 +773,11 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
   }
   for (const std::string& u : units) {
     if (!m.cycle_id().empty()) {
-      const std::string key = Key({"ruc", m.cycle_id(), m.metric(), u});
-      ASSIGN_OR_RETURN(auto row, Load<internal::UnitRollup>(txn, key));
-      internal::UnitRollup r = row ? *row : internal::UnitRollup();
-      if (employee) {
-        // Distinct people per unit: the group size that small-group hiding reads.
-        const std::string member = Key({"rup", m.cycle_id(), m.metric(), u, m.subject_id()});
-        ASSIGN_OR_RETURN(auto seen, txn.Get(member));
-        if (!seen) {
-          txn.PutReadBack(member, "");
-          r.set_people(r.people() + 1);
-        }
-      }
-      AddToRollup(r, observed);
-      txn.PutReadBack(key, r.SerializeAsString());
+      ASSIGN_OR_RETURN(internal::UnitRollup * r,
+                       rollups_.Rollup(txn, Key({"ruc", m.cycle_id(), m.metric(), u}),
+                                       RollupRows::IfAbsent::kCreate));
+      if (first_in_cycle) r->set_people(r->people() + 1);
+      AddToRollup(*r, observed);
     }
     if (!pol) continue;
     for (const policy::AlertRule& rule : pol->alerts) {
@@ -844,19 +844,21 @@ absl::Status ReactorView::UnitAlert(const v1::Envelope& e, const v1::MetricObser
                                     policy::Rollup rollup, ViewTxn& txn) {
   std::optional<int64_t> value;
   bool was_breached = false;
-  std::optional<RollupWindow> window;
+  internal::RollupWindow* window = nullptr;
   std::string cycle_breach_key;
   if (rule.window == policy::AlertWindowKind::kCycle) {
     if (m.cycle_id().empty()) return absl::OkStatus();
-    ASSIGN_OR_RETURN(auto row, Load<internal::UnitRollup>(
-                                   txn, Key({"ruc", m.cycle_id(), m.metric(), unit})));
-    if (row) value = RollupValue(*row, rule.aggregate, rollup);
+    ASSIGN_OR_RETURN(internal::UnitRollup * row,
+                     rollups_.Rollup(txn, Key({"ruc", m.cycle_id(), m.metric(), unit}),
+                                     RollupRows::IfAbsent::kNone));
+    if (row != nullptr) value = RollupValue(*row, rule.aggregate, rollup);
     cycle_breach_key = Key({"acb", rule.id, unit, m.cycle_id()});
     ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
     was_breached = flag.has_value();
   } else {
-    ASSIGN_OR_RETURN(window, RollupWindow::Load(txn, rule.id, unit, rule.window_days));
-    RETURN_IF_ERROR(window->Add(txn, observed));
+    RollupWindow days(rule.id, unit, rule.window_days);
+    RETURN_IF_ERROR(days.Add(txn, rollups_, observed));
+    ASSIGN_OR_RETURN(window, days.Header(txn, rollups_));
     value = RollupValue(window->total(), rule.aggregate, rollup);
     was_breached = window->breached();
   }
@@ -870,8 +872,8 @@ absl::Status ReactorView::UnitAlert(const v1::Envelope& e, const v1::MetricObser
     RETURN_IF_ERROR(RaiseAlert(e, rule, version, value, unit, subject, txn));
   }
   if (was_breached != in_breach) {
-    if (window) {
-      window->SetBreached(txn, in_breach);
+    if (window != nullptr) {
+      window->set_breached(in_breach);
     } else if (in_breach) {
       txn.Put(cycle_breach_key, "1");
     } else {

@@ -96,17 +96,62 @@ std::optional<int64_t> RollupValue(const internal::UnitRollup& r, policy::Aggreg
   return r.last();
 }
 
+// ---------------------------------------------------------------- RollupRows
+
+absl::StatusOr<internal::UnitRollup*> RollupRows::Rollup(ViewTxn& txn, const std::string& key,
+                                                         IfAbsent absent) {
+  auto it = rollups_.find(key);
+  if (it == rollups_.end()) {
+    ASSIGN_OR_RETURN(auto row, txn.Get(key));
+    std::optional<internal::UnitRollup> parsed;
+    if (row) {
+      parsed.emplace();
+      if (!parsed->ParseFromString(*row)) {
+        return absl::DataLossError(absl::StrCat("reactor row ", key));
+      }
+    }
+    it = rollups_.emplace(key, std::move(parsed)).first;
+  }
+  if (!it->second && absent == IfAbsent::kCreate) it->second.emplace();
+  return it->second ? &*it->second : nullptr;
+}
+
+absl::StatusOr<internal::RollupWindow*> RollupRows::Window(ViewTxn& txn, const std::string& key) {
+  auto it = windows_.find(key);
+  if (it == windows_.end()) {
+    ASSIGN_OR_RETURN(auto row, txn.Get(key));
+    internal::RollupWindow header;
+    if (row && !header.ParseFromString(*row)) {
+      return absl::DataLossError(absl::StrCat("reactor row ", key));
+    }
+    it = windows_.emplace(key, std::move(header)).first;
+  }
+  return &it->second;
+}
+
+void RollupRows::Delete(ViewTxn& txn, const std::string& key) {
+  rollups_[key].reset();
+  txn.Delete(key);
+}
+
+void RollupRows::Flush(ViewTxn& txn) {
+  for (const auto& [key, row] : rollups_) {
+    if (row) txn.PutReadBack(key, row->SerializeAsString());
+  }
+  for (const auto& [key, header] : windows_) {
+    if (header.total().count() > 0) txn.PutReadBack(key, header.SerializeAsString());
+  }
+  rollups_.clear();
+  windows_.clear();
+}
+
 // ---------------------------------------------------------------- RollupWindow
 
-absl::StatusOr<RollupWindow> RollupWindow::Load(ViewTxn& txn, std::string_view rule_id,
-                                                std::string_view unit, uint32_t window_days) {
-  RollupWindow w(Key({"rw", rule_id, unit}), Key({"rwd", rule_id, unit}) + "/", window_days);
-  ASSIGN_OR_RETURN(auto row, txn.Get(w.header_key_));
-  if (row && !w.header_.ParseFromString(*row)) {
-    return absl::DataLossError(absl::StrCat("reactor row ", w.header_key_));
-  }
-  return w;
-}
+RollupWindow::RollupWindow(std::string_view rule_id, std::string_view unit,
+                           uint32_t window_days)
+    : header_key_(Key({"rw", rule_id, unit})),
+      day_prefix_(Key({"rwd", rule_id, unit}) + "/"),
+      window_days_(window_days) {}
 
 std::string RollupWindow::DayKey(int64_t day) const {
   std::string key = day_prefix_;
@@ -114,56 +159,35 @@ std::string RollupWindow::DayKey(int64_t day) const {
   return key;
 }
 
-absl::Status RollupWindow::Add(ViewTxn& txn, const RolledObservation& o) {
+absl::Status RollupWindow::Add(ViewTxn& txn, RollupRows& rows, const RolledObservation& o) {
+  ASSIGN_OR_RETURN(internal::RollupWindow* header, rows.Window(txn, header_key_));
   const int64_t day = DayOf(o.at);
   const int64_t span = static_cast<int64_t>(window_days_);
-  const bool empty = header_.total().count() == 0;
-  if (!empty && day <= header_.newest_day() - span) return absl::OkStatus();  // already out
-  if (empty || day > header_.newest_day()) {
-    const int64_t old_newest = header_.newest_day();
-    header_.set_newest_day(day);
+  const bool empty = header->total().count() == 0;
+  if (!empty && day <= header->newest_day() - span) return absl::OkStatus();  // already out
+  if (empty || day > header->newest_day()) {
+    const int64_t old_newest = header->newest_day();
+    header->set_newest_day(day);
     if (!empty) {
       // The old window's days up to day - span leave it (at most `span` rows), and the total
       // is summed again from the days that stay.
       for (int64_t d = old_newest - span + 1; d <= std::min(old_newest, day - span); d++) {
-        txn.Delete(DayKey(d));
+        rows.Delete(txn, DayKey(d));
       }
-      RETURN_IF_ERROR(Recount(txn));
+      internal::UnitRollup total;
+      for (int64_t d = day - span + 1; d <= old_newest; d++) {
+        ASSIGN_OR_RETURN(internal::UnitRollup* bucket,
+                         rows.Rollup(txn, DayKey(d), RollupRows::IfAbsent::kNone));
+        if (bucket != nullptr) Merge(total, *bucket);
+      }
+      *header->mutable_total() = std::move(total);
     }
   }
-  const std::string key = DayKey(day);
-  ASSIGN_OR_RETURN(auto row, txn.Get(key));
-  internal::UnitRollup bucket;
-  if (row && !bucket.ParseFromString(*row)) {
-    return absl::DataLossError(absl::StrCat("reactor row ", key));
-  }
-  AddToRollup(bucket, o);
-  txn.PutReadBack(key, bucket.SerializeAsString());
-  AddToRollup(*header_.mutable_total(), o);
-  txn.PutReadBack(header_key_, header_.SerializeAsString());
+  ASSIGN_OR_RETURN(internal::UnitRollup* bucket,
+                   rows.Rollup(txn, DayKey(day), RollupRows::IfAbsent::kCreate));
+  AddToRollup(*bucket, o);
+  AddToRollup(*header->mutable_total(), o);
   return absl::OkStatus();
-}
-
-absl::Status RollupWindow::Recount(ViewTxn& txn) {
-  internal::UnitRollup total;
-  const int64_t span = static_cast<int64_t>(window_days_);
-  for (int64_t d = header_.newest_day() - span + 1; d <= header_.newest_day(); d++) {
-    const std::string key = DayKey(d);
-    ASSIGN_OR_RETURN(auto row, txn.Get(key));
-    if (!row) continue;
-    internal::UnitRollup bucket;
-    if (!bucket.ParseFromString(*row)) {
-      return absl::DataLossError(absl::StrCat("reactor row ", key));
-    }
-    Merge(total, bucket);
-  }
-  *header_.mutable_total() = std::move(total);
-  return absl::OkStatus();
-}
-
-void RollupWindow::SetBreached(ViewTxn& txn, bool breached) {
-  header_.set_breached(breached);
-  txn.PutReadBack(header_key_, header_.SerializeAsString());
 }
 
 }  // namespace perfledger::projections

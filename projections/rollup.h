@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ledger/policy.h"
@@ -45,35 +46,46 @@ void AddToRollup(internal::UnitRollup& r, const RolledObservation& o);
 std::optional<int64_t> RollupValue(const internal::UnitRollup& r, policy::Aggregate aggregate,
                                    policy::Rollup rollup);
 
+// The roll-up rows of one batch, parsed once and written once at the batch's end (Flush): a
+// unit's rows change with every observation of any of its members, and parsing and
+// serializing them per observation would cost more than the arithmetic.
+class RollupRows {
+ public:
+  enum class IfAbsent { kCreate, kNone };
+  // The UnitRollup at `key`: a new empty one (kCreate) or null (kNone) when there is none.
+  absl::StatusOr<internal::UnitRollup*> Rollup(ViewTxn& txn, const std::string& key,
+                                               IfAbsent absent);
+  // The RollupWindow header at `key` (empty when there is none).
+  absl::StatusOr<internal::RollupWindow*> Window(ViewTxn& txn, const std::string& key);
+  void Delete(ViewTxn& txn, const std::string& key);
+  // Writes every row of the batch through `txn` and forgets them.
+  void Flush(ViewTxn& txn);
+
+ private:
+  absl::flat_hash_map<std::string, std::optional<internal::UnitRollup>> rollups_;
+  absl::flat_hash_map<std::string, internal::RollupWindow> windows_;
+};
+
 // An alert rule's rolling window of whole days over one unit's roll-up.
 class RollupWindow {
  public:
-  // The window of `rule_id` for `unit` as of `txn` (empty when it has none yet).
-  static absl::StatusOr<RollupWindow> Load(ViewTxn& txn, std::string_view rule_id,
-                                           std::string_view unit, uint32_t window_days);
+  RollupWindow(std::string_view rule_id, std::string_view unit, uint32_t window_days);
 
   // Adds an observation: into its day's bucket when that day is in the window (an older one is
-  // dropped), evicting the days that leave the window when it is the latest day yet. Writes the
-  // rows through `txn`, the header included.
-  absl::Status Add(ViewTxn& txn, const RolledObservation& o);
+  // dropped), evicting the days that leave the window when it is the latest day yet.
+  absl::Status Add(ViewTxn& txn, RollupRows& rows, const RolledObservation& o);
 
-  const internal::UnitRollup& total() const { return header_.total(); }
-  bool breached() const { return header_.breached(); }
-  void SetBreached(ViewTxn& txn, bool breached);
+  // The window's total and breach state (after Add).
+  absl::StatusOr<internal::RollupWindow*> Header(ViewTxn& txn, RollupRows& rows) {
+    return rows.Window(txn, header_key_);
+  }
 
  private:
-  RollupWindow(std::string header_key, std::string day_prefix, uint32_t window_days)
-      : header_key_(std::move(header_key)),
-        day_prefix_(std::move(day_prefix)),
-        window_days_(window_days) {}
   std::string DayKey(int64_t day) const;
-  // Recomputes the total from the buckets in the window (after days left it).
-  absl::Status Recount(ViewTxn& txn);
 
   std::string header_key_;
   std::string day_prefix_;
   uint32_t window_days_;
-  internal::RollupWindow header_;
 };
 
 }  // namespace perfledger::projections

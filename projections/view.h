@@ -111,6 +111,9 @@ class View {
   // skip it silently).
   virtual absl::Status Apply(const v1::Envelope& envelope, const v1::Event& event,
                              ViewTxn& txn) = 0;
+  // After the batch's last Apply, through the same transaction: a view that keeps rows parsed
+  // across a batch writes them here, once.
+  virtual absl::Status FinishBatch(ViewTxn&) { return absl::OkStatus(); }
   // True when the view's rows are large and never rewritten (a copy of each event): the state
   // store keeps their values in blob files, out of compaction's way.
   virtual bool large_values() const { return false; }

@@ -9,10 +9,6 @@
 //   "c/<action_id>/" + position   an ActionCancelled of an action
 // (the position in the key: views fold partitions in parallel, so two events naming the same
 // action must not overwrite one row in an order that depends on the threads)
-// and, for the observations a metric grade reads (Audit.ListObservations):
-//   "o/<employee>/<cycle>/<metric>/" + BE32 partition + BE64 offset → ObservationRef (without
-//                            its position, which is the key's)
-#include "perfledger/v1/audit.pb.h"
 #include "projections/keys.h"
 #include "projections/views/views.h"
 
@@ -33,17 +29,6 @@ class EventIndexView final : public View {
       }
     } else if (event.has_action_cancelled()) {
       txn.PutOwned(Key({"c", event.action_cancelled().action_id()}) + "/" + where, where);
-    } else if (event.has_metric_observed()) {
-      const v1::MetricObserved& m = event.metric_observed();
-      if (m.subject_kind() == v1::OWNER_KIND_EMPLOYEE && !m.cycle_id().empty()) {
-        v1::ObservationRef ref;
-        ref.set_event_id(e.event_id());
-        ref.set_value_milli(m.value_milli());
-        if (m.has_denominator()) ref.set_denominator(m.denominator());
-        *ref.mutable_occurred_at() = e.occurred_at();
-        txn.PutOwned(ObservationKey(m.subject_id(), m.cycle_id(), m.metric()) + where,
-                     ref.SerializeAsString());
-      }
     } else if (event.has_policy_published()) {
       std::string key = "p/";
       PutBigEndian64(key, event.policy_published().version());

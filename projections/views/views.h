@@ -39,12 +39,6 @@ std::string ErasureRecordKey(const std::string& employee);
 std::string ErasureIndexKey(uint32_t partition, uint64_t offset);
 std::string ErasureAckKey(const std::string& employee, const std::string& consumer);
 inline constexpr char kEventIndexView[] = "event_index";
-// The prefix of an employee's observations of a metric in a cycle in the event index; each row
-// appends the observation's BE32 partition and BE64 offset.
-inline std::string ObservationKey(std::string_view employee, std::string_view cycle,
-                                  std::string_view metric) {
-  return Key({"o", employee, cycle, metric}) + "/";
-}
 std::unique_ptr<View> MakeEventIndexView();
 
 }  // namespace perfledger::projections

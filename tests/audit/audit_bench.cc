@@ -175,9 +175,11 @@ int Main(int argc, char** argv) {
                 verdict->events_checked() / seconds, static_cast<unsigned long long>(reports));
   }
 
-  // Explain needs only the event index; index the whole log, then explain repeatedly.
+  // Explain reads the event index, and a metric input's observations the timeline; fold the
+  // whole log into both, then explain repeatedly.
   std::vector<std::unique_ptr<projections::View>> views;
   views.push_back(projections::MakeEventIndexView());
+  views.push_back(projections::MakeTimelineView());
   StateStoreOptions store_options;
   store_options.dir = dir.Sub("state");
   projections::Projector::AddFamilies(views, store_options);

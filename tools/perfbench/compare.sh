@@ -29,10 +29,12 @@ echo "after:    $after ($(sha256sum "$after" | cut -c1-12))"
 echo "command:  $bench --server 127.0.0.1:$port --server-pid PID $*"
 echo
 
-run() {  # label binary
-  local dir="$work/$1-$RANDOM"
+run() {  # label binary perfbench-args...
+  local label=$1 bin=$2
+  shift 2
+  local dir="$work/$label-$RANDOM"
   mkdir -p "$dir"
-  "$2" --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
+  "$bin" --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 100); do
     grep -q "serving on" "$dir/server.log" 2>/dev/null && break
@@ -47,8 +49,8 @@ run() {  # label binary
   cpu=$(grep -m1 -o 'per event: server [0-9.]*' "$dir/report.txt" | awk '{print $4}')
   local threads
   threads=$(grep -m1 '^cpu threads' "$dir/report.txt" | sed 's/  (gRPC.*//; s/^cpu threads us per event: //')
-  printf '%-6s %8s events/s  %6s us/event  threads: %s\n' "$1" "$eps" "$cpu" "$threads"
-  echo "$eps $cpu" >>"$work/$1.results"
+  printf '%-6s %8s events/s  %6s us/event  threads: %s\n' "$label" "$eps" "$cpu" "$threads"
+  echo "$eps $cpu" >>"$work/$label.results"
   rm -rf "$dir/data"
 }
 
