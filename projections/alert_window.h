@@ -7,10 +7,9 @@
 //                                                  greater (smaller) than every later one, each
 //                                                  linked to its neighbours
 // An observation writes its sample row and deletes the few rows that left the window, reading
-// them from the oldest one's key (a seek past earlier deletions, not a scan over them). Before
-// this, the window was one row of up to limits::kRollingWindowSamplesMax samples parsed, rebuilt
-// and rewritten for every observation: with the reference policy's alerts, perfbench's ingest
-// fell to 10k events/s at 73 µs of reactor CPU per event, and slowed as windows filled.
+// them from the oldest one's key (a seek past earlier deletions, not a scan over them). A window
+// kept as one row of up to limits::kRollingWindowSamplesMax samples would be parsed, rebuilt
+// and rewritten by every observation: O(window) per event, slower as windows fill.
 //
 // Max and min: the candidates form a monotonic queue. Their values fall (max) or rise (min) in
 // key order, so the oldest one is the window's extreme, kept in the header. A new sample removes
