@@ -162,9 +162,8 @@ class AuditService final : public v1::Audit::Service {
     // cycle's export leaves out whom the caller may not see.
     if (q->subject_case() == v1::ExportRequest::kEmployeeId && !v.SeesEverything() &&
         !v.Visible(v1::FIELD_CLASS_EVALUATION, Subject::Employee(q->employee_id()))) {
-      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                          absl::StrCat("employee_id: ", q->employee_id(),
-                                       " is outside the caller's scope"));
+      return ToGrpc(absl::PermissionDeniedError(
+          absl::StrCat("employee_id: ", q->employee_id(), " is outside the caller's scope")));
     }
     v1::RecordedEvent copy;
     return ToGrpc(projections::Export(*deps_->log, *q, [&](const v1::RecordedEvent& e) {

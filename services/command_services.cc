@@ -102,17 +102,16 @@ class ReviewsService final : public v1::Reviews::Service {
     if (!computed.ok()) {
       if (absl::IsNotFound(computed.status())) {
         // No policy in force: nothing can compute the grade the request left out.
-        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            "grade: required, since no policy is in force to compute it");
+        return ToGrpc(absl::FailedPreconditionError(
+            "grade: required, since no policy is in force to compute it"));
       }
       return ToGrpc(computed.status());
     }
     if (computed->grades().empty() || !computed->grades(0).skipped_reason().empty()) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("grade: cannot be computed: ",
-                                       computed->grades().empty()
-                                           ? "no inputs"
-                                           : computed->grades(0).skipped_reason()));
+      return ToGrpc(absl::FailedPreconditionError(
+          absl::StrCat("grade: cannot be computed: ",
+                       computed->grades().empty() ? "no inputs"
+                                                  : computed->grades(0).skipped_reason())));
     }
     v1::FinalizeGradeRequest explicit_grade = *request;
     explicit_grade.set_grade(computed->grades(0).grade());
@@ -197,18 +196,18 @@ class MetricsService final : public v1::Metrics::Service {
     v1::ObserveMetricsRequest batch;
     while (reader->Read(&batch)) {
       if (deps_->stopping.load()) {
-        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+        return ToGrpc(absl::UnavailableError("server shutting down"));
       }
       if (summary->batches() >= limits::kStreamBatchesMax) {
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "stream: too many batches in one call; open a new stream");
+        return ToGrpc(absl::ResourceExhaustedError(
+            "stream: too many batches in one call; open a new stream"));
       }
       const CommandContext ctx = CallerContext(*principal, *context);
       Ledger::Result r = deps_->ledger->ObserveMetrics(batch, ctx);
       if (!r.ok()) {
         absl::Status s = r.status();
-        return grpc::Status(ToGrpcCode(s.code()),
-                            absl::StrCat("batch ", summary->batches(), ": ", s.message()));
+        return ToGrpc(absl::Status(s.code(), absl::StrCat("batch ", summary->batches(), ": ",
+                                                          s.message())));
       }
       summary->set_batches(summary->batches() + 1);
       if (r->deduplicated()) summary->set_deduplicated_batches(summary->deduplicated_batches() + 1);
@@ -221,9 +220,9 @@ class MetricsService final : public v1::Metrics::Service {
     }
     // Read is false at the client's half-close and also for a message that does not parse.
     if (const std::string field = TakeInvalidUtf8Field(); !field.empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("batch ", summary->batches(), ": ", field,
-                                       ": not valid UTF-8 (earlier batches were recorded)"));
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat("batch ", summary->batches(), ": ", field,
+                       ": not valid UTF-8 (earlier batches were recorded)")));
     }
     std::vector<std::pair<uint32_t, uint64_t>> sorted(last.begin(), last.end());
     std::sort(sorted.begin(), sorted.end());

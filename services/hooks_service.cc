@@ -99,7 +99,7 @@ class HooksService final : public v1::Hooks::Service {
       }
     }
     if (deps_->stopping.load()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+      return ToGrpc(absl::UnavailableError("server shutting down"));
     }
     return grpc::Status::CANCELLED;
   }

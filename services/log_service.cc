@@ -26,13 +26,13 @@ class LogService final : public v1::Log::Service {
     if (!viewer.ok()) return ToGrpc(viewer.status());
     EventLog& log = *deps_->log;
     if (!request->all_partitions() && request->partition() >= log.partitions()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrFormat("partition: %d is not a partition (0..%d)",
-                                          request->partition(), log.partitions() - 1));
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrFormat("partition: %d is not a partition (0..%d)", request->partition(),
+                          log.partitions() - 1)));
     }
     if (request->limit() > limits::kReadLimitMax) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrFormat("limit: at most %d", limits::kReadLimitMax));
+      return ToGrpc(
+          absl::InvalidArgumentError(absl::StrFormat("limit: at most %d", limits::kReadLimitMax)));
     }
     const uint32_t limit = request->limit() == 0 ? limits::kReadLimitDefault : request->limit();
     uint32_t first = request->all_partitions() ? 0 : request->partition();
@@ -60,11 +60,10 @@ class LogService final : public v1::Log::Service {
       }
       if (scanned >= kReadScanEventsMax && sent < limit) {
         // Say so rather than answer OK: a partial page would look complete.
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            absl::StrFormat("stream: scanned %d events of partition %d without "
-                                            "filling the page; narrow it with partition and "
-                                            "from_offset",
-                                            scanned, p));
+        return ToGrpc(absl::ResourceExhaustedError(
+            absl::StrFormat("stream: scanned %d events of partition %d without filling the page; "
+                            "narrow it with partition and from_offset",
+                            scanned, p)));
       }
     }
     return grpc::Status::OK;
@@ -78,9 +77,8 @@ class LogService final : public v1::Log::Service {
     LogEnds cursor = request->from_latest() ? log.Ends() : LogEnds(log.partitions(), 0);
     for (const auto& pos : request->from()) {
       if (pos.partition() >= log.partitions()) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                            absl::StrFormat("from.partition: %d is not a partition",
-                                            pos.partition()));
+        return ToGrpc(absl::InvalidArgumentError(
+            absl::StrFormat("from.partition: %d is not a partition", pos.partition())));
       }
       cursor[pos.partition()] = pos.offset();
     }
@@ -110,7 +108,7 @@ class LogService final : public v1::Log::Service {
       }
     }
     if (deps_->stopping.load()) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down");
+      return ToGrpc(absl::UnavailableError("server shutting down"));
     }
     return grpc::Status::CANCELLED;
   }
