@@ -137,6 +137,24 @@ inline constexpr int kShutdownGraceSeconds = 10;
 inline constexpr size_t kTokensMax = 10'000;
 inline constexpr size_t kTokenOrgUnitsMax = 64;               // org subtrees of one hr token
 
+// ---- view queries (projections/queries.h, hook_queries.h, recognition_queries.h)
+inline constexpr uint32_t kPageSizeDefault = 50;              // rows of a view page
+inline constexpr uint32_t kPageSizeMax = 1'000;
+inline constexpr uint32_t kGoalDepthMax = 16;                 // levels of a goal tree answer
+inline constexpr size_t kGoalNodesMax = 10'000;               // nodes of a goal tree answer
+// Rows one hook query may read, matching or not: bounds the work of a filtered page.
+inline constexpr uint32_t kHookScanRowsMax = 10'000;
+// Events one ReadEvents call may scan: a stream filter must not turn it into a full scan.
+inline constexpr uint64_t kReadScanEventsMax = 1'000'000;
+// How long Explain waits for the event index to catch up before answering NOT_FOUND.
+inline constexpr uint32_t kIndexWaitMillisMax = 10'000;
+
+// ---- state store (ledger/state_store.h)
+inline constexpr size_t kStateBlockCacheBytes = 64 << 20;
+inline constexpr size_t kStateWriteBufferBytes = 16 << 20;
+// Values at least this large go to blob files in a blob family (a stored envelope is ~400 B).
+inline constexpr uint64_t kStateMinBlobBytes = 128;
+
 // ---- access (access.h)
 inline constexpr uint32_t kScopeDepthMax = 64;                // reporting-line and org-tree hops
 // Aggregates shown outside HR hide groups smaller than this (configurable, never below the
@@ -162,6 +180,9 @@ static_assert(kPolicyBytesMax + kTextBytesMax < kEventBytesMax,
               "a published policy (canonical JSON + comment) fits one event");
 static_assert(kBatchBytesMax < kGrpcMessageBytesMax, "a max batch must fit one gRPC message");
 static_assert(kPraisePerGiverPerDayMax >= 1);
+static_assert(kPageSizeDefault <= kPageSizeMax);
+static_assert(kPageSizeMax <= kHookScanRowsMax, "an unfiltered hook page fits one call's scan");
+static_assert(kPageSizeMax <= kFeedScanRowsMax, "an unfiltered feed page fits one scan");
 static_assert(kCaseEvidenceMax <= kListItemsMax);
 
 }  // namespace perfledger::limits

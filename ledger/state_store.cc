@@ -17,14 +17,6 @@
 #include "rocksdb/table.h"
 
 namespace perfledger {
-namespace {
-
-constexpr size_t kBlockCacheBytes = 64 << 20;
-constexpr size_t kWriteBufferBytes = 16 << 20;
-// Values at least this large go to blob files in a blob family (a stored envelope is ~400 B).
-constexpr uint64_t kMinBlobBytes = 128;
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& options) {
   std::error_code ec;
@@ -44,7 +36,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   // Point lookups dominate (write model, view rows): a Bloom filter saves disk reads on misses,
   // in the SST files and in the memtable (most lookups of a fold ask for a row that is new).
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  table.block_cache = rocksdb::NewLRUCache(limits::kStateBlockCacheBytes);
   rocksdb::BlockBasedTableOptions scanned = table;  // for the blob families, below
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
@@ -52,7 +44,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   db_options.memtable_prefix_bloom_size_ratio = 0.05;
   // Small memtables per family: the folds insert and look up rows at a high rate, and a skiplist
   // search costs log(entries) key comparisons; flushing often is cheap background work.
-  db_options.write_buffer_size = kWriteBufferBytes;
+  db_options.write_buffer_size = limits::kStateWriteBufferBytes;
   db_options.compaction_style = rocksdb::kCompactionStyleUniversal;
   db_options.compression = rocksdb::kNoCompression;
   // Writes skip the WAL (see state_store.h): families flush together, so a crash leaves every
@@ -64,7 +56,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   store->cf_options_ = rocksdb::ColumnFamilyOptions(db_options);
   store->blob_cf_options_ = store->cf_options_;
   store->blob_cf_options_.enable_blob_files = true;
-  store->blob_cf_options_.min_blob_size = kMinBlobBytes;
+  store->blob_cf_options_.min_blob_size = limits::kStateMinBlobBytes;
   // Written once, never overwritten: no garbage to collect (a rebuild drops the whole family).
   store->blob_cf_options_.enable_blob_garbage_collection = false;
   // Read by prefix scans only (a timeline page), which whole-key Bloom filters cannot serve:

@@ -5,6 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "ledger/limits.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "ledger/validation.h"
@@ -13,11 +14,9 @@
 namespace perfledger::projections {
 namespace {
 
-constexpr uint32_t kPageSizeDefault = 50;
-constexpr uint32_t kPageSizeMax = 1000;
-// Rows one call may read, matching or not: bounds the work of a filtered page.
-constexpr uint32_t kScanRowsMax = 10'000;
-static_assert(kPageSizeMax <= kScanRowsMax, "an unfiltered page must fit one call's scan");
+using limits::kPageSizeDefault;
+using limits::kPageSizeMax;
+constexpr uint32_t kScanRowsMax = limits::kHookScanRowsMax;
 
 absl::StatusOr<uint32_t> PageSize(uint32_t requested) {
   if (requested > kPageSizeMax) {

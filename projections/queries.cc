@@ -14,10 +14,10 @@
 namespace perfledger::projections {
 namespace {
 
-constexpr uint32_t kPageSizeDefault = 50;
-constexpr uint32_t kPageSizeMax = 1000;
-constexpr uint32_t kGoalDepthMax = 16;
-constexpr size_t kGoalNodesMax = 10'000;
+using limits::kGoalDepthMax;
+using limits::kGoalNodesMax;
+using limits::kPageSizeDefault;
+using limits::kPageSizeMax;
 
 absl::StatusOr<uint32_t> PageSize(uint32_t requested) {
   if (requested > kPageSizeMax) {

@@ -14,9 +14,8 @@
 namespace perfledger::projections {
 namespace {
 
-constexpr uint32_t kPageSizeDefault = 50;
-constexpr uint32_t kPageSizeMax = 1000;
-static_assert(kPageSizeMax <= limits::kFeedScanRowsMax, "an unfiltered page fits one scan");
+using limits::kPageSizeDefault;
+using limits::kPageSizeMax;
 
 std::vector<std::string> Copy(const google::protobuf::RepeatedPtrField<std::string>& ids) {
   return {ids.begin(), ids.end()};

@@ -18,7 +18,7 @@ namespace perfledger::services {
 namespace {
 
 // An action appended a moment ago may not be indexed yet: wait this long for the projector.
-constexpr absl::Duration kIndexWaitMax = absl::Seconds(10);
+constexpr absl::Duration kIndexWaitMax = absl::Milliseconds(limits::kIndexWaitMillisMax);
 
 absl::StatusOr<uint64_t> ProgressEvery(uint64_t requested) {
   if (requested > limits::kAuditProgressEveryMax) {

@@ -13,8 +13,6 @@
 namespace perfledger::services {
 namespace {
 
-// A stream filter must not turn one call into a full scan of a huge log.
-constexpr uint64_t kReadScanEventsMax = 1'000'000;
 
 class LogService final : public v1::Log::Service {
  public:
@@ -42,7 +40,7 @@ class LogService final : public v1::Log::Service {
     v1::RecordedEvent out;
     for (uint32_t p = first; p <= last && sent < limit; p++) {
       uint64_t from = request->from_offset();
-      while (sent < limit && scanned < kReadScanEventsMax) {
+      while (sent < limit && scanned < limits::kReadScanEventsMax) {
         if (context->IsCancelled()) return grpc::Status::CANCELLED;
         auto batch = log.Read(p, from, request->stream().empty() ? limit - sent
                                                                  : limits::kReadLimitMax);
@@ -58,7 +56,7 @@ class LogService final : public v1::Log::Service {
         }
         from = batch->back().position().offset() + 1;
       }
-      if (scanned >= kReadScanEventsMax && sent < limit) {
+      if (scanned >= limits::kReadScanEventsMax && sent < limit) {
         // Say so rather than answer OK: a partial page would look complete.
         return ToGrpc(absl::ResourceExhaustedError(
             absl::StrFormat("stream: scanned %d events of partition %d without filling the page; "
