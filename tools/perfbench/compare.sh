@@ -17,12 +17,14 @@ set -euo pipefail
 }
 before=$1 after=$2 rounds=$3 bench=$4
 shift 5
+source "$(dirname "$0")/lib.sh"
 port=${PERFBENCH_PORT:-7419}
 work=$(mktemp -d /tmp/pl-compare.XXXX)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pl_stop_server; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-echo "machine:  $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "machine:  $(pl_machine)"
+echo "disk:     $(pl_disk "$work")"
 echo "commit:   $(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "before:   $before ($(sha256sum "$before" | cut -c1-12))"
 echo "after:    $after ($(sha256sum "$after" | cut -c1-12))"
@@ -33,17 +35,10 @@ run() {  # label binary perfbench-args...
   local label=$1 bin=$2
   shift 2
   local dir="$work/$label-$RANDOM"
-  mkdir -p "$dir"
-  "$bin" --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1 &
-  local pid=$!
-  for _ in $(seq 100); do
-    grep -q "serving on" "$dir/server.log" 2>/dev/null && break
-    sleep 0.1
-  done
-  "$bench" --server "127.0.0.1:$port" --server-pid "$pid" "$@" >"$dir/report.txt" 2>&1 ||
-    { cat "$dir/report.txt" >&2; kill "$pid"; return 1; }
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
+  pl_start_server "$bin" "$dir" "$port"
+  "$bench" --server "127.0.0.1:$port" --server-pid "$PL_SERVER_PID" "$@" >"$dir/report.txt" 2>&1 ||
+    { cat "$dir/report.txt" >&2; pl_stop_server; return 1; }
+  pl_stop_server
   local eps cpu
   eps=$(grep -m1 -o 'events/s [0-9]*' "$dir/report.txt" | awk '{print $2}')
   cpu=$(grep -m1 -o 'per event: server [0-9.]*' "$dir/report.txt" | awk '{print $4}')
