@@ -580,21 +580,28 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     control_in_flight_++;
   }
 
-  log_->Append(batch, [this, batch, events, promise, command_id, client_ids, control](
+  const Answering answering =
+      std::any_of(events->begin(), events->end(),
+                  [](const v1::Event& e) {
+                    return e.has_subject_erased() || e.has_retention_ended();
+                  })
+          ? Answering::kAfterFold
+          : Answering::kWhenDurable;
+  log_->Append(batch, [this, batch, events, promise, command_id, client_ids, control, answering](
                           absl::StatusOr<std::vector<LogPosition>> positions) {
     // A durable command is answered here, on the log's thread, as soon as its write is synced:
     // its events stay in the write model's overlay, and its idempotency key and event ids stay
     // in flight, until the folder has folded them, so every later decision and retry sees them.
     // A failed append is answered by the folder, after it dropped the overlay.
-    Completed c{batch, events, absl::OkStatus(), promise, command_id, client_ids, control};
+    Completed c{batch, events, absl::OkStatus(), answering, {}, promise, command_id, client_ids,
+                control};
     if (positions.ok()) {
-      v1::CommandResult answer;
       for (size_t i = 0; i < batch->size(); i++) {
         v1::Envelope& h = (*batch)[i];
         h.mutable_position()->set_offset((*positions)[i].offset);
-        WriteModel::AddToAnswer(h, answer);
+        WriteModel::AddToAnswer(h, c.answer);
       }
-      promise->set_value(std::move(answer));
+      if (answering == Answering::kWhenDurable) promise->set_value(std::move(c.answer));
     } else {
       c.failure = positions.status();
     }
@@ -642,13 +649,17 @@ void Ledger::FoldLoop() {
     std::vector<Completed*> folded;
     auto flush = [&] {
       if (inputs.empty() && folded.empty()) return;
-      absl::Status persisted = write_model_->ApplyCommitted(inputs);
+      absl::Status persisted =
+          write_model_->ApplyCommitted(inputs, WriteModel::FoldOrigin::kLive);
       if (!persisted.ok()) {
         // The events are durable; only the write model's stored copy is behind (its memory
         // copy is current). The next start refolds the log from the checkpoint.
         LogWarning(absl::StrCat("write model not persisted: ", persisted.ToString()));
       }
-      for (Completed* c : folded) Release(*c);
+      for (Completed* c : folded) {
+        Release(*c);
+        if (c->answering == Answering::kAfterFold) c->promise->set_value(std::move(c->answer));
+      }
       inputs.clear();
       folded.clear();
     };

@@ -182,11 +182,18 @@ class Ledger {
                        const Decider& decide, std::unique_lock<std::mutex>& lock);
 
   // An append the log has finished, waiting for the folder thread. A durable one was answered
-  // already (the log's callback does it); a failed one is answered by the folder.
+  // already by the log's callback, unless it is answered after its fold; a failed one is
+  // answered by the folder.
+  // When a durable command is answered. Folding an erasure destroys a key (the write model's
+  // erasure hook), and whoever erased expects the key gone once answered: such a command is
+  // answered after its fold; every other one as soon as its write is synced.
+  enum class Answering { kWhenDurable, kAfterFold };
   struct Completed {
     AppendBatch envelopes;  // sealed, with their offsets once durable
     std::shared_ptr<std::vector<v1::Event>> events;
     absl::Status failure;
+    Answering answering = Answering::kWhenDurable;
+    v1::CommandResult answer;  // kAfterFold: what the folder answers
     std::shared_ptr<std::promise<Result>> promise;
     std::string command_id;
     std::shared_ptr<std::vector<std::string>> client_ids;

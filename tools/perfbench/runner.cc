@@ -172,6 +172,10 @@ class Runner {
         slot.ranking_reader->Finish(&slot.ranking_response, &slot.status, &slot);
         return;
       case EventKind::kPing:
+        if (!slot.ping_request.Valid()) {
+          grpc::Slice empty("");
+          slot.ping_request = grpc::ByteBuffer(&empty, 1);
+        }
         slot.ping_reader = s.generic->PrepareUnaryCall(ctx, "/grpc.health.v1.Health/Check",
                                                        slot.ping_request, slot.cq);
         slot.sent = Clock::now();
