@@ -46,7 +46,7 @@ absl::Status CheckParent(Decision& d, const std::string& goal_id, const std::str
   if (parent_id.empty()) return absl::OkStatus();
   RETURN_IF_ERROR(CheckId("parent_goal_id", parent_id, Presence::kOptional));
   if (parent_id == goal_id) return FieldError("parent_goal_id", "a goal cannot align to itself");
-  RETURN_IF_ERROR(d.Goal("parent_goal_id", parent_id, /*must_be_open=*/false).status());
+  RETURN_IF_ERROR(d.Goal("parent_goal_id", parent_id, GoalMust::kExist).status());
   std::string walk = parent_id;
   for (int depth = 0; !walk.empty() && depth < 1000; depth++) {
     if (walk == goal_id) return FieldError("parent_goal_id", "would make the alignment cyclic");
@@ -288,7 +288,7 @@ Ledger::Result Ledger::RecordCheckIn(const v1::RecordCheckInRequest& r, const Co
       RETURN_IF_ERROR(CheckId(f + ".goal_id", gp.goal_id(), Presence::kRequired));
       RETURN_IF_ERROR(CheckBasisPoints(f + ".progress_bp", gp.progress_bp()));
       RETURN_IF_ERROR(CheckText(f + ".comment", gp.comment(), Presence::kOptional));
-      RETURN_IF_ERROR(d.Goal(f + ".goal_id", gp.goal_id(), /*must_be_open=*/false).status());
+      RETURN_IF_ERROR(d.Goal(f + ".goal_id", gp.goal_id(), GoalMust::kExist).status());
     }
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));

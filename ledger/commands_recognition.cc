@@ -154,7 +154,7 @@ absl::Status Ledger::CheckCaseEvidence(Decision& d, const v1::CaseEvidence& ev,
   // A goal of a subject, or of an org unit (a team's goal a subject contributed to).
   auto goal_of_subject = [&](const std::string& f,
                              const std::string& id) -> absl::StatusOr<internal::GoalState> {
-    ASSIGN_OR_RETURN(internal::GoalState goal, d.Goal(f, id, /*must_be_open=*/false));
+    ASSIGN_OR_RETURN(internal::GoalState goal, d.Goal(f, id, GoalMust::kExist));
     if (goal.owner_kind() == v1::OWNER_KIND_EMPLOYEE) {
       RETURN_IF_ERROR(SubjectOfCase(f, absl::StrCat("goal ", id), goal.owner_id(), subjects));
     }

@@ -39,6 +39,8 @@ struct DecidedEvent {
 
 enum class EmployeeMust { kBeActive, kExist };
 enum class CycleMust { kBeOpen, kExist };
+// Whether Decision::Goal also requires the goal to be open (FAILED_PRECONDITION when closed).
+enum class GoalMust { kBeOpen, kExist };
 
 class Decision {
  public:
@@ -86,7 +88,7 @@ class Decision {
   absl::StatusOr<internal::CycleState> Cycle(std::string_view field, const std::string& id,
                                              CycleMust must = CycleMust::kBeOpen);
   absl::StatusOr<internal::GoalState> Goal(std::string_view field, const std::string& id,
-                                           bool must_be_open = true);
+                                           GoalMust must = GoalMust::kBeOpen);
 
   // Checks meta.expected_version (when set) against `stream`: ABORTED on mismatch.
   absl::Status ExpectVersion(const std::string& stream);

@@ -155,7 +155,8 @@ EmbeddedLog::~EmbeddedLog() {
   }
 }
 
-void EmbeddedLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
+void EmbeddedLog::Append(AppendBatch batch, AppendDone done) {
+  std::vector<v1::Envelope>& events = *batch;
   if (events.empty()) {
     done(std::vector<LogPosition>{});
     return;

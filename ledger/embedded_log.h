@@ -49,7 +49,8 @@ class EmbeddedLog final : public EventLog {
 
   std::string_view backend() const override { return "embedded"; }
   uint32_t data_partitions() const override { return data_partitions_; }
-  void Append(std::vector<v1::Envelope> events, AppendDone done) override;
+  using EventLog::Append;
+  void Append(AppendBatch events, AppendDone done) override;
   absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
                                                 size_t max_events) override;
   absl::Status ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,

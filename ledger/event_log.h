@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,11 @@ namespace perfledger {
 // Called exactly once per Append: with the positions of the appended events (in the order
 // given) once they are durable, or with the error that kept all of them out of the log.
 using AppendDone = std::function<void(absl::StatusOr<std::vector<LogPosition>>)>;
+
+// The envelopes of one Append, shared between the caller and the log: the log seals them in
+// place and the caller folds the very same envelopes once they are durable, so each envelope
+// is built once.
+using AppendBatch = std::shared_ptr<std::vector<v1::Envelope>>;
 
 // What every backend refuses before queueing an append: more than limits::kBatchEventsMax
 // events (RESOURCE_EXHAUSTED) or an event routed to a partition the log does not have
@@ -48,14 +54,20 @@ class EventLog {
   uint32_t partitions() const { return data_partitions() + 1; }
 
   // Appends `events` atomically: all become durable and visible together, or none does.
-  // Each envelope must carry position.partition; the log assigns position.offset, sequence,
-  // recorded_at, payload_sha256, prev_hash and hash (the writer owns the chain). Appends are
-  // ordered as their calls: an Append that returns before another starts precedes it in the log,
-  // and `done` callbacks run in that order, on a log thread (or inline if the log is closed or
-  // failed). Errors: UNAVAILABLE when the log is closed or a previous write failed (the log
-  // refuses writes until reopened, so no gap can follow a lost write); RESOURCE_EXHAUSTED when
-  // the batch exceeds limits::kBatchEventsMax or kBatchBytesMax.
-  virtual void Append(std::vector<v1::Envelope> events, AppendDone done) = 0;
+  // Each envelope must carry position.partition; the log seals each one in place: it sets
+  // sequence, recorded_at, payload_sha256, prev_hash and hash (the writer owns the chain) and,
+  // where it knows it already, position.offset. The caller does not touch the envelopes until
+  // `done` runs; from then on they are the caller's again, sealed, and `done`'s positions say
+  // where they are. Appends are ordered as their calls: an Append that returns before another
+  // starts precedes it in the log, and `done` callbacks run in that order, on a log thread (or
+  // inline if the log is closed or failed). Errors: UNAVAILABLE when the log is closed or a
+  // previous write failed (the log refuses writes until reopened, so no gap can follow a lost
+  // write); RESOURCE_EXHAUSTED when the batch exceeds limits::kBatchEventsMax or kBatchBytesMax.
+  virtual void Append(AppendBatch events, AppendDone done) = 0;
+  // The same, for a caller that has no use for the sealed envelopes.
+  void Append(std::vector<v1::Envelope> events, AppendDone done) {
+    Append(std::make_shared<std::vector<v1::Envelope>>(std::move(events)), std::move(done));
+  }
 
   // Up to `max_events` events of `partition` with offset >= from_offset, in order, each with its
   // position. Only durable events are returned. An empty vector means none (yet).

@@ -813,7 +813,8 @@ KafkaLog::~KafkaLog() {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-void KafkaLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
+void KafkaLog::Append(AppendBatch batch, AppendDone done) {
+  std::vector<v1::Envelope>& events = *batch;
   if (events.empty()) {
     done(std::vector<LogPosition>{});
     return;
@@ -866,14 +867,16 @@ void KafkaLog::Append(std::vector<v1::Envelope> events, AppendDone done) {
     *e.mutable_recorded_at() = recorded_at;
     SealEnvelope(e, tip_[p], next_sequence_[p]++);
     tip_[p] = e.hash();
-    // Kafka assigns the offset; the stored value carries no position.
+    // Kafka assigns the offset; the stored value carries no position. The envelope keeps its
+    // partition for the caller.
     e.clear_position();
     Record& r = pending.records.emplace_back();
     r.partition = p;
     r.value = e.SerializeAsString();
-    r.key = std::move(*e.mutable_partition_key());
-    r.type = std::move(*e.mutable_type());
-    r.event_id = std::move(*e.mutable_event_id());
+    e.mutable_position()->set_partition(p);
+    r.key = e.partition_key();
+    r.type = e.type();
+    r.event_id = e.event_id();
     r.schema_version = e.schema_version();
     const size_t record_bytes = r.value.size() + r.key.size() + r.type.size() +
                                 r.event_id.size() + 64;  // + header names and framing

@@ -165,7 +165,8 @@ class KafkaLog final : public EventLog {
   uint32_t data_partitions() const override { return data_partitions_; }
   // Errors besides event_log.h's: FAILED_PRECONDITION on a read replica, or once fenced (see
   // "Failure handling"); RESOURCE_EXHAUSTED when one event exceeds limits::kKafkaRecordBytesMax.
-  void Append(std::vector<v1::Envelope> events, AppendDone done) override;
+  using EventLog::Append;
+  void Append(AppendBatch events, AppendDone done) override;
   // Returns min(max_events, committed events at or after from_offset) — it waits for events it
   // knows are committed (from_offset < Ends()[partition]) to arrive, at most read_timeout, and
   // then fails with UNAVAILABLE if none did. Sequential calls continue a cached cursor.

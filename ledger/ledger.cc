@@ -29,10 +29,9 @@ namespace {
 
 // Random ids for events the client did not name. Not security-relevant: uniqueness only.
 // Time-ordered, like a UUIDv7: 12 hex digits of milliseconds since the epoch, then 80 random
-// bits (as many hex digits as before, so ids keep their length). Events appended together get
-// ids that sort together, so the event index inserts them next to each other in its memtable and
-// its flushed files barely overlap. Random 128-bit ids scattered every insert across the whole
-// skiplist, each level a cache miss.
+// bits (32 hex digits in all). Events appended together get ids that sort together, so an index
+// keyed by event id inserts them next to each other in its memtable (one warm path down the
+// skiplist, not a cache miss per level) and its flushed files barely overlap.
 std::string GeneratedEventId() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   const uint64_t millis = static_cast<uint64_t>(absl::ToUnixMillis(absl::Now()));
@@ -225,12 +224,12 @@ absl::StatusOr<internal::CycleState> Decision::Cycle(std::string_view field,
 }
 
 absl::StatusOr<internal::GoalState> Decision::Goal(std::string_view field, const std::string& id,
-                                                   bool must_be_open) {
+                                                   GoalMust must) {
   auto e = wm_.Find(GoalStream(id));
   if (!e || !e->has_goal()) {
     return absl::NotFoundError(absl::StrCat(std::string(field), ": goal ", id, " not found"));
   }
-  if (must_be_open && e->goal().closed()) {
+  if (must == GoalMust::kBeOpen && e->goal().closed()) {
     return absl::FailedPreconditionError(
         absl::StrCat(std::string(field), ": goal ", id, " is closed"));
   }
@@ -467,8 +466,8 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   // Client-supplied event ids must be new (a retry of the same command was answered above),
   // whether the event holding them committed or is still being appended.
   // In flight first, then committed: the fold persists an id before it stops being in flight
-  // (Answer), so in this order one of the two always sees it. The other order missed an id whose
-  // fold finished between the two looks, and the log took it twice.
+  // (Release), so in this order one of the two always sees it; in the other order an id whose
+  // fold finishes between the two looks would be seen by neither.
   auto recorded = [&](const std::string& id) {
     {
       std::lock_guard<std::mutex> guard(in_flight_mu_);
@@ -499,15 +498,15 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     }
   }
 
-  // Build the envelopes. The log seals them (offsets, recorded_at, hashes).
+  // Build each envelope once, payload serialized once: the log seals these envelopes in place
+  // and stores them, and the write model folds the same ones once they are durable.
   const uint32_t data_partitions = log_->data_partitions();
   const uint64_t control_version = write_model_->Checkpoint()[kControlPartition];
-  std::vector<v1::Envelope> envelopes(decided.size());
-  auto headers = std::make_shared<std::vector<v1::Envelope>>(decided.size());
+  auto batch = std::make_shared<std::vector<v1::Envelope>>(decided.size());
   size_t bytes = 0;
   for (size_t i = 0; i < decided.size(); i++) {
     DecidedEvent& d = decided[i];
-    v1::Envelope& h = (*headers)[i];
+    v1::Envelope& h = (*batch)[i];
     h.set_event_id(d.event_id);
     h.set_type(TypeName(d.event));
     h.set_stream(d.stream);
@@ -538,15 +537,15 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
       h.set_command_digest(digest);
       h.set_command_event_count(static_cast<uint32_t>(decided.size()));
     }
-    envelopes[i] = h;
-    std::string payload = d.event.SerializeAsString();
-    if (payload.size() > limits::kEventBytesMax) {
+    if (!d.event.SerializeToString(h.mutable_payload())) {
+      return absl::InternalError(absl::StrFormat("event %d (%s) does not serialize", i, h.type()));
+    }
+    if (h.payload().size() > limits::kEventBytesMax) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "event %d (%s): %d bytes, at most %d", i, h.type(), payload.size(),
+          "event %d (%s): %d bytes, at most %d", i, h.type(), h.payload().size(),
           limits::kEventBytesMax));
     }
-    bytes += payload.size();
-    envelopes[i].set_payload(std::move(payload));
+    bytes += h.payload().size();
   }
   if (bytes > limits::kBatchBytesMax) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -559,7 +558,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   events->reserve(decided.size());
   for (size_t i = 0; i < decided.size(); i++) {
     events->push_back(std::move(decided[i].event));
-    write_model_->ApplyPending({&(*headers)[i], &events->back()});
+    write_model_->ApplyPending({&(*batch)[i], &events->back()});
   }
   auto promise = std::make_shared<std::promise<Result>>();
   auto in_flight = std::make_shared<InFlight>();
@@ -568,7 +567,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   const bool control = std::any_of(decided.begin(), decided.end(),
                                    [](const DecidedEvent& d) { return d.route.control; });
   auto client_ids = std::make_shared<std::vector<std::string>>();
-  for (const auto& h : *headers) {
+  for (const auto& h : *batch) {
     if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) client_ids->push_back(h.event_id());
   }
   {
@@ -581,12 +580,33 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     control_in_flight_++;
   }
 
-  log_->Append(std::move(envelopes), [this, headers, events, promise, command_id, client_ids,
-                                      control](
-                                         absl::StatusOr<std::vector<LogPosition>> positions) {
+  const Answering answering =
+      std::any_of(events->begin(), events->end(),
+                  [](const v1::Event& e) {
+                    return e.has_subject_erased() || e.has_retention_ended();
+                  })
+          ? Answering::kAfterFold
+          : Answering::kWhenDurable;
+  log_->Append(batch, [this, batch, events, promise, command_id, client_ids, control, answering](
+                          absl::StatusOr<std::vector<LogPosition>> positions) {
+    // A durable command is answered here, on the log's thread, as soon as its write is synced:
+    // its events stay in the write model's overlay, and its idempotency key and event ids stay
+    // in flight, until the folder has folded them, so every later decision and retry sees them.
+    // A failed append is answered by the folder, after it dropped the overlay.
+    Completed c{batch, events, absl::OkStatus(), answering, {}, promise, command_id, client_ids,
+                control};
+    if (positions.ok()) {
+      for (size_t i = 0; i < batch->size(); i++) {
+        v1::Envelope& h = (*batch)[i];
+        h.mutable_position()->set_offset((*positions)[i].offset);
+        WriteModel::AddToAnswer(h, c.answer);
+      }
+      if (answering == Answering::kWhenDurable) promise->set_value(std::move(c.answer));
+    } else {
+      c.failure = positions.status();
+    }
     std::lock_guard<std::mutex> guard(fold_mu_);
-    fold_queue_.push_back(Completed{headers, events, std::move(positions), promise, command_id,
-                                    client_ids, control});
+    fold_queue_.push_back(std::move(c));
     fold_cv_.notify_one();
   });
   lock.unlock();
@@ -626,34 +646,35 @@ void Ledger::FoldLoop() {
     // Consecutive successes fold together; a failure drops the overlay at its place in the
     // order (the log refuses every later append, so nothing after it succeeds either).
     std::vector<FoldInput> inputs;
-    std::vector<std::pair<Completed*, v1::CommandResult>> answers;
+    std::vector<Completed*> folded;
     auto flush = [&] {
-      if (inputs.empty() && answers.empty()) return;
-      absl::Status persisted = write_model_->ApplyCommitted(inputs);
+      if (inputs.empty() && folded.empty()) return;
+      absl::Status persisted =
+          write_model_->ApplyCommitted(inputs, WriteModel::FoldOrigin::kLive);
       if (!persisted.ok()) {
         // The events are durable; only the write model's stored copy is behind (its memory
-        // copy is current). Answer success: the next start refolds the log from the checkpoint.
+        // copy is current). The next start refolds the log from the checkpoint.
         LogWarning(absl::StrCat("write model not persisted: ", persisted.ToString()));
       }
-      for (auto& [c, answer] : answers) Answer(*c, std::move(answer));
+      for (Completed* c : folded) {
+        Release(*c);
+        if (c->answering == Answering::kAfterFold) c->promise->set_value(std::move(c->answer));
+      }
       inputs.clear();
-      answers.clear();
+      folded.clear();
     };
     for (Completed& c : batch) {
-      if (!c.positions.ok()) {
+      if (!c.failure.ok()) {
         flush();
         write_model_->DropPending();
-        Answer(c, c.positions.status());
+        Release(c);
+        c.promise->set_value(c.failure);
         continue;
       }
-      v1::CommandResult answer;
-      for (size_t i = 0; i < c.headers->size(); i++) {
-        v1::Envelope& h = (*c.headers)[i];
-        h.mutable_position()->set_offset((*c.positions)[i].offset);
-        inputs.push_back({&h, &(*c.events)[i]});
-        WriteModel::AddToAnswer(h, answer);
+      for (size_t i = 0; i < c.envelopes->size(); i++) {
+        inputs.push_back({&(*c.envelopes)[i], &(*c.events)[i]});
       }
-      answers.emplace_back(&c, std::move(answer));
+      folded.push_back(&c);
     }
     flush();
     uint64_t controls = 0;
@@ -678,17 +699,14 @@ void Ledger::WaitControlFolded() {
   fold_idle_cv_.wait(guard, [&] { return control_in_flight_ == 0; });
 }
 
-void Ledger::Answer(Completed& c, Result result) {
-  {
-    // After ApplyCommitted: a later duplicate now finds the id in the write model.
-    std::lock_guard<std::mutex> guard(in_flight_mu_);
-    if (!c.command_id.empty()) in_flight_.erase(c.command_id);
-    for (const auto& id : *c.client_ids) {
-      auto it = in_flight_event_ids_.find(id);
-      if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
-    }
+void Ledger::Release(const Completed& c) {
+  // After ApplyCommitted: a later duplicate now finds the ids in the write model.
+  std::lock_guard<std::mutex> guard(in_flight_mu_);
+  if (!c.command_id.empty()) in_flight_.erase(c.command_id);
+  for (const auto& id : *c.client_ids) {
+    auto it = in_flight_event_ids_.find(id);
+    if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
   }
-  c.promise->set_value(std::move(result));
 }
 
 LedgerStats Ledger::stats() const {

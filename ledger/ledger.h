@@ -181,26 +181,35 @@ class Ledger {
                        const std::string& digest, const CommandContext& ctx,
                        const Decider& decide, std::unique_lock<std::mutex>& lock);
 
-  // An append the log has answered, waiting for the folder thread.
+  // An append the log has finished, waiting for the folder thread. A durable one was answered
+  // already by the log's callback, unless it is answered after its fold; a failed one is
+  // answered by the folder.
+  // When a durable command is answered. Folding an erasure destroys a key (the write model's
+  // erasure hook), and whoever erased expects the key gone once answered: such a command is
+  // answered after its fold; every other one as soon as its write is synced.
+  enum class Answering { kWhenDurable, kAfterFold };
   struct Completed {
-    std::shared_ptr<std::vector<v1::Envelope>> headers;
+    AppendBatch envelopes;  // sealed, with their offsets once durable
     std::shared_ptr<std::vector<v1::Event>> events;
-    absl::StatusOr<std::vector<LogPosition>> positions;
+    absl::Status failure;
+    Answering answering = Answering::kWhenDurable;
+    v1::CommandResult answer;  // kAfterFold: what the folder answers
     std::shared_ptr<std::promise<Result>> promise;
     std::string command_id;
     std::shared_ptr<std::vector<std::string>> client_ids;
     bool control = false;  // holds a control-stream event (see control_in_flight_)
   };
-  // The folder thread: folds completed appends into the write model and answers their commands.
-  // Off the log's commit thread (which goes on to the next group commit meanwhile) and batched:
-  // one write-model write for everything completed since the last pass instead of one per
-  // command. Order is the log's callback order, so folding stays in log order.
+  // The folder thread: folds durable appends into the write model, then takes their ids out
+  // of flight. Off the log's commit thread (which goes on to the next group commit meanwhile)
+  // and batched: one write-model write for everything completed since the last pass instead of
+  // one per command. Order is the log's callback order, so folding stays in log order.
   void FoldLoop();
   // Returns once every completed append has been folded and answered.
   void WaitFolded();
   // Returns once no command with a control-stream event is between decision and fold.
   void WaitControlFolded();
-  void Answer(Completed& c, Result result);
+  // Takes a folded (or failed) command's idempotency key and event ids out of flight.
+  void Release(const Completed& c);
 
   EventLog* log_;
   WriteModel* write_model_;

@@ -132,18 +132,18 @@ void StateStore::MaybeFlush() {
     next_flush_ = now + absl::Seconds(limits::kStateFlushIntervalSeconds);
   }
   // A background flush: the writer goes on.
-  absl::Status s = FlushAll(/*wait=*/false);
+  absl::Status s = FlushAll(FlushWait::kInBackground);
   if (!s.ok()) LogWarning(absl::StrCat("state store: periodic flush: ", s.ToString()));
 }
 
-absl::Status StateStore::FlushAll(bool wait) {
+absl::Status StateStore::FlushAll(FlushWait wait) {
   // Under mu_: a rebuild's DropAndRecreate must not destroy a handle in the middle of this.
   // Without waiting for the flush itself, that is short.
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   for (const auto& [name, handle] : families_) handles.push_back(handle);
   rocksdb::FlushOptions options;
-  options.wait = wait;
+  options.wait = wait == FlushWait::kWait;
   options.allow_write_stall = true;
   return FromRocks(db_->Flush(options, handles), "flush state");
 }
@@ -212,7 +212,7 @@ absl::Status StateStore::Ingest(const std::vector<IngestPart>& parts, std::strin
   if (args.empty()) return absl::OkStatus();
   rocksdb::Status s = db_->IngestExternalFiles(args);
   if (s.IsInvalidArgument()) {
-    RETURN_IF_ERROR(FlushAll(/*wait=*/true));
+    RETURN_IF_ERROR(FlushAll(FlushWait::kWait));
     s = db_->IngestExternalFiles(args);
   }
   return FromRocks(s, what);

@@ -87,7 +87,8 @@ class StateStore {
   void MaybeFlush();
   // Flushes every family together (atomic_flush: a crash keeps them consistent), waiting for
   // the flush or not.
-  absl::Status FlushAll(bool wait);
+  enum class FlushWait { kWait, kInBackground };
+  absl::Status FlushAll(FlushWait wait);
   // Names Ingest's files; guarded by ingest_mu_, which also keeps ingests one at a time.
   std::mutex ingest_mu_;
   uint64_t ingest_files_ = 0;

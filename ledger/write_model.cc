@@ -496,7 +496,8 @@ void WriteModel::DropPending() {
   pending_.clear();
 }
 
-absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
+absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
+                                        FoldOrigin origin) {
   class CommittedAccess final : public Access {
    public:
     explicit CommittedAccess(WriteModel* wm) : wm_(wm) {}
@@ -544,7 +545,10 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events) {
       auto it = records.find(h.command_id());
       if (it == records.end()) {
         internal::CommandRecord record;
-        if (auto stored = FindCommand(h.command_id())) record = std::move(*stored);
+        const bool new_command = origin == FoldOrigin::kLive && h.command_event_count() > 0;
+        if (!new_command) {
+          if (auto stored = FindCommand(h.command_id())) record = std::move(*stored);
+        }
         it = records.emplace(h.command_id(), std::move(record)).first;
       }
       internal::CommandRecord& record = it->second;

@@ -89,8 +89,16 @@ class WriteModel {
 
   // ---- commit side (must be called in log order)
 
+  // Where folded events come from. kLive: the ledger's own appends, each command's events
+  // together and its first event first, every one of them decided after its idempotency key
+  // was found unused; a command whose first event is folded is then new to the store, and its
+  // record is not looked up. kCatchUp: read back from the log, where a command's events in
+  // other partitions may have been folded before its first one.
+  enum class FoldOrigin { kCatchUp, kLive };
+
   // Folds durable events (headers with positions) and persists the result with the checkpoint.
-  absl::Status ApplyCommitted(const std::vector<FoldInput>& events);
+  absl::Status ApplyCommitted(const std::vector<FoldInput>& events,
+                              FoldOrigin origin = FoldOrigin::kCatchUp);
 
   // Folds the log from the persisted checkpoint to its end.
   absl::Status CatchUp(EventLog& log);

@@ -37,7 +37,7 @@ class PrefixLog final : public EventLog {
 
   std::string_view backend() const override { return base_->backend(); }
   uint32_t data_partitions() const override { return base_->data_partitions(); }
-  void Append(std::vector<v1::Envelope>, AppendDone done) override {
+  void Append(AppendBatch, AppendDone done) override {
     done(absl::FailedPreconditionError("an as-of replay never appends"));
   }
   absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,

@@ -1,6 +1,6 @@
 // perfledgerd's settings: one struct, one table (config.cc) that binds each setting to a flag
 // and to the config file with its description, default and bounds. `--help` prints the table;
-// the README's configuration section is checked against `perfledgerd --help`.
+// docs/OPERATING.md's configuration table lists the same flags as `perfledgerd --help`.
 #pragma once
 
 #include <cstdint>

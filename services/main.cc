@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "ledger/logging.h"
 #include "services/config.h"
 #include "services/replay.h"
@@ -21,6 +22,11 @@ void OnSignal(int signal) { g_signal = signal; }
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian builds Abseil without NDEBUG, which turns on absl::Mutex's deadlock detection: every
+  // lock and every mutex's destruction then updates a global lock-order graph. gRPC creates and
+  // locks absl mutexes on every call, so the graph would cost each RPC for a check that belongs
+  // in a debug build. Off before any mutex exists.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   perfledger::services::ServerConfig config;
   CLI::App app{"perfledgerd — the perfledger event-sourced performance ledger server"};
   app.set_version_flag("--version", PERFLEDGER_VERSION);

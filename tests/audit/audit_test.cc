@@ -227,7 +227,7 @@ class ForwardingLog final : public EventLog {
   explicit ForwardingLog(EventLog* base) : base_(base) {}
   std::string_view backend() const override { return "forwarding"; }
   uint32_t data_partitions() const override { return base_->data_partitions(); }
-  void Append(std::vector<v1::Envelope> events, AppendDone done) override {
+  void Append(AppendBatch events, AppendDone done) override {
     base_->Append(std::move(events), std::move(done));
   }
   absl::StatusOr<std::vector<v1::Envelope>> Read(uint32_t p, uint64_t from, size_t max) override {

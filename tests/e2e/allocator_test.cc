@@ -1,8 +1,8 @@
 // allocator_test: the perfledgerd binary runs jemalloc with the settings of
 // services/jemalloc_conf.cc. jemalloc reads them through a symbol the binary defines; a build
 // that dropped the object from the link would still start and pass every other test, only
-// slower (the background purge saved ~15-20 % of a rebuild's CPU). The purge threads are the
-// visible proof: jemalloc names them jemalloc_bg_thd.
+// slower (its folding threads would purge pages themselves). The purge threads are the visible
+// proof: jemalloc names them jemalloc_bg_thd.
 
 #include <algorithm>
 #include <filesystem>

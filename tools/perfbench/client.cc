@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<Clients>> Clients::Connect(
     s.log = v1::Log::NewStub(s.channel);
     s.views = v1::Views::NewStub(s.channel);
     s.policies = v1::Policies::NewStub(s.channel);
+    s.generic = std::make_unique<grpc::GenericStub>(s.channel);
     clients->stubs_.push_back(std::move(s));
   }
   return clients;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
@@ -43,6 +44,8 @@ struct Stubs {
   std::unique_ptr<v1::Log::Stub> log;
   std::unique_ptr<v1::Views::Stub> views;
   std::unique_ptr<v1::Policies::Stub> policies;
+  // Untyped calls by method name (the health check of --scenario ping).
+  std::unique_ptr<grpc::GenericStub> generic;
 };
 
 // Thread safety: all methods are const and safe to call from any thread.

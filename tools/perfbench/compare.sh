@@ -40,11 +40,12 @@ run() {  # label binary perfbench-args...
     { cat "$dir/report.txt" >&2; pl_stop_server; return 1; }
   pl_stop_server
   local eps cpu
-  eps=$(grep -m1 -o 'events/s [0-9]*' "$dir/report.txt" | awk '{print $2}')
-  cpu=$(grep -m1 -o 'per event: server [0-9.]*' "$dir/report.txt" | awk '{print $4}')
+  # Scenarios that append count events; queries and pings count requests.
+  eps=$(grep -m1 -oE '(events|req)/s [0-9]+' "$dir/report.txt" | awk '{print $2}' | head -n1 || true)
+  cpu=$(grep -m1 -oE 'per (event|request): server [0-9.]+' "$dir/report.txt" | awk '{print $4}' | head -n1 || true)
   local threads
-  threads=$(grep -m1 '^cpu threads' "$dir/report.txt" | sed 's/  (gRPC.*//; s/^cpu threads us per event: //')
-  printf '%-6s %8s events/s  %6s us/event  threads: %s\n' "$label" "$eps" "$cpu" "$threads"
+  threads=$(grep -m1 '^cpu threads' "$dir/report.txt" | sed -E 's/  \(gRPC.*//; s/^cpu threads us per (event|request): //' || true)
+  printf '%-6s %8s /s  %6s us CPU each  threads: %s\n' "$label" "$eps" "$cpu" "$threads"
   echo "$eps $cpu" >>"$work/$label.results"
   rm -rf "$dir/data"
 }
@@ -57,7 +58,7 @@ done
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 echo
 for label in before after; do
-  printf '%-6s median %8s events/s  %6s us/event\n' "$label" \
+  printf '%-6s median %8s /s  %6s us CPU each\n' "$label" \
     "$(cut -d' ' -f1 "$work/$label.results" | median)" "$(cut -d' ' -f2 "$work/$label.results" | median)"
 done
 b=$(cut -d' ' -f1 "$work/before.results" | median)

@@ -217,8 +217,9 @@ int Main(int argc, char** argv) {
                  "metrics-batch: ObserveMetrics batches; commands: single ObserveMetric "
                  "commands; mixed: single commands drawn from --mix; ranking: GetRanking top-50 "
                  "of an org unit of --subjects people; lag: open-loop metric batches at --rate "
-                 "plus a read-your-writes probe of the views")
-      ->check(CLI::IsMember({"metrics-batch", "commands", "mixed", "ranking", "lag"}))
+                 "plus a read-your-writes probe of the views; ping: grpc.health.v1.Health/Check, "
+                 "the floor of one unary RPC on this server")
+      ->check(CLI::IsMember({"metrics-batch", "commands", "mixed", "ranking", "lag", "ping"}))
       ->capture_default_str();
   app.add_option("--mix", mix_spec, "weights for --scenario mixed (metric, checkin, score, "
                  "progress, metrics-batch)")->capture_default_str();
@@ -286,6 +287,8 @@ int Main(int argc, char** argv) {
     report.mix = Mix::Only(EventKind::kRanking);
   } else if (scenario == "commands") {
     report.mix = Mix::Only(EventKind::kMetric);
+  } else if (scenario == "ping") {
+    report.mix = Mix::Only(EventKind::kPing);
   } else {
     absl::StatusOr<Mix> mix = Mix::Parse(mix_spec);
     if (!mix.ok()) {
@@ -370,7 +373,7 @@ int Main(int argc, char** argv) {
   FixtureOptions fixture_options;
   // The ranking scenario ranks its own org unit's people; the shared fixture gives it only the
   // org unit, manager and cycle.
-  fixture_options.subjects = scenario == "ranking" ? 0 : subjects;
+  fixture_options.subjects = scenario == "ranking" || scenario == "ping" ? 0 : subjects;
   fixture_options.lines = lines;
   fixture_options.goals = report.mix.NeedsGoals();
   if (!quiet) std::fprintf(stderr, "[perfbench] fixture: %u employees%s\n",

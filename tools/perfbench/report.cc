@@ -217,7 +217,7 @@ void PrintText(const Report& r, std::ostream& out) {
   if (r.run) {
     const Histogram& h = r.run->total.latency;
     out << r.scenario;
-    if (r.scenario != "ranking") out << "  events/s " << Format("%.0f", r.events_per_second());
+    if (r.scenario != "ranking" && r.scenario != "ping") out << "  events/s " << Format("%.0f", r.events_per_second());
     out << "  req/s " << Format("%.0f", r.requests_per_second()) << "  p50 "
         << Micros(h.ValueAtQuantile(0.5)) << "us p99 " << Micros(h.ValueAtQuantile(0.99))
         << "us p999 " << Micros(h.ValueAtQuantile(0.999)) << "us";

@@ -17,6 +17,7 @@ std::string_view KindName(EventKind kind) {
     case EventKind::kScore: return "score";
     case EventKind::kProgress: return "progress";
     case EventKind::kRanking: return "ranking";
+    case EventKind::kPing: return "ping";
   }
   return "?";
 }
@@ -48,6 +49,9 @@ absl::StatusOr<Mix> Mix::Parse(std::string_view spec) {
     if (name == KindName(EventKind::kRanking)) {
       return absl::InvalidArgumentError(
           "--mix: 'ranking' is a query with its own fixture; use --scenario ranking");
+    }
+    if (name == KindName(EventKind::kPing)) {
+      return absl::InvalidArgumentError("--mix: 'ping' is not a command; use --scenario ping");
     }
     bool known = false;
     for (EventKind kind : kAllKinds) {
@@ -105,7 +109,8 @@ std::string_view RankGrade(int64_t score_milli) {
 uint32_t EventsPerRequest(EventKind kind, const WorkloadOptions& options) {
   switch (kind) {
     case EventKind::kMetricBatch: return options.batch_size;
-    case EventKind::kRanking: return 0;
+    case EventKind::kRanking:
+    case EventKind::kPing: return 0;
     default: return 1;
   }
 }
@@ -222,6 +227,7 @@ size_t TypicalEnvelopeBytes(EventKind kind, const WorkloadOptions& options) {
                            employee, true);
     }
     case EventKind::kRanking:
+    case EventKind::kPing:
       return 0;  // a query stores nothing
   }
   return 0;

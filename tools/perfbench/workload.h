@@ -29,14 +29,18 @@ enum class EventKind {
   // Views.GetRanking of the ranking fixture's org unit: a query, it appends nothing. Its own
   // scenario only (--scenario ranking), never part of --mix: the commands' fixture has no grades.
   kRanking,
+  // grpc.health.v1.Health/Check: the server's floor for one unary RPC (transport, HTTP/2,
+  // thread wake-ups) with no perfledger work in it, measured beside the commands in the same
+  // run. Its own scenario only (--scenario ping).
+  kPing,
 };
-inline constexpr size_t kKindCount = 6;
+inline constexpr size_t kKindCount = 7;
 inline constexpr std::array<EventKind, kKindCount> kAllKinds = {
-    EventKind::kMetricBatch, EventKind::kMetric,   EventKind::kCheckIn,
-    EventKind::kScore,       EventKind::kProgress, EventKind::kRanking};
+    EventKind::kMetricBatch, EventKind::kMetric,   EventKind::kCheckIn, EventKind::kScore,
+    EventKind::kProgress,    EventKind::kRanking,  EventKind::kPing};
 
 // Name used in --mix and in reports: "metrics-batch", "metric", "checkin", "score", "progress",
-// "ranking".
+// "ranking", "ping".
 std::string_view KindName(EventKind kind);
 
 // Relative weights per kind. The weights need not sum to 100.
