@@ -41,9 +41,12 @@ run() {  # label binary perfbench-args...
   pl_stop_server
   local eps cpu
   eps=$(grep -m1 -o 'events/s [0-9]*' "$dir/report.txt" | awk '{print $2}')
-  cpu=$(grep -m1 -o 'per event: server [0-9.]*' "$dir/report.txt" | awk '{print $4}')
+  # With one event per request (commands, mixed) the report says "per request" only.
+  cpu=$({ grep -m1 -o 'per event: server [0-9.]*' "$dir/report.txt" ||
+    grep -m1 -o 'per request: server [0-9.]*' "$dir/report.txt"; } | awk '{print $NF}')
   local threads
-  threads=$(grep -m1 '^cpu threads' "$dir/report.txt" | sed 's/  (gRPC.*//; s/^cpu threads us per event: //')
+  threads=$(grep -m1 '^cpu threads' "$dir/report.txt" |
+    sed -E 's/  \(gRPC.*//; s/^cpu threads us per (event|request): //')
   printf '%-6s %8s events/s  %6s us/event  threads: %s\n' "$label" "$eps" "$cpu" "$threads"
   echo "$eps $cpu" >>"$work/$label.results"
   rm -rf "$dir/data"
