@@ -1,8 +1,12 @@
 // The embedded event log: RocksDB under a data directory, no Kafka needed.
 //
-// Layout: column family "events", key = big-endian (partition u32, offset u64), value = the
-// serialized Envelope (position included). Offsets are contiguous per partition and equal the
-// envelope's sequence. A "meta" family records the partition count, which cannot change.
+// Layout: one column family per partition ("events.<partition>"), key = big-endian (partition
+// u32, offset u64), value = the serialized Envelope (position included). Offsets are contiguous
+// per partition and equal the envelope's sequence. A partition's keys only grow, so a flushed
+// file of one family never overlaps an older one and compaction moves it down the levels without
+// rewriting it. A "meta" family records the partition count, which cannot change, and the layout
+// version. A log of the one-family layout (every partition in family "events") is copied into
+// this layout when it is opened.
 //
 // Durability: one committer thread takes every queued append (up to the group-commit limits)
 // and writes them as ONE WriteBatch with sync=true, so concurrent appenders share one fsync
@@ -96,7 +100,7 @@ class EmbeddedLog final : public EventLog {
   uint32_t data_partitions_ = 0;
   bool sync_ = true;
   std::unique_ptr<rocksdb::DB> db_;
-  rocksdb::ColumnFamilyHandle* events_cf_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> partition_cfs_;  // index = partition
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
 
   std::mutex mu_;

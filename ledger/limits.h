@@ -37,6 +37,15 @@ inline constexpr size_t kObservationsPerRequestMax = kBatchEventsMax;
 inline constexpr size_t kGroupCommitEventsMax = 20'000;       // events in one synced write
 inline constexpr size_t kGroupCommitBytesMax = 16 * 1024 * 1024;
 inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends before pushback
+// The log's store: one family per partition, all sharing one memtable budget and one block cache,
+// so memory does not grow with the partition count. A family flushes at its own buffer size or
+// when all memtables together reach the budget, whichever comes first.
+inline constexpr size_t kLogWriteBufferBytes = 128 << 20;     // every family's memtables
+inline constexpr size_t kLogFamilyWriteBufferBytes = 32 << 20;
+inline constexpr size_t kLogBlockCacheBytes = 32 << 20;
+// Write-ahead log kept before the families holding its oldest file flush (the control
+// partition and the meta family are written rarely and would otherwise keep every file).
+inline constexpr uint64_t kLogWalBytesMax = 512 << 20;
 
 // ---- admission control (projections/backlog.h): how far the views may fall behind the log
 inline constexpr uint64_t kViewBacklogEventsMax = 50'000;     // beyond it, new commands wait
