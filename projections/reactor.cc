@@ -89,48 +89,6 @@ void AddPlanOpening(internal::Reaction& r, const v1::ActionTriggered& a,
   p->set_manager_id(a.manager_id());
 }
 
-// Adds an observation of an employee to their cycle aggregate ("agg/...", what metric grading
-// reads).
-void AddToAggregate(internal::MetricAggregate& a, const RolledObservation& o,
-                    const v1::Position& at) {
-  a.set_min(a.count() == 0 ? o.value_milli : std::min(a.min(), o.value_milli));
-  a.set_max(a.count() == 0 ? o.value_milli : std::max(a.max(), o.value_milli));
-  a.set_count(a.count() + 1);
-  a.set_sum(a.sum() + o.value_milli);
-  int64_t high;
-  uint64_t low;
-  SplitInt128(JoinInt128(a.wsum_high(), a.wsum_low()) +
-                  static_cast<__int128>(o.value_milli) * o.weight,
-              &high, &low);
-  a.set_wsum_high(high);
-  a.set_wsum_low(low);
-  a.set_weight(a.weight() + o.weight);
-  // "last" is by business time; ties keep log order.
-  if (!a.has_last_at() || ToTime(o.at) >= ToTime(a.last_at())) {
-    a.set_last(o.value_milli);
-    *a.mutable_last_at() = o.at;
-    a.set_last_event_id(o.event_id);
-  }
-  // One stream, one partition: the greatest offset is the latest observation counted.
-  if (!a.has_through() || at.offset() > a.through().offset()) *a.mutable_through() = at;
-}
-
-// A cycle aggregate reduced as `aggregate` says (count > 0); a mean weighs as `rollup` says.
-int64_t AggregateValue(const internal::MetricAggregate& a, policy::Aggregate aggregate,
-                       policy::Rollup rollup) {
-  switch (aggregate) {
-    case policy::Aggregate::kMean:
-      if (rollup == policy::Rollup::kRatio && a.weight() > 0) {
-        return policy::DivRound(JoinInt128(a.wsum_high(), a.wsum_low()), a.weight());
-      }
-      return policy::DivRound(a.sum(), static_cast<int64_t>(a.count()));
-    case policy::Aggregate::kLast: return a.last();
-    case policy::Aggregate::kMax: return a.max();
-    case policy::Aggregate::kMin: return a.min();
-  }
-  return a.last();
-}
-
 // The deadline of an erased employee's retained compensation records.
 constexpr char kRetentionDeadlinePrefix[] = "retention/";
 std::string RetentionDeadline(const std::string& employee) {
@@ -744,7 +702,11 @@ absl::Status ReactorView::OnMetric(const v1::Envelope& e, const v1::MetricObserv
     const std::string key = Key({"agg", m.cycle_id(), m.subject_id(), m.metric()});
     ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(txn, key));
     internal::MetricAggregate a = agg ? *agg : internal::MetricAggregate();
-    AddToAggregate(a, observed, e.position());
+    AddToRollup(a, observed);
+    // One stream, one partition: the greatest offset is the latest observation counted.
+    if (!a.has_through() || e.position().offset() > a.through().offset()) {
+      *a.mutable_through() = e.position();
+    }
     first_in_cycle = a.count() == 1;
     txn.PutReadBack(key, a.SerializeAsString());
   }
@@ -800,7 +762,7 @@ absl::Status ReactorView::EmployeeAlert(const v1::Envelope& e, const v1::MetricO
     if (m.cycle_id().empty()) return absl::OkStatus();
     ASSIGN_OR_RETURN(auto agg, Load<internal::MetricAggregate>(
                                    txn, Key({"agg", m.cycle_id(), m.subject_id(), m.metric()})));
-    if (agg && agg->count() > 0) value = AggregateValue(*agg, rule.aggregate, rollup);
+    if (agg) value = RollupValue(*agg, rule.aggregate, rollup);
     cycle_breach_key = Key({"acb", rule.id, m.subject_id(), m.cycle_id()});
     ASSIGN_OR_RETURN(auto flag, txn.Get(cycle_breach_key));
     was_breached = flag.has_value();
@@ -1145,8 +1107,9 @@ absl::StatusOr<v1::ComputeGradesResponse> Reactor::ComputeGrades(
         internal::MetricAggregate a;
         a.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()));
         const policy::Rollup rollup = pol->MetricRuleOf(pol->grading.metric).rollup;
-        const int64_t value = AggregateValue(a, pol->grading.aggregate, rollup);
-        policy::InputScore in{value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
+        const std::optional<int64_t> value = RollupValue(a, pol->grading.aggregate, rollup);
+        if (!value) continue;  // an aggregate row always counts an observation
+        policy::InputScore in{*value, a.last_event_id(), a.count(), a.sum(), a.min(), a.max()};
         if (rollup == policy::Rollup::kRatio && pol->grading.aggregate == policy::Aggregate::kMean &&
             a.weight() > 0) {
           in.weight = a.weight();
