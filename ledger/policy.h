@@ -182,7 +182,7 @@ struct Disputes {
   // business time (policy_eval.h DisputeWindowEnd). 1..limits::kDisputeWindowBusinessDaysMax.
   uint32_t window_business_days = 10;
   DisputeAssignTo assign_to = DisputeAssignTo::kSkipLevel;
-  // Hold the grade's PIP and HR-review actions until the grade is settled (reactor.cc).
+  // Hold the grade's PIP and HR-review actions until the grade is settled (reactor_state.cc).
   bool hold_actions = false;
 };
 

@@ -9,6 +9,11 @@
 // clock, no randomness. The one live-only part, the deadline scheduler (FireDeadlines), appends
 // DeadlineReached facts; replay reads those facts and never re-decides them.
 //
+// This class runs the reactor and is the services' one way in. Each job lives in a file of its
+// own: the state and the rules that decide (reactor_state.h, rows in reactor_rows.h), the
+// policies (policy_state.h), unit rankings (unit_ranking.h), grading (grading.h), deadlines
+// (deadlines.h) and the dry run (dry_run.h).
+//
 // Thread safety: all public methods are thread-safe.
 #pragma once
 
@@ -34,8 +39,6 @@ class ReactorView;
 
 class Reactor {
  public:
-  static inline constexpr char kViewName[] = "reactor";
-
   // Families the state store must open for the reactor.
   static std::vector<std::string> Families();
 
@@ -59,8 +62,16 @@ class Reactor {
       uint32_t min_group_size);
 
   // Computes grades of a cycle with the policy in force and (unless dry_run) finalizes them
-  // through the ledger. Waits until the reactor has applied the log as of the call.
+  // through the ledger. Waits until the reactor has applied the log as of the call. See
+  // Grading::ComputeGrades (grading.h).
   absl::StatusOr<v1::ComputeGradesResponse> ComputeGrades(const v1::ComputeGradesRequest& request,
+                                                          const CommandContext& ctx,
+                                                          absl::Time deadline);
+
+  // FinalizeGrade without a grade: computes it as ComputeGrades does and finalizes it as
+  // `request`. FAILED_PRECONDITION when no policy is in force or the inputs make no grade. See
+  // Grading::FinalizeComputedGrade (grading.h).
+  absl::StatusOr<v1::CommandResult> FinalizeComputedGrade(const v1::FinalizeGradeRequest& request,
                                                           const CommandContext& ctx,
                                                           absl::Time deadline);
 

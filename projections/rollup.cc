@@ -11,8 +11,15 @@
 namespace perfledger::projections {
 namespace {
 
+// The exact sums of a row (rollup.h): Σ value and Σ value × weight.
 __int128 Sum(const internal::UnitRollup& r) { return JoinInt128(r.sum_high(), r.sum_low()); }
-__int128 WeightedSum(const internal::UnitRollup& r) { return JoinInt128(r.wsum_high(), r.wsum_low()); }
+__int128 Sum(const internal::MetricAggregate& a) { return a.sum(); }
+__int128 WeightedSum(const internal::UnitRollup& r) {
+  return JoinInt128(r.wsum_high(), r.wsum_low());
+}
+__int128 WeightedSum(const internal::MetricAggregate& a) {
+  return JoinInt128(a.wsum_high(), a.wsum_low());
+}
 
 void SetSums(internal::UnitRollup& r, __int128 sum, __int128 wsum) {
   int64_t high;
@@ -23,6 +30,50 @@ void SetSums(internal::UnitRollup& r, __int128 sum, __int128 wsum) {
   SplitInt128(wsum, &high, &low);
   r.set_wsum_high(high);
   r.set_wsum_low(low);
+}
+
+void SetSums(internal::MetricAggregate& a, __int128 sum, __int128 wsum) {
+  a.set_sum(static_cast<int64_t>(sum));
+  int64_t high;
+  uint64_t low;
+  SplitInt128(wsum, &high, &low);
+  a.set_wsum_high(high);
+  a.set_wsum_low(low);
+}
+
+// The one way an observation is added, to a UnitRollup or a MetricAggregate.
+template <typename Row>
+void Add(Row& r, const RolledObservation& o) {
+  const bool first = r.count() == 0;
+  r.set_min(first ? o.value_milli : std::min(r.min(), o.value_milli));
+  r.set_max(first ? o.value_milli : std::max(r.max(), o.value_milli));
+  r.set_count(r.count() + 1);
+  SetSums(r, Sum(r) + o.value_milli,
+          WeightedSum(r) + static_cast<__int128>(o.value_milli) * o.weight);
+  r.set_weight(r.weight() + o.weight);
+  // "last" is by business time; ties keep log order.
+  if (first || ToTime(o.at) >= ToTime(r.last_at())) {
+    r.set_last(o.value_milli);
+    *r.mutable_last_at() = o.at;
+    r.set_last_event_id(o.event_id);
+  }
+}
+
+// The one way a row is reduced.
+template <typename Row>
+std::optional<int64_t> Value(const Row& r, policy::Aggregate aggregate, policy::Rollup rollup) {
+  if (r.count() == 0) return std::nullopt;
+  switch (aggregate) {
+    case policy::Aggregate::kMean:
+      if (rollup == policy::Rollup::kRatio && r.weight() > 0) {
+        return policy::DivRound(WeightedSum(r), r.weight());
+      }
+      return policy::DivRound(Sum(r), static_cast<__int128>(r.count()));
+    case policy::Aggregate::kLast: return r.last();
+    case policy::Aggregate::kMax: return r.max();
+    case policy::Aggregate::kMin: return r.min();
+  }
+  return r.last();
 }
 
 // Days since 1970-01-01 (UTC), rounded down.
@@ -64,36 +115,16 @@ void SplitInt128(__int128 v, int64_t* high, uint64_t* low) {
   *low = static_cast<uint64_t>(bits);
 }
 
-void AddToRollup(internal::UnitRollup& r, const RolledObservation& o) {
-  const bool first = r.count() == 0;
-  r.set_min(first ? o.value_milli : std::min(r.min(), o.value_milli));
-  r.set_max(first ? o.value_milli : std::max(r.max(), o.value_milli));
-  r.set_count(r.count() + 1);
-  SetSums(r, Sum(r) + o.value_milli,
-          WeightedSum(r) + static_cast<__int128>(o.value_milli) * o.weight);
-  r.set_weight(r.weight() + o.weight);
-  // "last" is by business time; ties keep log order.
-  if (first || ToTime(o.at) >= ToTime(r.last_at())) {
-    r.set_last(o.value_milli);
-    *r.mutable_last_at() = o.at;
-    r.set_last_event_id(o.event_id);
-  }
-}
+void AddToRollup(internal::UnitRollup& r, const RolledObservation& o) { Add(r, o); }
+void AddToRollup(internal::MetricAggregate& r, const RolledObservation& o) { Add(r, o); }
 
 std::optional<int64_t> RollupValue(const internal::UnitRollup& r, policy::Aggregate aggregate,
                                    policy::Rollup rollup) {
-  if (r.count() == 0) return std::nullopt;
-  switch (aggregate) {
-    case policy::Aggregate::kMean:
-      if (rollup == policy::Rollup::kRatio && r.weight() > 0) {
-        return policy::DivRound(WeightedSum(r), r.weight());
-      }
-      return policy::DivRound(Sum(r), static_cast<__int128>(r.count()));
-    case policy::Aggregate::kLast: return r.last();
-    case policy::Aggregate::kMax: return r.max();
-    case policy::Aggregate::kMin: return r.min();
-  }
-  return r.last();
+  return Value(r, aggregate, rollup);
+}
+std::optional<int64_t> RollupValue(const internal::MetricAggregate& r,
+                                   policy::Aggregate aggregate, policy::Rollup rollup) {
+  return Value(r, aggregate, rollup);
 }
 
 // ---------------------------------------------------------------- RollupRows

@@ -39,12 +39,17 @@ struct RolledObservation {
   std::string event_id;
 };
 
-// Adds `o` to `r`.
+// Adds `o` to `r`: a unit's roll-up, or an employee's cycle aggregate (whose `through` position
+// is the caller's to keep). Both add up the same way; only the plain sum's width differs (a
+// unit's is 128-bit, one person's in one cycle 64-bit).
 void AddToRollup(internal::UnitRollup& r, const RolledObservation& o);
+void AddToRollup(internal::MetricAggregate& r, const RolledObservation& o);
 
 // `r` reduced as `aggregate` says, weighing as `rollup` says; nullopt when empty.
 std::optional<int64_t> RollupValue(const internal::UnitRollup& r, policy::Aggregate aggregate,
                                    policy::Rollup rollup);
+std::optional<int64_t> RollupValue(const internal::MetricAggregate& r,
+                                   policy::Aggregate aggregate, policy::Rollup rollup);
 
 // The roll-up rows of one batch, parsed once and written once at the batch's end (Flush): a
 // unit's rows change with every observation of any of its members, and parsing and

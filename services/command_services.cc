@@ -82,7 +82,8 @@ class ReviewsService final : public v1::Reviews::Service {
   PL_COMMAND_RPC(AmendScore, Operation::kWriteReviews)
   PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteGrades)
   // With an explicit grade, a plain command. Without one, the policy in force computes it from
-  // the folded scores or metrics (the reactor's state), then the same command records it.
+  // the folded scores or metrics (the reactor's state), then the same command records it
+  // (projections/grading.h).
   grpc::Status FinalizeGrade(grpc::ServerContext* context, const v1::FinalizeGradeRequest* request,
                              v1::CommandResult* response) override {
     if (!request->grade().empty() || deps_->reactor == nullptr) {
@@ -93,31 +94,8 @@ class ReviewsService final : public v1::Reviews::Service {
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kWriteGrades); !s.ok()) return ToGrpc(s);
     const CommandContext ctx = CallerContext(*principal, *context);
-    v1::ComputeGradesRequest compute;
-    compute.set_cycle_id(request->cycle_id());
-    compute.add_employee_ids(request->employee_id());
-    compute.set_dry_run(true);
-    auto computed = deps_->reactor->ComputeGrades(
-        compute, ctx, std::min(ctx.deadline, absl::Now() + absl::Seconds(30)));
-    if (!computed.ok()) {
-      if (absl::IsNotFound(computed.status())) {
-        // No policy in force: nothing can compute the grade the request left out.
-        return ToGrpc(absl::FailedPreconditionError(
-            "grade: required, since no policy is in force to compute it"));
-      }
-      return ToGrpc(computed.status());
-    }
-    if (computed->grades().empty() || !computed->grades(0).skipped_reason().empty()) {
-      return ToGrpc(absl::FailedPreconditionError(
-          absl::StrCat("grade: cannot be computed: ",
-                       computed->grades().empty() ? "no inputs"
-                                                  : computed->grades(0).skipped_reason())));
-    }
-    v1::FinalizeGradeRequest explicit_grade = *request;
-    explicit_grade.set_grade(computed->grades(0).grade());
-    explicit_grade.set_score_milli(computed->grades(0).score_milli());
-    *explicit_grade.mutable_inputs() = computed->grades(0).inputs();
-    auto result = deps_->ledger->FinalizeGrade(explicit_grade, ctx);
+    auto result = deps_->reactor->FinalizeComputedGrade(
+        *request, ctx, std::min(ctx.deadline, absl::Now() + absl::Seconds(30)));
     if (!result.ok()) return ToGrpc(result.status());
     *response = std::move(*result);
     return grpc::Status::OK;
