@@ -628,13 +628,6 @@ EmbeddedLogStats EmbeddedLog::stats() {
   return stats_;
 }
 
-absl::Status EmbeddedLog::TamperForTest(LogPosition at, const v1::Envelope& replacement) {
-  RETURN_IF_ERROR(CheckReadPartition(at.partition, partition_cfs_.size()));
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  return FromRocks(db_->Put(wo, partition_cfs_[at.partition], EventKey(at.partition, at.offset),
-                            replacement.SerializeAsString()),
-                   "tamper");
-}
+std::string EmbeddedLog::StoredKey(LogPosition at) { return EventKey(at.partition, at.offset); }
 
 }  // namespace perfledger

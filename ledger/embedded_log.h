@@ -75,11 +75,13 @@ class EmbeddedLog final : public EventLog {
   absl::Status ScanStored(uint32_t partition, uint64_t from_offset, size_t max_events,
                           const std::function<bool(uint64_t, std::string_view)>& visit);
 
-  // Test hook: rewrites the stored bytes of one event in place, bypassing the chain. Used by the
-  // audit tests to prove tampering is detected. Never called by the product.
-  absl::Status TamperForTest(LogPosition at, const v1::Envelope& replacement);
-
  private:
+  // The tests' access to the stored bytes (tests/support/embedded_log_peer.h).
+  friend class EmbeddedLogTestPeer;
+  // The key of the event at `at` in its partition's family: partition and offset, big-endian,
+  // so that keys sort by offset.
+  static std::string StoredKey(LogPosition at);
+
   // Read and ScanStored: the durable events of `partition` in [from_offset, +max_events),
   // read with `ro` (its upper bound is set here).
   absl::Status ScanRange(uint32_t partition, uint64_t from_offset, size_t max_events,

@@ -14,6 +14,7 @@
 #include "ledger/embedded_log.h"
 #include "perfledger/v1/audit.grpc.pb.h"
 #include "tests/scenario/scenario_support.h"
+#include "tests/support/embedded_log_peer.h"
 
 namespace perfledger::scenario {
 namespace {
@@ -160,7 +161,7 @@ TEST_CASE("audit e2e: explain a raise, verify, forge a grade on disk, verify and
       const std::string was = event.grade_finalized().grade();
       event.mutable_grade_finalized()->set_grade(was == "A" ? "D" : "A");
       forged.set_payload(event.SerializeAsString());
-      REQUIRE((*log)->TamperForTest({partition, offset}, forged).ok());
+      REQUIRE(EmbeddedLogTestPeer::Tamper(**log, {partition, offset}, forged).ok());
       (*log)->Close();
     }
     server = std::make_unique<Server>(dir);

@@ -14,6 +14,7 @@
 #include "perfledger/v1/views.grpc.pb.h"
 #include "projections/view.h"
 #include "tests/integration/helpers.h"
+#include "tests/support/embedded_log_peer.h"
 
 namespace perfledger::testing {
 namespace {
@@ -182,26 +183,27 @@ TEST_CASE("audit verify: a corrupted stored event is caught at its partition and
 
   std::string reason;
   SECTION("the payload is edited") {
-    REQUIRE(Embedded(server).TamperForTest({partition, offset}, Forged(original)).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, Forged(original))
+                .ok());
     reason = "payload does not match payload_sha256";
   }
   SECTION("the payload and its digest are edited") {
     v1::Envelope forged = Forged(original);
     forged.set_payload_sha256(Sha256(forged.payload()));
-    REQUIRE(Embedded(server).TamperForTest({partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
     reason = "hash does not match the envelope";
   }
   SECTION("the business time is moved") {
     v1::Envelope forged = original;
     forged.mutable_occurred_at()->set_seconds(original.occurred_at().seconds() - 86400);
-    REQUIRE(Embedded(server).TamperForTest({partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
     reason = "hash does not match the envelope";
   }
   SECTION("the event is replaced by a resealed forgery") {
     // The forger recomputes this event's hash: the next event's prev_hash gives it away.
     v1::Envelope forged = Forged(original);
     SealEnvelope(forged, original.prev_hash(), original.sequence());
-    REQUIRE(Embedded(server).TamperForTest({partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
     const v1::ChainVerdict v = MustOk(client.Verify());
     REQUIRE_FALSE(v.ok());
     CHECK(v.broken().partition() == partition);
@@ -254,9 +256,9 @@ TEST_CASE("audit verify: the parsed path (any log) and the stored-bytes path agr
   CHECK(healthy->ok());
   CHECK(healthy->events_checked() == server.LogEnd());
   const v1::Envelope original = StoredEvent(server, RegistrationOf(server, fx::kEmployee));
-  REQUIRE(Embedded(server)
-              .TamperForTest({original.position().partition(), original.position().offset()},
-                             Forged(original))
+  REQUIRE(EmbeddedLogTestPeer::Tamper(
+              Embedded(server), {original.position().partition(), original.position().offset()},
+              Forged(original))
               .ok());
   auto from_parsed = VerifyChain(parsed, ChainCheckOptions());
   auto from_stored = VerifyChain(server.server().log(), ChainCheckOptions());
@@ -277,7 +279,7 @@ void RewriteHistory(TestServer& server, uint32_t partition, uint64_t offset) {
     if (o == offset) e = Forged(e);
     SealEnvelope(e, prev, e.sequence());
     prev = e.hash();
-    REQUIRE(Embedded(server).TamperForTest({partition, o}, e).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, o}, e).ok());
   }
 }
 
@@ -321,9 +323,9 @@ TEST_CASE("audit digest: a saved digest is proven after appends, and disproven b
     CHECK(absl::StrContains(v.broken().reason(), "differs from the digest"));
   }
   SECTION("a corrupted event before the digest point") {
-    REQUIRE(Embedded(server)
-                .TamperForTest({partition, registration.position().offset()},
-                               Forged(registration))
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server),
+                                        {partition, registration.position().offset()},
+                                        Forged(registration))
                 .ok());
     const v1::ChainVerdict v = MustOk(client.Prove(saved));
     REQUIRE_FALSE(v.ok());

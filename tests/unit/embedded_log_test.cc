@@ -13,6 +13,7 @@
 #include "ledger/limits.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
+#include "tests/support/embedded_log_peer.h"
 
 namespace perfledger {
 namespace {
@@ -398,7 +399,7 @@ TEST_CASE("embedded log: a tampered event breaks the chain", "[embedded_log]") {
   auto events = MustRead(*log, 1);
   v1::Envelope forged = events[1];
   forged.set_stream_version(42);
-  REQUIRE(log->TamperForTest({1, 1}, forged).ok());
+  REQUIRE(EmbeddedLogTestPeer::Tamper(*log, {1, 1}, forged).ok());
   const auto reread = MustRead(*log, 1);
   CHECK(VerifyLink(reread[0], GenesisHash(), 0).ok());
   const absl::Status s = VerifyLink(reread[1], reread[0].hash(), 1);

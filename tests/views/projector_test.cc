@@ -16,6 +16,7 @@
 #include "projections/queries.h"
 #include "projections/views/views.h"
 #include "tests/views/history.h"
+#include "tests/support/embedded_log_peer.h"
 
 namespace perfledger::views_test {
 namespace {
@@ -549,7 +550,7 @@ TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming th
     REQUIRE(stored->size() == 1);
     v1::Envelope broken = stored->front();
     broken.set_payload("\xff\xff\xff");  // a truncated varint tag
-    REQUIRE(log->TamperForTest({1, offset}, broken).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(*log, {1, offset}, broken).ok());
   }
   const bool in_bulk = GENERATE(false, true);
   INFO((in_bulk ? "bulk" : "batch by batch"));
