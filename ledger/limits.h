@@ -143,6 +143,13 @@ inline constexpr uint32_t kExplainDepthMax = 4;               // cause hops foll
 // ---- server
 inline constexpr size_t kGrpcMessageBytesMax = 16 * 1024 * 1024;
 inline constexpr int kShutdownGraceSeconds = 10;
+// The longest a call waits for work it sets off inside the server (the caller's deadline may
+// cut it shorter): FinalizeGrade computing the grade, the deadline scheduler firing what is
+// due, a Policies call (ComputeGrades over a cycle, a dry run), the auditor's --replay-to.
+inline constexpr int kComputedGradeWaitSeconds = 30;
+inline constexpr int kDeadlineFireWaitSeconds = 30;
+inline constexpr int kPolicyCallWaitSecondsMax = 600;
+inline constexpr int kReplayWaitSecondsMax = 1'800;
 inline constexpr size_t kTokensMax = 10'000;
 inline constexpr size_t kTokenOrgUnitsMax = 64;               // org subtrees of one hr token
 

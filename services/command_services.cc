@@ -94,8 +94,9 @@ class ReviewsService final : public v1::Reviews::Service {
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kWriteGrades); !s.ok()) return ToGrpc(s);
     const CommandContext ctx = CallerContext(*principal, *context);
-    auto result = deps_->reactor->FinalizeComputedGrade(
-        *request, ctx, std::min(ctx.deadline, absl::Now() + absl::Seconds(30)));
+    const absl::Time deadline = std::min(
+        ctx.deadline, absl::Now() + absl::Seconds(limits::kComputedGradeWaitSeconds));
+    auto result = deps_->reactor->FinalizeComputedGrade(*request, ctx, deadline);
     if (!result.ok()) return ToGrpc(result.status());
     *response = std::move(*result);
     return grpc::Status::OK;

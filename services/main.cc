@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "ledger/limits.h"
 #include "ledger/logging.h"
 #include "services/config.h"
 #include "services/replay.h"
@@ -35,8 +36,8 @@ int main(int argc, char** argv) {
 
   if (!config.replay_to.empty()) {
     // The auditor's replay: one line per view on stdout, nothing served.
-    auto replay = perfledger::services::ReplayToScratch(config, config.replay_to,
-                                                        absl::Minutes(30));
+    auto replay = perfledger::services::ReplayToScratch(
+        config, config.replay_to, absl::Seconds(perfledger::limits::kReplayWaitSecondsMax));
     if (!replay.ok()) {
       std::fprintf(stderr, "perfledgerd: %s\n", std::string(replay.status().message()).c_str());
       return 1;

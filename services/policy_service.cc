@@ -13,7 +13,8 @@ namespace {
 
 absl::Time CallDeadline(grpc::ServerContext* c) {
   // A call without a deadline still gets a bound: these calls wait for the reactor.
-  return std::min(absl::FromChrono(c->deadline()), absl::Now() + absl::Minutes(10));
+  return std::min(absl::FromChrono(c->deadline()),
+                  absl::Now() + absl::Seconds(limits::kPolicyCallWaitSecondsMax));
 }
 
 class PoliciesService final : public v1::Policies::Service {

@@ -219,7 +219,8 @@ void Server::ScheduleDeadlines() {
     scheduler_cv_.wait_for(lock, std::chrono::seconds(config_.deadline_check_seconds));
     if (deps_->stopping.load()) break;
     lock.unlock();
-    auto fired = reactor_->FireDeadlines(absl::Now(), ctx, absl::Now() + absl::Seconds(30));
+    auto fired = reactor_->FireDeadlines(
+        absl::Now(), ctx, absl::Now() + absl::Seconds(limits::kDeadlineFireWaitSeconds));
     if (!fired.ok()) {
       LogWarning(absl::StrCat("deadline scheduler: ", fired.status().ToString()));
     } else if (fired->fired_size() > 0) {
