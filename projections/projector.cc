@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
 #include <numeric>
 
 #include <openssl/evp.h>
@@ -16,6 +15,7 @@
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
 #include "projections/keys.h"
+#include "projections/pending_rows.h"
 
 namespace perfledger::projections {
 namespace {
@@ -47,186 +47,10 @@ uint64_t Distance(const LogEnds& from, const LogEnds& to) {
   return n;
 }
 
-// The newest value of `key` in a bulk fold's batches, if one of them holds it.
-const std::optional<std::string>* FindNewest(const PendingRows& batches, std::string_view key) {
-  for (auto r = batches.rbegin(); r != batches.rend(); ++r) {
-    if (auto it = r->find(key); it != r->end()) return &it->second;
-  }
-  return nullptr;
-}
-
-// Walks sorted row sets together in key order, from a key on; where several sets hold a key,
-// the newest (the last one) wins. A heap of cursors: a bulk fold's many batches cost
-// O(log sets) per row.
-class MergedRows {
- public:
-  MergedRows(const std::vector<const ViewRows*>& sets, std::string_view from) {
-    for (size_t i = 0; i < sets.size(); i++) {
-      auto it = sets[i]->lower_bound(from);
-      if (it != sets[i]->end()) heap_.push_back({it, sets[i]->end(), i});
-    }
-    std::make_heap(heap_.begin(), heap_.end(), After);
-  }
-  bool done() const { return heap_.empty(); }
-  // The smallest key left, with its newest value (nullopt: deleted).
-  const ViewRows::value_type& top() const { return *heap_.front().it; }
-  void Next() {
-    // The sets are not modified while merged, so the key stays where it is.
-    const std::string& key = heap_.front().it->first;
-    do {
-      if (++heap_.front().it == heap_.front().end) {
-        std::pop_heap(heap_.begin(), heap_.end(), After);
-        heap_.pop_back();
-      } else {
-        SiftDown();
-      }
-    } while (!heap_.empty() && heap_.front().it->first == key);
-  }
-
- private:
-  struct Cursor {
-    ViewRows::const_iterator it, end;
-    size_t set;
-  };
-  // The heap's front is the smallest key, and of equal keys the newest set's.
-  static bool After(const Cursor& a, const Cursor& b) {
-    const int c = a.it->first.compare(b.it->first);
-    return c != 0 ? c > 0 : a.set < b.set;
-  }
-  // The front moved on: restore the heap below it (cheaper than a pop and a push).
-  void SiftDown() {
-    size_t i = 0;
-    for (;;) {
-      size_t first = i;
-      const size_t l = 2 * i + 1, r = l + 1;
-      if (l < heap_.size() && After(heap_[first], heap_[l])) first = l;
-      if (r < heap_.size() && After(heap_[first], heap_[r])) first = r;
-      if (first == i) return;
-      std::swap(heap_[i], heap_[first]);
-      i = first;
-    }
-  }
-  std::vector<Cursor> heap_;
-};
-
-// Appends each of a fold's batches to `sets`, oldest first.
-void AddSets(const PendingRows& pending, std::vector<const ViewRows*>& sets) {
-  for (const ViewRows& r : pending) sets.push_back(&r);
-}
-
-// Binary-counter merging of a bulk fold's batches: the newest merges into the one before it
-// while it is at least half that one's size. A view that reads its rows then looks through
-// O(log batches) maps, and each row moves O(log batches) times.
-void MergePending(PendingRows& pending) {
-  while (pending.size() >= 2 && pending.back().size() * 2 >= pending[pending.size() - 2].size()) {
-    ViewRows merged;
-    const std::vector<const ViewRows*> sets = {&pending[pending.size() - 2], &pending.back()};
-    for (MergedRows m(sets, ""); !m.done(); m.Next()) {
-      merged.emplace_hint(merged.end(), m.top());
-    }
-    pending.pop_back();
-    pending.back().swap(merged);
-  }
-}
-
 }  // namespace
 
 std::string ViewFamily(std::string_view view_name) {
   return absl::StrCat("view.", std::string(view_name));
-}
-
-// ---------------------------------------------------------------- ViewTxn
-
-absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
-  if (auto it = rows_->find(key); it != rows_->end()) return it->second;
-  if (pending_ != nullptr) {
-    MergePending(*pending_);
-    if (const auto* found = FindNewest(*pending_, key)) return *found;
-  }
-  if (ingesting_ != nullptr) {
-    if (const auto* found = FindNewest(*ingesting_, key)) return *found;
-  }
-  if (cache_ != nullptr) {
-    // Debian's Abseil has its own string_view: look up with that for a heterogeneous find.
-    if (auto it = cache_->find(absl::string_view(key.data(), key.size())); it != cache_->end()) {
-      return it->second;
-    }
-  }
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &value);
-  std::optional<std::string> found;
-  if (!s.IsNotFound()) {
-    RETURN_IF_ERROR(FromRocks(s, "read view"));
-    found = std::move(value);
-  }
-  if (cache_ != nullptr) cache_->insert_or_assign(std::string(key), found);
-  return found;
-}
-
-void ViewTxn::Put(std::string_view key, std::string_view value) {
-  PutOwned(std::string(key), std::string(value));
-}
-
-void ViewTxn::PutOwned(std::string key, std::string value) {
-  bytes_put_ += key.size() + value.size();
-  rows_->insert_or_assign(std::move(key), std::move(value));
-}
-
-void ViewTxn::PutReadBack(std::string_view key, std::string_view value) {
-  Put(key, value);
-  if (cache_ != nullptr && read_back_ != nullptr) read_back_->emplace_back(key);
-}
-
-void ViewTxn::Delete(std::string_view key) {
-  bytes_put_ += key.size();
-  rows_->insert_or_assign(std::string(key), std::nullopt);
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
-    std::string_view prefix) {
-  return Scan(prefix, prefix, std::numeric_limits<size_t>::max());
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
-    std::string_view prefix, std::string_view from, size_t limit) {
-  if (from < prefix) from = prefix;
-  std::vector<std::pair<std::string, std::string>> out;
-  // "" when no key is greater than every key with the prefix (a prefix of 0xff bytes).
-  const std::string end = PrefixEnd(std::string(prefix));
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper(end);
-  if (!end.empty()) ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
-  it->Seek(rocksdb::Slice(from.data(), from.size()));
-  std::vector<const ViewRows*> sets;
-  if (ingesting_ != nullptr) AddSets(*ingesting_, sets);
-  if (pending_ != nullptr) {
-    MergePending(*pending_);
-    AddSets(*pending_, sets);
-  }
-  sets.push_back(rows_);
-  MergedRows mine(sets, from);
-  const rocksdb::Slice wanted(prefix.data(), prefix.size());
-  auto stored_in_range = [&] { return it->Valid() && it->key().starts_with(wanted); };
-  auto mine_in_range = [&] { return !mine.done() && mine.top().first.starts_with(prefix); };
-  // Merge the stored rows with the fold's: on equal keys the fold wins (a nullopt hides the
-  // stored row).
-  while ((stored_in_range() || mine_in_range()) && out.size() < limit) {
-    const bool take_stored =
-        stored_in_range() && (!mine_in_range() || it->key().compare(mine.top().first) < 0);
-    if (take_stored) {
-      out.emplace_back(it->key().ToString(), it->value().ToString());
-      it->Next();
-      continue;
-    }
-    const auto& [key, value] = mine.top();
-    if (stored_in_range() && it->key() == rocksdb::Slice(key)) it->Next();
-    if (value) out.emplace_back(key, *value);
-    mine.Next();
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "scan view"));
-  return out;
 }
 
 // ---------------------------------------------------------------- Projector
@@ -516,9 +340,15 @@ absl::StatusOr<size_t> Projector::Step() {
     for (size_t k = next_view++; k < views_.size(); k = next_view++) {
       const size_t i = order[k];
       const auto started = std::chrono::steady_clock::now();
-      ViewTxn txn(store_->db(), families[i], &rows[i],
-                  views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i],
-                  bulk_ ? &bulk_rows_[i] : nullptr, flight_ ? &flight_->rows[i] : nullptr);
+      ViewTxnOptions txn_options;
+      txn_options.db = store_->db();
+      txn_options.family = families[i];
+      txn_options.rows = &rows[i];
+      txn_options.cache = views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr;
+      txn_options.read_back = &read_back[i];
+      txn_options.pending = bulk_ ? &bulk_rows_[i] : nullptr;
+      txn_options.ingesting = flight_ ? &flight_->rows[i] : nullptr;
+      ViewTxn txn(txn_options);
       for (size_t j = 0; j < stored.size(); j++) {
         txn.set_stored_bytes(batch.bytes[j]);
         absl::Status s = views_[i]->Apply(*stored[j], *events[j], txn);
@@ -684,7 +514,8 @@ absl::Status Projector::WriteRows(const std::vector<PendingRows>& rows,
   }
   for (uint32_t p = 0; p < applied.size(); p++) {
     // Only the partitions this batch moved: the others' stored checkpoints are still right,
-    // and under a trickle of commands rewriting all of them was most of a batch's write.
+    // and a batch of a few single commands would otherwise write more checkpoint rows than
+    // view rows.
     if (applied[p] == started[p]) continue;
     std::string value;
     PutBigEndian64(value, applied[p]);

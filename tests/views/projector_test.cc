@@ -250,7 +250,7 @@ TEST_CASE("ViewTxn: reads see the batch's own writes over the stored rows", "[pr
   REQUIRE(db->Write(rocksdb::WriteOptions(), &stored).ok());
 
   projections::ViewRows rows;
-  projections::ViewTxn txn(db, cf, &rows);
+  projections::ViewTxn txn({.db = db, .family = cf, .rows = &rows});
   txn.Put("a/3", "new");
   txn.Put("a/4", "rewritten");
   txn.Delete("a/2");
@@ -730,7 +730,7 @@ TEST_CASE("ViewTxn: a bulk fold's earlier batches are read newest first, over th
   pending[2]["a/4"] = std::nullopt;
   pending[2]["a/7"] = "newest";
   projections::ViewRows rows;
-  projections::ViewTxn txn(db, cf, &rows, nullptr, nullptr, &pending);
+  projections::ViewTxn txn({.db = db, .family = cf, .rows = &rows, .pending = &pending});
   txn.Put("a/5", "this batch");
 
   CHECK(txn.Get("a/1").value() == std::optional<std::string>("newer"));
