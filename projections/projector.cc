@@ -78,6 +78,8 @@ absl::StatusOr<std::unique_ptr<Projector>> Projector::Start(EventLog* log, State
   p->views_ = std::move(views);
   p->caches_.resize(p->views_.size());
   p->options_ = options;
+  p->pool_ = std::make_unique<ApplyPool>(absl::StrCat("pl-", options.name, "-apply"),
+                                         options.apply_threads, options.parallel_min_events);
   for (const std::string& f : Families(p->views_)) {
     if (store->family(f) == nullptr) {
       return absl::InternalError(absl::StrCat("state store has no family ", f));
@@ -215,7 +217,7 @@ absl::Status Projector::ParsePayloads(Batch& batch) {
   batch.events.assign(n, nullptr);
   // One contiguous share per thread. A share stops at its first failure; the smallest failing
   // index over all of them is the batch's first.
-  const size_t shares = std::max<size_t>(1, options_.apply_threads);
+  const size_t shares = pool_->threads();
   const size_t share = (n + shares - 1) / shares;
   std::atomic<size_t> next_share{0};
   std::atomic<size_t> first_bad{n};
@@ -233,28 +235,13 @@ absl::Status Projector::ParsePayloads(Batch& batch) {
       }
     }
   };
-  ShareOut(n, shares, parse);
+  pool_->ShareOut(n, shares, parse);
   if (const size_t bad = first_bad.load(); bad < n) {
     return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
                                                batch.stored[bad]->position().partition(),
                                                batch.stored[bad]->position().offset()));
   }
   return absl::OkStatus();
-}
-
-void Projector::ShareOut(size_t events, size_t tasks, const std::function<void()>& work) {
-  const size_t threads = events >= options_.parallel_min_events
-                             ? std::min(std::max<size_t>(1, options_.apply_threads), tasks)
-                             : 1;
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; t++) {
-    helpers.emplace_back([&] {
-      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-      work();
-    });
-  }
-  work();
-  for (std::thread& h : helpers) h.join();
 }
 
 absl::StatusOr<size_t> Projector::Step() {
@@ -374,7 +361,7 @@ absl::StatusOr<size_t> Projector::Step() {
                            .count();
     }
   };
-  ShareOut(stored.size(), views_.size(), apply_views);
+  pool_->ShareOut(stored.size(), views_.size(), apply_views);
   // The first failing view in view order: the same log gives the same error. A bulk fold's
   // rows now hold part of this batch: they are dropped, and the retry folds again from the
   // last commit.
@@ -495,7 +482,7 @@ absl::Status Projector::WriteRows(const std::vector<PendingRows>& rows,
                        }
                        return absl::OkStatus();
                      }});
-    return store_->Ingest(parts, "ingest views", options_.apply_threads);
+    return store_->Ingest(parts, "ingest views", pool_->threads());
   }
   // 3. One WriteBatch: each family's final rows in key order, then the checkpoint. Sorted
   //    keys make memtable inserts cheap (each insert starts its skiplist search from the

@@ -29,6 +29,7 @@
 #include "ledger/state_store.h"
 #include "perfledger/v1/common.pb.h"
 #include "perfledger/v1/events.pb.h"
+#include "projections/apply_pool.h"
 #include "projections/view.h"
 
 namespace perfledger::projections {
@@ -40,8 +41,9 @@ struct ProjectorOptions {
   // Events applied per WriteBatch (bounded memory; larger batches rebuild faster).
   size_t batch_events = 4096;
   // Threads that fold a batch into the views (each view is folded by one thread; the projector
-  // thread is one of them), used for batches of at least parallel_min_events events: below
-  // that, starting threads costs more than it saves.
+  // thread is one of them, the others are started with the projector as pl-<name>-apply), used
+  // for batches of at least parallel_min_events events: below that, waking them costs more
+  // than it saves.
   size_t apply_threads = 2;
   size_t parallel_min_events = 512;
   // After waking for new events, or after a batch smaller than linger_below_events, wait this
@@ -163,15 +165,11 @@ class Projector {
     std::vector<std::string_view> bytes;  // each envelope as stored, if the log gives it
   };
   absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends, size_t events);
-  // Parses the batch's payloads onto its arena, shared out among apply_threads threads when the
-  // batch is large. In bulk folding the folding threads do this, not the thread that reads the
+  // Parses the batch's payloads onto its arena, shared out among the apply pool's threads when
+  // the batch is large. In bulk folding the folding threads do this, not the thread that reads the
   // next batch ahead: that keeps the reader from being the one the fold waits for, and so both
   // cores busy. DATA_LOSS naming the first event, in batch order, whose payload does not parse.
   absl::Status ParsePayloads(Batch& batch);
-  // Runs `work` on this thread and, for a batch of at least parallel_min_events events, at the
-  // same time on helper threads (pl-<name>-apply): apply_threads threads in all, at most
-  // `tasks`. `work` takes its tasks from a counter it shares. Returns when every thread is done.
-  void ShareOut(size_t events, size_t tasks, const std::function<void()>& work);
   // Events per batch: bulk_batch_events in bulk folding, else batch_events.
   size_t BatchEvents() const { return bulk_ ? options_.bulk_batch_events : options_.batch_events; }
   // Applies up to batch_events events; returns how many.
@@ -203,6 +201,9 @@ class Projector {
 
   EventLog* log_ = nullptr;
   StateStore* store_ = nullptr;
+  // Started with the projector, reused by every batch; its helpers run only what the projector
+  // thread shares out.
+  std::unique_ptr<ApplyPool> pool_;
   std::vector<std::unique_ptr<View>> views_;
   // Per view (View::cached_rows); touched only by the projector thread, and by Rebuild after
   // that thread stopped.
