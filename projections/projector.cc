@@ -152,8 +152,8 @@ void Projector::Run() {
 
 absl::StatusOr<size_t> Projector::Step() {
   const LogEnds ends = log_->Ends();
-  const bool bulk_allowed = options_.bulk_lag_events > 0 && !options_.before_commit &&
-                            !options_.on_batch_start;
+  const bool bulk_allowed = options_.bulk_lag_events > 0 &&
+                            (options_.observer == nullptr || options_.observer->AllowsBulk());
   if (folder_ == incremental_.get() && bulk_allowed &&
       EventsBetween(folder_->folded(), ends) >= options_.bulk_lag_events) {
     bulk_->Reset(folder_->folded());
@@ -179,11 +179,12 @@ absl::StatusOr<size_t> Projector::Step() {
     return s;
   }
 
-  // 3. Fold the batch into every view, between the two hooks.
-  if (options_.on_batch_start) options_.on_batch_start();
+  // 3. Fold the batch into every view, between the observer's two calls.
+  BatchObserver* observer = options_.observer.get();
+  if (observer != nullptr) observer->OnBatchStart();
   RETURN_IF_ERROR(folder_->Fold(batch));
-  if (options_.before_commit) {
-    if (absl::Status s = options_.before_commit(); !s.ok()) {
+  if (observer != nullptr) {
+    if (absl::Status s = observer->BeforeCommit(); !s.ok()) {
       folder_->Discard();
       return s;
     }

@@ -10,14 +10,13 @@
 //
 // The projector owns the loop and the checkpoint; reading a batch is batch.h, folding it and
 // committing it a Folder (folder.h): IncrementalFolder batch by batch, BulkFolder far behind
-// the log.
+// the log. A BatchObserver (batch_observer.h) may act on each batch.
 //
 // Thread safety: all public methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -32,6 +31,7 @@
 #include "ledger/state_store.h"
 #include "perfledger/v1/common.pb.h"
 #include "perfledger/v1/events.pb.h"
+#include "projections/batch_observer.h"
 #include "projections/view.h"
 
 namespace perfledger::projections {
@@ -65,21 +65,17 @@ struct ProjectorOptions {
   // are folded one after the other into rows kept in memory, and written together with the
   // checkpoint as SST files ingested in one atomic step once bulk_bytes of rows were folded
   // (by a thread of its own while the fold goes on) or the fold nears the log's end. Rows
-  // become visible to queries (and Applied() moves) only at those ingests. Never for a
-  // projector with before_commit or on_batch_start (the reactor decides and appends batch by
-  // batch).
+  // become visible to queries (and Applied() moves) only at those ingests. Never while an
+  // observer that does not allow it watches (BatchObserver::AllowsBulk).
   uint64_t bulk_lag_events = limits::kProjectorBulkLagEventsMin;
   size_t bulk_bytes = limits::kProjectorBulkBytesMax;
   // Events per batch in bulk folding: larger batches cost less per event, and nobody waits for
   // a batch's rows (they become visible at the next ingest anyway).
   size_t bulk_batch_events = limits::kProjectorBulkBatchEvents;
-  // Runs after a batch was applied and ahead of the commit of its rows and checkpoint. An error
-  // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
-  // The policy reactor appends its decisions here, so a crash can only repeat a decision
-  // (deduplicated by its derived id), never lose one.
-  std::function<absl::Status()> before_commit;
-  // Runs as a batch starts, ahead of its fold (the reactor clears its undecided reactions).
-  std::function<void()> on_batch_start;
+  // Acts on each batch (batch_observer.h), or null. The policy reactor appends its decisions in
+  // BeforeCommit, so a crash can only repeat a decision (deduplicated by its derived id), never
+  // lose one.
+  std::shared_ptr<BatchObserver> observer;
 };
 
 struct ViewDigest {

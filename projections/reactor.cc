@@ -913,6 +913,27 @@ absl::Status ReactorView::RaiseAlert(const v1::Envelope& e, const policy::AlertR
 
 // ---------------------------------------------------------------- Reactor
 
+// The reactor's view as its projector's BatchObserver: each batch starts the view afresh, and
+// `append` (none in a dry run) appends the batch's decisions ahead of the batch's commit, so a
+// crash can only repeat a decision (deduplicated by its derived id), never lose one.
+// No bulk folding: the reactor's applied position, by which admission control paces commands
+// (backlog.h), moves with each batch's commit, right after its decisions were appended. In
+// bulk folding it would stand still until an ingest, and a restart would repeat every decision
+// appended since the last ingest. A dry run replays through the same observer, so it folds the
+// log as the live reactor does.
+class ReactorBatches final : public BatchObserver {
+ public:
+  ReactorBatches(ReactorView* view, std::function<absl::Status()> append)
+      : view_(view), append_(std::move(append)) {}
+  void OnBatchStart() override { view_->StartBatch(); }
+  absl::Status BeforeCommit() override { return append_ ? append_() : absl::OkStatus(); }
+  bool AllowsBulk() const override { return false; }
+
+ private:
+  ReactorView* view_;
+  std::function<absl::Status()> append_;
+};
+
 std::vector<std::string> Reactor::Families() {
   return {Projector::kMetaFamily, ViewFamily(kViewName)};
 }
@@ -937,8 +958,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
   // of the same aggregate and window rows (read once, written once per batch).
   options.linger = absl::Milliseconds(10);
   options.linger_below_events = 1024;
-  options.on_batch_start = [raw] { raw->StartBatch(); };
-  options.before_commit = [raw, ledger]() -> absl::Status {
+  auto append = [raw, ledger]() -> absl::Status {
     CommandContext ctx;
     ctx.actor.set_principal("policy-reactor");
     ctx.actor.set_role(v1::ROLE_SYSTEM);
@@ -987,6 +1007,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
     raw->pending().clear();
     return absl::OkStatus();
   };
+  options.observer = std::make_shared<ReactorBatches>(raw, std::move(append));
   ASSIGN_OR_RETURN(reactor->projector_, Projector::Start(log, store, std::move(views), options));
   return reactor;
 }
@@ -1379,7 +1400,7 @@ absl::StatusOr<v1::DryRunResponse> Reactor::DryRun(EventLog* log, Sealer* sealer
     views.push_back(std::move(view));
     ProjectorOptions popts;
     popts.name = "dryrun";
-    popts.on_batch_start = [raw] { raw->StartBatch(); };
+    popts.observer = std::make_shared<ReactorBatches>(raw, nullptr);
     ASSIGN_OR_RETURN(auto projector, Projector::Start(log, store.get(), std::move(views), popts));
     RETURN_IF_ERROR(projector->WaitCaughtUp(deadline));
     out.set_events_replayed(projector->events_applied());

@@ -185,11 +185,20 @@ TEST_CASE("the row cache holds only committed rows: a discarded batch and a rebu
   options.batch_events = 64;  // many batches; the cache (4 rows) fills and starts over
   // Every third batch is discarded once after it was applied (as when the reactor's append
   // fails) and retried: its rows must not have reached the cache.
-  std::atomic<int> batches{0};
-  options.before_commit = [&]() -> absl::Status {
-    if (batches++ % 3 == 1) return absl::UnavailableError("injected");
-    return absl::OkStatus();
+  class FailingObserver final : public projections::BatchObserver {
+   public:
+    void OnBatchStart() override {}
+    absl::Status BeforeCommit() override {
+      if (batches++ % 3 == 1) return absl::UnavailableError("injected");
+      return absl::OkStatus();
+    }
+    // Each batch commits on its own, as the reactor's do.
+    bool AllowsBulk() const override { return false; }
+    std::atomic<int> batches{0};
   };
+  auto observer = std::make_shared<FailingObserver>();
+  const std::atomic<int>& batches = observer->batches;
+  options.observer = observer;
   options.linger = absl::ZeroDuration();
   auto p = Projector::Start(log.get(), store->get(), std::move(views), options);
   REQUIRE(p.ok());
