@@ -1,4 +1,4 @@
-// Who may see and do what (DESIGN §9): principals bound to people, scope resolved from the write
+// Who may see and do what (ARCHITECTURE §9): principals bound to people, scope resolved from the write
 // model, and the one visibility decision every read path goes through.
 //
 // Scope:

@@ -1,4 +1,4 @@
-// Verification of the per-partition hash chain (DESIGN §8), next to the log: every link of every
+// Verification of the per-partition hash chain (ARCHITECTURE §8), next to the log: every link of every
 // partition up to the ends the log had when the check started, optionally against a saved digest.
 //
 // The check reads through EventLog::Read like any consumer, so writers never wait for it, and

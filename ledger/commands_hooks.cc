@@ -1,4 +1,4 @@
-// Hooks (DESIGN §7): what payroll and LMS consumers answer about the actions delivered to them,
+// Hooks (ARCHITECTURE §7): what payroll and LMS consumers answer about the actions delivered to them,
 // and the Hooks service's delivery reports. Every answer is an event on the action's stream
 // (keyed by its employee, so it follows the action in the same partition).
 #include "absl/container/flat_hash_set.h"

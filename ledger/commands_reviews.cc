@@ -199,7 +199,7 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
                                        r.inputs(i).weight_bp()));
     }
     *p->mutable_inputs() = r.inputs();
-    // Enrichment (DESIGN §3 rule 3): consumers never look these up elsewhere.
+    // Enrichment (ARCHITECTURE §3 rule 3): consumers never look these up elsewhere.
     p->set_org_unit_id(emp.org_unit_id());
     p->set_manager_id(emp.manager_id());
     ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", r.employee_id(), emp));

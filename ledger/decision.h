@@ -53,7 +53,7 @@ class Decision {
   absl::Time now() const { return now_; }
   const Principal& principal() const { return principal_; }
 
-  // ---- who may write what (DESIGN §9); each PERMISSION_DENIED names the field.
+  // ---- who may write what (ARCHITECTURE §9); each PERMISSION_DENIED names the field.
 
   // The caller may write about employee `id`: themselves for an employee, their reports for a
   // manager, their subtrees for a limited hr token.

@@ -1,4 +1,4 @@
-// The per-partition hash chain of DESIGN §8.
+// The per-partition hash chain of ARCHITECTURE §8.
 //
 //   hash = SHA-256(prev_hash || canonical bytes)
 //

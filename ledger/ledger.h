@@ -1,11 +1,11 @@
-// The write side: command handlers over the event log and the write model (DESIGN §4).
+// The write side: command handlers over the event log and the write model (ARCHITECTURE §4).
 //
 // Each command: validate (INVALID_ARGUMENT naming the field) → check the idempotency key →
 // look up what the command refers to (NOT_FOUND, FAILED_PRECONDITION) → check the expected
 // version (ABORTED) → decide the events, enriched with the context their consumers need →
 // append them atomically → answer once they are durable. A rejected command appends nothing.
 //
-// Decisions are serialized by one mutex (the single-writer rule of DESIGN §4); the append itself
+// Decisions are serialized by one mutex (the single-writer rule of ARCHITECTURE §4); the append itself
 // is only enqueued under it, so concurrent commands share the log's group commit.
 //
 // Thread safety: every method is thread-safe.
@@ -132,7 +132,7 @@ class Ledger {
   // (derived from the cause), so a replayed or restarted reactor never doubles an action.
   Result React(const internal::Reaction& reaction, const CommandContext& ctx);
 
-  // Hooks (DESIGN §7). Acknowledgements and rejections of delivered actions, all items in one
+  // Hooks (ARCHITECTURE §7). Acknowledgements and rejections of delivered actions, all items in one
   // atomic append; an item already answered the same way is a DUPLICATE and appends nothing.
   // `may_handle` says whether the caller's role may answer an action of that kind
   // (PERMISSION_DENIED naming the item otherwise).

@@ -68,6 +68,11 @@ inline constexpr size_t kReactorCachedRowsMax = 200'000;      // ~40 MB at most
 // Events per reactor batch (projections/reactor.cc): under a metric feed a larger batch folds
 // more observations of one aggregate or window row into one write.
 inline constexpr size_t kReactorBatchEvents = 4'096;
+// The reactor waits this long for more events before folding a batch smaller than
+// kReactorLingerBelowEvents: nobody reads its rows with min_position, and a fuller batch reads
+// and writes each aggregate and window row once for more observations.
+inline constexpr int kReactorLingerMillis = 10;
+inline constexpr size_t kReactorLingerBelowEvents = 1'024;
 
 // ---- policy documents and the policy reactor (policy.h, policy_eval.h)
 inline constexpr size_t kPolicyBytesMax = 48 * 1024;          // policy: source or canonical JSON
@@ -115,7 +120,7 @@ inline constexpr uint32_t kReadLimitMax = 10'000;
 inline constexpr size_t kFollowBatchEvents = 512;             // events per wake-up of a follower
 inline constexpr size_t kStreamBatchesMax = 1'000'000;        // batches in one client stream
 
-// ---- hooks (DESIGN §7; services Hooks, projections/hooks.h)
+// ---- hooks (ARCHITECTURE §7; services Hooks, projections/hooks.h)
 inline constexpr uint32_t kHookRedeliverSecondsDefault = 30;  // unacknowledged → sent again
 inline constexpr uint32_t kHookRedeliverSecondsMax = 3'600;
 inline constexpr uint32_t kHookInFlightDefault = 256;         // sent, not yet acknowledged

@@ -1,9 +1,9 @@
-// The policy document of DESIGN §6: how a grade is reached and what each grade, metric
+// The policy document of ARCHITECTURE §6: how a grade is reached and what each grade, metric
 // threshold and PIP outcome triggers. docs/POLICY.md is the reference of the schema.
 //
 // A policy is authored as YAML or JSON, parsed and validated here, and published as its
 // canonical JSON (PolicyPublished.document_json). Everything the reactor decides is a pure
-// function of that canonical document and the log (DESIGN §3 rule 2), so this file does no I/O
+// function of that canonical document and the log (ARCHITECTURE §3 rule 2), so this file does no I/O
 // and keeps no state: the types are plain values and the functions are thread-safe.
 //
 // Validation is strict on purpose. A typo in a key ("rasie_bp") or a value ("lower_is_beter")

@@ -1,13 +1,13 @@
 // Evaluation of a policy (policy.h): grades from scores or metrics, the actions a grade
 // triggers, threshold alerts over rolling windows, follow-up deadlines and PIP outcomes.
 //
-// Everything here is a pure function of its arguments (DESIGN §3 rule 2): no clock, no I/O, no
+// Everything here is a pure function of its arguments (ARCHITECTURE §3 rule 2): no clock, no I/O, no
 // randomness, no global state. Time is always an argument taken from events (occurred_at), so
 // replaying the same log through the same policy yields byte-identical actions, and action ids
 // derive from (cause event id, rule id) so a replayed or restarted reactor never doubles one
-// (DESIGN §3 rule 6).
+// (ARCHITECTURE §3 rule 6).
 //
-// Arithmetic is integer only (DESIGN §3 rule 5): money in minor units, percentages in basis
+// Arithmetic is integer only (ARCHITECTURE §3 rule 5): money in minor units, percentages in basis
 // points, scores and metrics in milli-units. Products are computed in 128 bits and every
 // division is rounded once, at the end, half away from zero: 2.5 -> 3, -2.5 -> -3, 2.4999 -> 2.
 //
@@ -117,7 +117,7 @@ struct PriorGrade {
 // the cycle being acted on are ignored, so a caller may pass the full history.
 using History = std::vector<PriorGrade>;
 
-// The action id of DESIGN §3 rule 6: the first 32 hex characters of
+// The action id of ARCHITECTURE §3 rule 6: the first 32 hex characters of
 // SHA-256(cause_event_id + "\n" + rule_id). Consumers use it as their idempotency key.
 std::string ActionId(std::string_view cause_event_id, std::string_view rule_id);
 

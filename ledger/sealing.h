@@ -1,4 +1,4 @@
-// Personal data at rest (DESIGN §9, GDPR): an event's identity and conversation fields, and
+// Personal data at rest (ARCHITECTURE §9, GDPR): an event's identity and conversation fields, and
 // its compensation fields (the (field_class) annotations of events.proto), leave the payload
 // before it is written and travel sealed in the envelope: the first under the subject's
 // personal key (`sealed`), the others under the subject's retained key (`retained`; key_store.h).

@@ -1,6 +1,6 @@
 // The state database: one RocksDB under <data>/state holding the write model, the views and
 // their checkpoints, one column family each. Views and checkpoints that must move together are
-// written in one WriteBatch (DESIGN §5).
+// written in one WriteBatch (ARCHITECTURE §5).
 //
 // Everything here is a fold of the log, so nothing is written to RocksDB's WAL: the log is the
 // durable truth. Flushes are atomic across families (atomic_flush), so what a crash leaves is

@@ -1,4 +1,4 @@
-// The auditor's read side (DESIGN §8): any view as of a past point of the log, the explanation
+// The auditor's read side (ARCHITECTURE §8): any view as of a past point of the log, the explanation
 // of an action, and the export of a person's or a cycle's events. Chain verification and
 // digests live next to the log (ledger/chain_audit.h).
 //
@@ -20,7 +20,7 @@ namespace perfledger::projections {
 // The prefix `cut` names, as next offsets for every partition. INVALID_ARGUMENT when a
 // partition is out of range or listed twice, an offset lies beyond the log's end, or a data
 // partition's prefix depends on more of the control stream than the cut holds (its views could
-// never be built: DESIGN §3 rule 4).
+// never be built: ARCHITECTURE §3 rule 4).
 absl::StatusOr<LogEnds> CutAtPositions(EventLog& log, const v1::LogCut& cut);
 
 // Per partition, every event before the first one recorded after `t`. The writer stamps

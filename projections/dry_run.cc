@@ -30,7 +30,7 @@ absl::StatusOr<v1::DryRunResponse> DryRun(EventLog* log, Sealer* sealer,
     views.push_back(std::move(view));
     ProjectorOptions popts;
     popts.name = "dryrun";
-    popts.on_batch_start = [raw] { raw->StartBatch(); };
+    popts.observer = std::make_shared<ReactorBatches>(raw, nullptr);
     ASSIGN_OR_RETURN(auto projector, Projector::Start(log, store.get(), std::move(views), popts));
     RETURN_IF_ERROR(projector->WaitCaughtUp(deadline));
     out.set_events_replayed(projector->events_applied());

@@ -1,4 +1,4 @@
-// Hook subscriptions (DESIGN §7, proto/perfledger/v1/hooks.proto): which items a payroll or LMS
+// Hook subscriptions (ARCHITECTURE §7, proto/perfledger/v1/hooks.proto): which items a payroll or LMS
 // consumer receives and when, read from the hooks view (views/hooks.cc).
 //
 // A HookSubscription is the state of one open stream: the items it sent and not yet saw resolved

@@ -1,9 +1,7 @@
 #include "projections/projector.h"
 
-#include <algorithm>
 #include <chrono>
-#include <limits>
-#include <numeric>
+#include <utility>
 
 #include <openssl/evp.h>
 
@@ -15,221 +13,18 @@
 #include "ledger/logging.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
+#include "projections/apply_pool.h"
+#include "projections/batch.h"
+#include "projections/bulk_folder.h"
+#include "projections/incremental_folder.h"
 #include "projections/keys.h"
+#include "projections/view_set.h"
 
 namespace perfledger::projections {
-namespace {
-
-std::string CheckpointKey(const std::string& name, uint32_t partition) {
-  std::string key = absl::StrCat("cp/", name, "/");
-  PutBigEndian32(key, partition);
-  return key;
-}
-
-// Appends `rows` (already in key order: the final state of every key the batch touched) to
-// `out`.
-void AppendSorted(const ViewRows& rows, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch& out) {
-  for (const auto& [key, value] : rows) {
-    if (value) {
-      out.Put(cf, key, *value).PermitUncheckedError();
-    } else {
-      out.Delete(cf, key).PermitUncheckedError();
-    }
-  }
-}
-
-// Events from positions `from` to `to`, all partitions together.
-uint64_t Distance(const LogEnds& from, const LogEnds& to) {
-  uint64_t n = 0;
-  for (size_t p = 0; p < from.size() && p < to.size(); p++) {
-    if (to[p] > from[p]) n += to[p] - from[p];
-  }
-  return n;
-}
-
-// The newest value of `key` in a bulk fold's batches, if one of them holds it.
-const std::optional<std::string>* FindNewest(const PendingRows& batches, std::string_view key) {
-  for (auto r = batches.rbegin(); r != batches.rend(); ++r) {
-    if (auto it = r->find(key); it != r->end()) return &it->second;
-  }
-  return nullptr;
-}
-
-// Walks sorted row sets together in key order, from a key on; where several sets hold a key,
-// the newest (the last one) wins. A heap of cursors: a bulk fold's many batches cost
-// O(log sets) per row.
-class MergedRows {
- public:
-  MergedRows(const std::vector<const ViewRows*>& sets, std::string_view from) {
-    for (size_t i = 0; i < sets.size(); i++) {
-      auto it = sets[i]->lower_bound(from);
-      if (it != sets[i]->end()) heap_.push_back({it, sets[i]->end(), i});
-    }
-    std::make_heap(heap_.begin(), heap_.end(), After);
-  }
-  bool done() const { return heap_.empty(); }
-  // The smallest key left, with its newest value (nullopt: deleted).
-  const ViewRows::value_type& top() const { return *heap_.front().it; }
-  void Next() {
-    // The sets are not modified while merged, so the key stays where it is.
-    const std::string& key = heap_.front().it->first;
-    do {
-      if (++heap_.front().it == heap_.front().end) {
-        std::pop_heap(heap_.begin(), heap_.end(), After);
-        heap_.pop_back();
-      } else {
-        SiftDown();
-      }
-    } while (!heap_.empty() && heap_.front().it->first == key);
-  }
-
- private:
-  struct Cursor {
-    ViewRows::const_iterator it, end;
-    size_t set;
-  };
-  // The heap's front is the smallest key, and of equal keys the newest set's.
-  static bool After(const Cursor& a, const Cursor& b) {
-    const int c = a.it->first.compare(b.it->first);
-    return c != 0 ? c > 0 : a.set < b.set;
-  }
-  // The front moved on: restore the heap below it (cheaper than a pop and a push).
-  void SiftDown() {
-    size_t i = 0;
-    for (;;) {
-      size_t first = i;
-      const size_t l = 2 * i + 1, r = l + 1;
-      if (l < heap_.size() && After(heap_[first], heap_[l])) first = l;
-      if (r < heap_.size() && After(heap_[first], heap_[r])) first = r;
-      if (first == i) return;
-      std::swap(heap_[i], heap_[first]);
-      i = first;
-    }
-  }
-  std::vector<Cursor> heap_;
-};
-
-// Appends each of a fold's batches to `sets`, oldest first.
-void AddSets(const PendingRows& pending, std::vector<const ViewRows*>& sets) {
-  for (const ViewRows& r : pending) sets.push_back(&r);
-}
-
-// Binary-counter merging of a bulk fold's batches: the newest merges into the one before it
-// while it is at least half that one's size. A view that reads its rows then looks through
-// O(log batches) maps, and each row moves O(log batches) times.
-void MergePending(PendingRows& pending) {
-  while (pending.size() >= 2 && pending.back().size() * 2 >= pending[pending.size() - 2].size()) {
-    ViewRows merged;
-    const std::vector<const ViewRows*> sets = {&pending[pending.size() - 2], &pending.back()};
-    for (MergedRows m(sets, ""); !m.done(); m.Next()) {
-      merged.emplace_hint(merged.end(), m.top());
-    }
-    pending.pop_back();
-    pending.back().swap(merged);
-  }
-}
-
-}  // namespace
 
 std::string ViewFamily(std::string_view view_name) {
   return absl::StrCat("view.", std::string(view_name));
 }
-
-// ---------------------------------------------------------------- ViewTxn
-
-absl::StatusOr<std::optional<std::string>> ViewTxn::Get(std::string_view key) {
-  if (auto it = rows_->find(key); it != rows_->end()) return it->second;
-  if (pending_ != nullptr) {
-    MergePending(*pending_);
-    if (const auto* found = FindNewest(*pending_, key)) return *found;
-  }
-  if (ingesting_ != nullptr) {
-    if (const auto* found = FindNewest(*ingesting_, key)) return *found;
-  }
-  if (cache_ != nullptr) {
-    // Debian's Abseil has its own string_view: look up with that for a heterogeneous find.
-    if (auto it = cache_->find(absl::string_view(key.data(), key.size())); it != cache_->end()) {
-      return it->second;
-    }
-  }
-  std::string value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cf_, rocksdb::Slice(key.data(), key.size()), &value);
-  std::optional<std::string> found;
-  if (!s.IsNotFound()) {
-    RETURN_IF_ERROR(FromRocks(s, "read view"));
-    found = std::move(value);
-  }
-  if (cache_ != nullptr) cache_->insert_or_assign(std::string(key), found);
-  return found;
-}
-
-void ViewTxn::Put(std::string_view key, std::string_view value) {
-  PutOwned(std::string(key), std::string(value));
-}
-
-void ViewTxn::PutOwned(std::string key, std::string value) {
-  bytes_put_ += key.size() + value.size();
-  rows_->insert_or_assign(std::move(key), std::move(value));
-}
-
-void ViewTxn::PutReadBack(std::string_view key, std::string_view value) {
-  Put(key, value);
-  if (cache_ != nullptr && read_back_ != nullptr) read_back_->emplace_back(key);
-}
-
-void ViewTxn::Delete(std::string_view key) {
-  bytes_put_ += key.size();
-  rows_->insert_or_assign(std::string(key), std::nullopt);
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
-    std::string_view prefix) {
-  return Scan(prefix, prefix, std::numeric_limits<size_t>::max());
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ViewTxn::Scan(
-    std::string_view prefix, std::string_view from, size_t limit) {
-  if (from < prefix) from = prefix;
-  std::vector<std::pair<std::string, std::string>> out;
-  // "" when no key is greater than every key with the prefix (a prefix of 0xff bytes).
-  const std::string end = PrefixEnd(std::string(prefix));
-  rocksdb::ReadOptions ro;
-  rocksdb::Slice upper(end);
-  if (!end.empty()) ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
-  it->Seek(rocksdb::Slice(from.data(), from.size()));
-  std::vector<const ViewRows*> sets;
-  if (ingesting_ != nullptr) AddSets(*ingesting_, sets);
-  if (pending_ != nullptr) {
-    MergePending(*pending_);
-    AddSets(*pending_, sets);
-  }
-  sets.push_back(rows_);
-  MergedRows mine(sets, from);
-  const rocksdb::Slice wanted(prefix.data(), prefix.size());
-  auto stored_in_range = [&] { return it->Valid() && it->key().starts_with(wanted); };
-  auto mine_in_range = [&] { return !mine.done() && mine.top().first.starts_with(prefix); };
-  // Merge the stored rows with the fold's: on equal keys the fold wins (a nullopt hides the
-  // stored row).
-  while ((stored_in_range() || mine_in_range()) && out.size() < limit) {
-    const bool take_stored =
-        stored_in_range() && (!mine_in_range() || it->key().compare(mine.top().first) < 0);
-    if (take_stored) {
-      out.emplace_back(it->key().ToString(), it->value().ToString());
-      it->Next();
-      continue;
-    }
-    const auto& [key, value] = mine.top();
-    if (stored_in_range() && it->key() == rocksdb::Slice(key)) it->Next();
-    if (value) out.emplace_back(key, *value);
-    mine.Next();
-  }
-  RETURN_IF_ERROR(FromRocks(it->status(), "scan view"));
-  return out;
-}
-
-// ---------------------------------------------------------------- Projector
 
 std::vector<std::string> Projector::Families(const std::vector<std::unique_ptr<View>>& views) {
   std::vector<std::string> out = {kMetaFamily};
@@ -248,21 +43,36 @@ void Projector::AddFamilies(const std::vector<std::unique_ptr<View>>& views,
 absl::StatusOr<std::unique_ptr<Projector>> Projector::Start(EventLog* log, StateStore* store,
                                                             std::vector<std::unique_ptr<View>> views,
                                                             ProjectorOptions options) {
-  auto p = std::unique_ptr<Projector>(new Projector());
-  p->log_ = log;
-  p->store_ = store;
-  p->views_ = std::move(views);
-  p->caches_.resize(p->views_.size());
-  p->options_ = options;
-  for (const std::string& f : Families(p->views_)) {
+  for (const std::string& f : Families(views)) {
     if (store->family(f) == nullptr) {
       return absl::InternalError(absl::StrCat("state store has no family ", f));
     }
   }
+  auto p = std::unique_ptr<Projector>(new Projector());
+  p->log_ = log;
+  p->store_ = store;
+  p->options_ = std::move(options);
+  const std::string& name = p->options_.name;
+  p->pool_ = std::make_unique<ApplyPool>(absl::StrCat("pl-", name, "-apply"),
+                                         p->options_.apply_threads,
+                                         p->options_.parallel_min_events);
+  p->views_ = std::make_unique<ViewSet>(store, name, kMetaFamily, std::move(views), p->pool_.get());
+  p->reader_ = std::make_unique<BatchReader>(log, absl::StrCat("pl-", name, "-read"));
+  FoldContext context;
+  context.views = p->views_.get();
+  context.committed = [raw = p.get()] { return raw->Applied(); };
+  context.publish = [raw = p.get()](const LogEnds& applied) { raw->Publish(applied); };
+  context.events_applied = &p->events_applied_;
+  p->incremental_ = std::make_unique<IncrementalFolder>(context, p->options_.batch_events);
+  p->bulk_ = std::make_unique<BulkFolder>(context, p->options_.bulk_batch_events,
+                                          p->options_.bulk_bytes,
+                                          absl::StrCat("pl-", name, "-ingest"));
   RETURN_IF_ERROR(p->LoadCheckpoint());
   p->thread_ = std::thread([raw = p.get()] { raw->Run(); });
   return p;
 }
+
+Projector::Projector() = default;
 
 Projector::~Projector() { Stop(); }
 
@@ -273,8 +83,8 @@ void Projector::Stop() {
   }
   applied_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // The projector thread is gone: an ingest it started lands (or not) before Stop returns.
-  FinishIngest().IgnoreError();
+  // The projector thread is gone: an ingest it started lands (or not) by the time Stop returns.
+  if (bulk_) bulk_->Settle();
 }
 
 absl::Status Projector::LoadCheckpoint() {
@@ -289,7 +99,9 @@ absl::Status Projector::LoadCheckpoint() {
       return FromRocks(s, "read projector checkpoint");
     }
   }
-  folded_ = applied_;
+  bulk_->Reset(applied_);
+  incremental_->Reset(applied_);
+  folder_ = incremental_.get();
   return absl::OkStatus();
 }
 
@@ -338,421 +150,71 @@ void Projector::Run() {
   }
 }
 
-absl::StatusOr<Projector::Batch> Projector::ReadBatch(const LogEnds& from,
-                                                      const LogEnds& ends, size_t events) {
-  // In apply order: the control stream first, then each data partition up to the first event
-  // that waits for control events not applied yet.
-  Batch batch;
-  batch.from = from;
-  batch.to = from;
-  google::protobuf::ArenaOptions arena_options;
-  arena_options.start_block_size = limits::kProjectorArenaBlockBytesMin;
-  arena_options.max_block_size = limits::kProjectorArenaBlockBytesMax;
-  batch.arena = std::make_unique<google::protobuf::Arena>(arena_options);
-  batch.stored.reserve(std::min<size_t>(events, limits::kReadLimitMax));
-  batch.bytes.reserve(batch.stored.capacity());
-  LogEnds& applied = batch.to;
-  std::vector<StoredEvent*> read;
-  std::vector<std::string_view> read_bytes;
-  auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
-    while (budget > 0 && applied[p] < ends[p]) {
-      read.clear();
-      read_bytes.clear();
-      RETURN_IF_ERROR(log_->ReadOnArena(p, applied[p],
-                                        std::min<size_t>(budget, limits::kReadLimitMax),
-                                        *batch.arena, read, read_bytes));
-      if (read.empty()) return absl::OkStatus();
-      for (size_t i = 0; i < read.size(); i++) {
-        StoredEvent* e = read[i];
-        // A data event waits for the control stream it was decided against.
-        if (p != kControlPartition && e->control_version() > applied[kControlPartition]) {
-          return absl::OkStatus();
-        }
-        PL_CHECK(e->position().offset() >= applied[p]);
-        applied[p] = e->position().offset() + 1;
-        batch.stored.push_back(e);
-        batch.bytes.push_back(read_bytes[i]);
-        budget--;
-      }
-    }
-    return absl::OkStatus();
-  };
-  RETURN_IF_ERROR(gather_partition(kControlPartition, events));
-  const size_t data_partitions = applied.size() - 1;
-  const size_t share =
-      std::max<size_t>(1, events / std::max<size_t>(1, data_partitions));
-  for (uint32_t p = 1; p < applied.size(); p++) RETURN_IF_ERROR(gather_partition(p, share));
-
-  return batch;
-}
-
-absl::Status Projector::ParsePayloads(Batch& batch) {
-  const size_t n = batch.stored.size();
-  batch.events.assign(n, nullptr);
-  // One contiguous share per thread. A share stops at its first failure; the smallest failing
-  // index over all of them is the batch's first.
-  const size_t shares = std::max<size_t>(1, options_.apply_threads);
-  const size_t share = (n + shares - 1) / shares;
-  std::atomic<size_t> next_share{0};
-  std::atomic<size_t> first_bad{n};
-  auto parse = [&] {
-    for (size_t k = next_share++; k < shares; k = next_share++) {
-      for (size_t i = std::min(n, k * share); i < std::min(n, (k + 1) * share); i++) {
-        auto* event = google::protobuf::Arena::CreateMessage<v1::Event>(batch.arena.get());
-        if (!event->ParseFromString(batch.stored[i]->payload())) {
-          size_t seen = first_bad.load();
-          while (i < seen && !first_bad.compare_exchange_weak(seen, i)) {
-          }
-          break;
-        }
-        batch.events[i] = event;
-      }
-    }
-  };
-  ShareOut(n, shares, parse);
-  if (const size_t bad = first_bad.load(); bad < n) {
-    return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not parse",
-                                               batch.stored[bad]->position().partition(),
-                                               batch.stored[bad]->position().offset()));
-  }
-  return absl::OkStatus();
-}
-
-void Projector::ShareOut(size_t events, size_t tasks, const std::function<void()>& work) {
-  const size_t threads = events >= options_.parallel_min_events
-                             ? std::min(std::max<size_t>(1, options_.apply_threads), tasks)
-                             : 1;
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; t++) {
-    helpers.emplace_back([&] {
-      NameThisThread(absl::StrCat("pl-", options_.name, "-apply"));
-      work();
-    });
-  }
-  work();
-  for (std::thread& h : helpers) h.join();
-}
-
 absl::StatusOr<size_t> Projector::Step() {
-  if (flight_ && flight_->done) {
-    // The ingest landed: its rows are in the store; free them.
-    if (absl::Status s = FinishIngest(); !s.ok()) {
-      DiscardBulk();
-      return s;
-    }
-  }
   const LogEnds ends = log_->Ends();
-  const bool bulk_allowed = options_.bulk_lag_events > 0 && !options_.before_commit &&
-                            !options_.on_batch_start;
-  if (!bulk_ && bulk_allowed && Distance(folded_, ends) >= options_.bulk_lag_events) {
-    bulk_ = true;
-    ClearBulk();
+  const bool bulk_allowed = options_.bulk_lag_events > 0 &&
+                            (options_.observer == nullptr || options_.observer->AllowsBulk());
+  if (folder_ == incremental_.get() && bulk_allowed &&
+      EventsBetween(folder_->folded(), ends) >= options_.bulk_lag_events) {
+    bulk_->Reset(folder_->folded());
+    folder_ = bulk_.get();
   }
 
-  // 1. The batch: read ahead while the previous one was folded (bulk), or read now.
-  Batch batch;
-  if (prefetched_ && prefetched_->from == folded_) {
-    batch = std::move(*prefetched_);
-  } else {
-    ASSIGN_OR_RETURN(batch, ReadBatch(folded_, ends, BatchEvents()));
-  }
-  prefetched_.reset();
-  const LogEnds& applied = batch.to;
-  const std::vector<StoredEvent*>& stored = batch.stored;
-  const std::vector<v1::Event*>& events = batch.events;
-
-  std::vector<rocksdb::ColumnFamilyHandle*> families;
-  for (const auto& v : views_) families.push_back(store_->family(ViewFamily(v->name())));
-  if (stored.empty()) {
+  // 1. The batch: read ahead while the previous one was folded, or read now.
+  ASSIGN_OR_RETURN(Batch batch, reader_->Read(folder_->folded(), ends, folder_->batch_events()));
+  if (batch.empty()) {
     // A bulk fold that cannot go on (the log's end, or events waiting for the control stream)
     // commits what it folded.
-    if (bulk_) RETURN_IF_ERROR(EndBulk(families));
+    RETURN_IF_ERROR(EndBulk());
     return size_t{0};
   }
+  // The next batch is read while this one folds, if the folder asks for it. Whatever leaves
+  // this function first, the reader is joined.
+  if (folder_->reads_ahead()) reader_->StartReadAhead(batch.to, ends, folder_->batch_events());
+  absl::Cleanup join_reader = [this] { reader_->FinishReadAhead(); };
 
-  // A bulk fold reads the next batch while it folds this one: reading the log is a fifth of a
-  // rebuild's time, and the folding threads leave room for it. Whatever leaves this function
-  // first, the reader is joined.
-  std::optional<absl::StatusOr<Batch>> next;
-  std::thread reader;
-  if (bulk_) {
-    reader = std::thread([this, &next, &applied, &ends] {
-      NameThisThread(absl::StrCat("pl-", options_.name, "-read"));
-      next = ReadBatch(applied, ends, BatchEvents());
-    });
-  }
-  absl::Cleanup join_reader = [&] {
-    if (!reader.joinable()) return;
-    reader.join();
-    if (next && next->ok() && !next->value().stored.empty()) prefetched_ = std::move(next->value());
-  };
-
-  // 1b. The payloads (parsed here rather than by the reader: see ParsePayloads).
-  if (absl::Status s = ParsePayloads(batch); !s.ok()) {
-    DiscardBulk();
+  // 2. The payloads, parsed here rather than by the reader (see ParsePayloads).
+  if (absl::Status s = ParsePayloads(batch, *pool_); !s.ok()) {
+    folder_->Discard();
     return s;
   }
 
-  // 2. Fold the batch into every view. Views are independent (each writes only its own family),
-  //    so a large batch is shared out view by view among apply_threads threads; each view still
-  //    sees every event in log order. A bulk fold adds to the rows of the batches before it.
-  if (options_.on_batch_start) options_.on_batch_start();
-  std::vector<ViewRows> rows(views_.size());
-  std::vector<ReadBackKeys> batch_read_back;
-  if (!bulk_) batch_read_back.resize(views_.size());
-  std::vector<ReadBackKeys>& read_back = bulk_ ? bulk_read_back_ : batch_read_back;
-  std::vector<absl::Status> results(views_.size());
-  std::vector<size_t> bytes_put(views_.size());
-  // The threads take the views longest first, by how long each took on the previous batch: two
-  // large views (the timeline, the event index) taken last would leave one thread folding alone.
-  // Which thread folds a view changes nothing in its rows.
-  std::vector<size_t> order(views_.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  view_nanos_.resize(views_.size());
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return view_nanos_[a] > view_nanos_[b]; });
-  std::atomic<size_t> next_view{0};
-  auto apply_views = [&] {
-    for (size_t k = next_view++; k < views_.size(); k = next_view++) {
-      const size_t i = order[k];
-      const auto started = std::chrono::steady_clock::now();
-      ViewTxn txn(store_->db(), families[i], &rows[i],
-                  views_[i]->cached_rows() > 0 ? &caches_[i] : nullptr, &read_back[i],
-                  bulk_ ? &bulk_rows_[i] : nullptr, flight_ ? &flight_->rows[i] : nullptr);
-      for (size_t j = 0; j < stored.size(); j++) {
-        txn.set_stored_bytes(batch.bytes[j]);
-        absl::Status s = views_[i]->Apply(*stored[j], *events[j], txn);
-        if (!s.ok()) {
-          results[i] = absl::Status(
-              s.code(), absl::StrFormat("view %s at partition %d offset %d: %s",
-                                        std::string(views_[i]->name()),
-                                        stored[j]->position().partition(),
-                                        stored[j]->position().offset(), s.message()));
-          break;
-        }
-      }
-      if (results[i].ok()) {
-        if (absl::Status s = views_[i]->FinishBatch(txn); !s.ok()) {
-          results[i] = absl::Status(s.code(), absl::StrFormat("view %s at the end of a batch: %s",
-                                                              std::string(views_[i]->name()),
-                                                              s.message()));
-        }
-      }
-      bytes_put[i] = txn.bytes_put();
-      view_nanos_[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now() - started)
-                           .count();
-    }
-  };
-  ShareOut(stored.size(), views_.size(), apply_views);
-  // The first failing view in view order: the same log gives the same error. A bulk fold's
-  // rows now hold part of this batch: they are dropped, and the retry folds again from the
-  // last commit.
-  for (const absl::Status& s : results) {
-    if (!s.ok()) {
-      DiscardBulk();
+  // 3. Fold the batch into every view, between the observer's two calls.
+  BatchObserver* observer = options_.observer.get();
+  if (observer != nullptr) observer->OnBatchStart();
+  RETURN_IF_ERROR(folder_->Fold(batch));
+  if (observer != nullptr) {
+    if (absl::Status s = observer->BeforeCommit(); !s.ok()) {
+      folder_->Discard();
       return s;
     }
   }
-  const size_t count = stored.size();
-  if (options_.before_commit) RETURN_IF_ERROR(options_.before_commit());
 
-  if (!bulk_) {
-    std::vector<PendingRows> one(views_.size());
-    for (size_t i = 0; i < views_.size(); i++) one[i].push_back(std::move(rows[i]));
-    // Counted before the commit publishes the positions, so that a caller who saw them
-    // caught up also sees the count.
-    events_applied_ += count;
-    if (absl::Status s = Commit(one, read_back, families, applied, false); !s.ok()) {
-      events_applied_ -= count;
-      return s;
-    }
-    folded_ = applied;
-    return count;
+  // 4. Commit: batch by batch, or a bulk fold's rows once they reach their budget; a bulk fold
+  //    whose next batch would not be full is at the log's end and goes back to batch by batch.
+  if (folder_ == bulk_.get() && EventsBetween(batch.to, log_->Ends()) < folder_->batch_events()) {
+    RETURN_IF_ERROR(EndBulk());
+  } else {
+    RETURN_IF_ERROR(folder_->Commit());
   }
-  // 3b. Bulk: commit once the rows reach their budget, or when the next batch would not be
-  //     full (the fold is at the log's end: go back to batch by batch commits).
-  folded_ = applied;
-  for (size_t i = 0; i < views_.size(); i++) {
-    if (!rows[i].empty()) bulk_rows_[i].push_back(std::move(rows[i]));
-  }
-  events_applied_ += count;
-  bulk_events_ += count;
-  for (size_t b : bytes_put) bulk_bytes_ += b;
-  const bool near_end = Distance(applied, log_->Ends()) < BatchEvents();
-  if (near_end) {
-    RETURN_IF_ERROR(EndBulk(families));
-  } else if (bulk_bytes_ >= options_.bulk_bytes) {
-    // Written and ingested by another thread while the fold goes on (one ingest at a time).
-    if (absl::Status s = FinishIngest(); !s.ok()) {
-      DiscardBulk();
-      return s;
-    }
-    StartIngest(families);
-  }
-  return count;
+  return batch.size();
 }
 
-absl::Status Projector::EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
-  absl::Status s = FinishIngest();
-  if (s.ok()) s = Commit(bulk_rows_, bulk_read_back_, families, folded_, /*ingest=*/true);
-  if (!s.ok()) {
-    DiscardBulk();
-    return s;
-  }
-  bulk_ = false;
-  ClearBulk();
+absl::Status Projector::EndBulk() {
+  if (folder_ != bulk_.get()) return absl::OkStatus();
+  RETURN_IF_ERROR(bulk_->Flush());
+  incremental_->Reset(bulk_->folded());
+  folder_ = incremental_.get();
   return absl::OkStatus();
 }
 
-void Projector::DiscardBulk() {
-  if (!bulk_) return;
-  // An ingest in flight lands or fails first: the fold resumes from whichever checkpoint that
-  // leaves.
-  FinishIngest().IgnoreError();
-  // events_applied_ counted the discarded batches; they will be counted again.
-  events_applied_ -= bulk_events_;
-  ClearBulk();
-  std::lock_guard<std::mutex> lock(mu_);
-  folded_ = applied_;
-}
-
-void Projector::ClearBulk() {
-  bulk_rows_.assign(views_.size(), {});
-  bulk_read_back_.assign(views_.size(), {});
-  bulk_bytes_ = 0;
-  bulk_events_ = 0;
-}
-
-absl::Status Projector::Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
-                               const std::vector<rocksdb::ColumnFamilyHandle*>& families,
-                               const LogEnds& applied, bool ingest) {
-  RETURN_IF_ERROR(WriteRows(rows, families, Applied(), applied, ingest));
-  RefreshCaches(rows, read_back);
+void Projector::Publish(const LogEnds& applied) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     applied_ = applied;
   }
   applied_cv_.notify_all();
-  return absl::OkStatus();
 }
-
-absl::Status Projector::WriteRows(const std::vector<PendingRows>& rows,
-                                  const std::vector<rocksdb::ColumnFamilyHandle*>& families,
-                                  const LogEnds& started, const LogEnds& applied, bool ingest) {
-  rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
-  if (ingest) {
-    // Each family's rows, and the checkpoint (its keys sort by partition), as files ingested
-    // together: all of them land, or none.
-    std::vector<StateStore::IngestPart> parts;
-    for (size_t i = 0; i < views_.size(); i++) {
-      parts.push_back({families[i], [&r = rows[i]](const StateStore::RowSink& put) {
-                         std::vector<const ViewRows*> sets;
-                         AddSets(r, sets);
-                         for (MergedRows m(sets, ""); !m.done(); m.Next()) {
-                           const auto& [key, value] = m.top();
-                           RETURN_IF_ERROR(put(key, value ? &*value : nullptr));
-                         }
-                         return absl::OkStatus();
-                       }});
-    }
-    parts.push_back({meta, [&](const StateStore::RowSink& put) {
-                       for (uint32_t p = 0; p < applied.size(); p++) {
-                         if (applied[p] == started[p]) continue;
-                         std::string value;
-                         PutBigEndian64(value, applied[p]);
-                         RETURN_IF_ERROR(put(CheckpointKey(options_.name, p), &value));
-                       }
-                       return absl::OkStatus();
-                     }});
-    return store_->Ingest(parts, "ingest views", options_.apply_threads);
-  }
-  // 3. One WriteBatch: each family's final rows in key order, then the checkpoint. Sorted
-  //    keys make memtable inserts cheap (each insert starts its skiplist search from the
-  //    previous one), and a row rewritten within the batch (a counter, a record's state) is
-  //    written once.
-  size_t bytes = 0;
-  for (const PendingRows& runs : rows) {
-    PL_CHECK(runs.size() <= 1);  // one batch's rows
-    for (const ViewRows& r : runs) {
-      for (const auto& [key, value] : r) bytes += key.size() + (value ? value->size() : 0) + 8;
-    }
-  }
-  rocksdb::WriteBatch batch(bytes + 64 * applied.size());
-  for (size_t i = 0; i < views_.size(); i++) {
-    for (const ViewRows& r : rows[i]) AppendSorted(r, families[i], batch);
-  }
-  for (uint32_t p = 0; p < applied.size(); p++) {
-    // Only the partitions this batch moved: the others' stored checkpoints are still right,
-    // and under a trickle of commands rewriting all of them was most of a batch's write.
-    if (applied[p] == started[p]) continue;
-    std::string value;
-    PutBigEndian64(value, applied[p]);
-    batch.Put(meta, CheckpointKey(options_.name, p), value).PermitUncheckedError();
-  }
-  // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses rows
-  // and checkpoint together, and the projector re-applies those events on restart.
-  return store_->Write(&batch, "write views");
-}
-
-void Projector::RefreshCaches(std::vector<PendingRows>& rows,
-                              std::vector<ReadBackKeys>& read_back) {
-  // Committed: the rows refresh the caches. Only rows the view reads back are cached
-  // (ViewTxn::Get put them there, or PutReadBack asked for them); rows it only writes, such as
-  // an alert window's samples, would crowd those out.
-  for (size_t i = 0; i < views_.size(); i++) {
-    const size_t limit = views_[i]->cached_rows();
-    if (limit == 0) continue;
-    RowCache& cache = caches_[i];
-    if (cache.size() > limit) cache.clear();
-    // Rows written to be read back join the cache; the loop below gives them their value.
-    for (const std::string& key : read_back[i]) cache.try_emplace(key, std::nullopt);
-    // Oldest batch first: the newest value of a row is the one left.
-    for (ViewRows& r : rows[i]) {
-      for (auto& [key, value] : r) {
-        if (auto it = cache.find(key); it != cache.end()) it->second = std::move(value);
-      }
-    }
-  }
-  for (PendingRows& r : rows) r.clear();
-  for (ReadBackKeys& k : read_back) k.clear();
-}
-
-void Projector::StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& families) {
-  PL_CHECK(!flight_);
-  flight_ = std::make_unique<Flight>();
-  Flight* f = flight_.get();
-  f->rows = std::move(bulk_rows_);
-  f->read_back = std::move(bulk_read_back_);
-  f->applied = folded_;
-  f->events = bulk_events_;
-  ClearBulk();
-  f->thread = std::thread([this, f, families, started = Applied()] {
-    NameThisThread(absl::StrCat("pl-", options_.name, "-ingest"));
-    f->status = WriteRows(f->rows, families, started, f->applied, /*ingest=*/true);
-    if (f->status.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      applied_ = f->applied;
-    }
-    applied_cv_.notify_all();
-    f->done = true;
-  });
-}
-
-absl::Status Projector::FinishIngest() {
-  if (!flight_) return absl::OkStatus();
-  flight_->thread.join();
-  absl::Status s = flight_->status;
-  if (s.ok()) {
-    RefreshCaches(flight_->rows, flight_->read_back);
-  } else {
-    // Counted when folded; they will be folded and counted again.
-    events_applied_ -= flight_->events;
-  }
-  flight_.reset();
-  return s;
-}
-
 LogEnds Projector::Applied() {
   std::lock_guard<std::mutex> lock(mu_);
   return applied_;
@@ -760,7 +222,7 @@ LogEnds Projector::Applied() {
 
 uint64_t Projector::Lag() {
   const LogEnds ends = log_->Ends();
-  return Distance(Applied(), ends);
+  return EventsBetween(Applied(), ends);
 }
 
 absl::Status Projector::WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline) {
@@ -809,8 +271,10 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
   Stop();
   {
     std::unique_lock<std::shared_mutex> families(families_mu_);
-    for (const auto& v : views_) RETURN_IF_ERROR(store_->DropAndRecreate(ViewFamily(v->name())));
-    for (RowCache& cache : caches_) cache.clear();
+    for (const auto& v : views_->views()) {
+      RETURN_IF_ERROR(store_->DropAndRecreate(ViewFamily(v->name())));
+    }
+    views_->ClearCaches();
     // The meta family is shared with other projectors: delete only this one's checkpoint.
     rocksdb::WriteBatch batch;
     for (uint32_t p = 0; p < log_->partitions(); p++) {
@@ -822,13 +286,14 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     applied_.assign(log_->partitions(), 0);
-    folded_ = applied_;
-    bulk_ = false;
-    prefetched_.reset();
-    ClearBulk();
     failed_ = absl::OkStatus();
     stop_ = false;
   }
+  // The projector thread stopped: nothing folded survives the dropped families.
+  reader_->Reset();
+  bulk_->Reset(Applied());
+  incremental_->Reset(Applied());
+  folder_ = incremental_.get();
   events_applied_ = 0;
   thread_ = std::thread([this] { Run(); });
   return WaitCaughtUp(deadline);
@@ -837,7 +302,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
 absl::StatusOr<std::vector<ViewDigest>> Projector::Digests() {
   std::shared_lock<std::shared_mutex> families(families_mu_);
   std::vector<ViewDigest> out;
-  for (const auto& v : views_) {
+  for (const auto& v : views_->views()) {
     ViewDigest d;
     d.view = std::string(v->name());
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();

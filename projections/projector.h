@@ -1,22 +1,24 @@
-// The projector runtime (DESIGN §5): one thread reads the log from its checkpoint, applies
+// The projector runtime (ARCHITECTURE §5): one thread reads the log from its checkpoint, applies
 // batches of events to every view, and writes the views' changes and the new per-partition
 // checkpoint in ONE WriteBatch (far behind the log, in one atomic ingest of SST files: see
 // ProjectorOptions::bulk_lag_events). A crash therefore never applies an event twice or skips
 // one: on restart the projector resumes at the checkpoint that was written with the last batch.
 //
 // Ordering: the control stream (partition 0) is applied first; a data event waits until the
-// control stream has been applied up to its envelope's control_version (DESIGN §3 rule 4), so
+// control stream has been applied up to its envelope's control_version (ARCHITECTURE §3 rule 4), so
 // any interleaving of the same log gives the same views.
+//
+// The projector owns the loop and the checkpoint; reading a batch is batch.h, folding it and
+// committing it a Folder (folder.h): IncrementalFolder batch by batch, BulkFolder far behind
+// the log. A BatchObserver (batch_observer.h) may act on each batch.
 //
 // Thread safety: all public methods are thread-safe.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -29,9 +31,17 @@
 #include "ledger/state_store.h"
 #include "perfledger/v1/common.pb.h"
 #include "perfledger/v1/events.pb.h"
+#include "projections/batch_observer.h"
 #include "projections/view.h"
 
 namespace perfledger::projections {
+
+class ApplyPool;
+class BatchReader;
+class BulkFolder;
+class Folder;
+class IncrementalFolder;
+class ViewSet;
 
 struct ProjectorOptions {
   // Names this projector's checkpoint; several projectors (the views, the policy reactor) share
@@ -40,37 +50,32 @@ struct ProjectorOptions {
   // Events applied per WriteBatch (bounded memory; larger batches rebuild faster).
   size_t batch_events = 4096;
   // Threads that fold a batch into the views (each view is folded by one thread; the projector
-  // thread is one of them), used for batches of at least parallel_min_events events: below
-  // that, starting threads costs more than it saves.
+  // thread is one of them, the others are started with the projector as pl-<name>-apply), used
+  // for batches of at least parallel_min_events events: below that, waking them costs more
+  // than it saves.
   size_t apply_threads = 2;
   size_t parallel_min_events = 512;
   // After waking for new events, or after a batch smaller than linger_below_events, wait this
-  // long before the next batch: fewer, larger batches under a trickle of single commands, at
-  // the price of this much more delay before they are visible.
+  // long until the next batch: fewer, larger batches under a trickle of single commands, at
+  // the price of this much more delay until they are visible.
   absl::Duration linger = absl::Milliseconds(2);
   size_t linger_below_events = 64;
-  // Bulk folding, for a projector far behind the log (a rebuild, a replay into a scratch
-  // store, a first start): at a lag of at least bulk_lag_events (0: never), batches are folded
-  // one after the other into rows kept in memory, and written together with the checkpoint
-  // as SST files ingested in one atomic step (StateStore::Ingest) once bulk_bytes of rows
-  // were written (by a thread of its own while the fold goes on, one ingest at a time) or the
-  // fold nears the log's end. That skips the memtable inserts, most of a rebuild's cost, and a
-  // row rewritten many times is written once; the next batch is read while one is folded.
-  // Rows become visible to queries (and Applied() moves) only at those ingests. Never for a
-  // projector with before_commit or on_batch_start (the reactor decides and appends batch by
-  // batch).
+  // Bulk folding (bulk_folder.h), for a projector far behind the log (a rebuild, a replay into
+  // a scratch store, a first start): at a lag of at least bulk_lag_events (0: never), batches
+  // are folded one after the other into rows kept in memory, and written together with the
+  // checkpoint as SST files ingested in one atomic step once bulk_bytes of rows were folded
+  // (by a thread of its own while the fold goes on) or the fold nears the log's end. Rows
+  // become visible to queries (and Applied() moves) only at those ingests. Never while an
+  // observer that does not allow it watches (BatchObserver::AllowsBulk).
   uint64_t bulk_lag_events = limits::kProjectorBulkLagEventsMin;
   size_t bulk_bytes = limits::kProjectorBulkBytesMax;
   // Events per batch in bulk folding: larger batches cost less per event, and nobody waits for
   // a batch's rows (they become visible at the next ingest anyway).
   size_t bulk_batch_events = limits::kProjectorBulkBatchEvents;
-  // Runs after a batch was applied and before its rows and checkpoint are written. An error
-  // discards the batch; UNAVAILABLE retries it after a pause, anything else stops the projector.
-  // The policy reactor appends its decisions here, so a crash can only repeat a decision
-  // (deduplicated by its derived id), never lose one.
-  std::function<absl::Status()> before_commit;
-  // Runs before a batch is applied (the reactor clears its undecided reactions).
-  std::function<void()> on_batch_start;
+  // Acts on each batch (batch_observer.h), or null. The policy reactor appends its decisions in
+  // BeforeCommit, so a crash can only repeat a decision (deduplicated by its derived id), never
+  // lose one.
+  std::shared_ptr<BatchObserver> observer;
 };
 
 struct ViewDigest {
@@ -147,93 +152,20 @@ class Projector {
   Reader Read() { return Reader(this); }
 
  private:
-  Projector() = default;
+  Projector();
   void Run();
   absl::Status LoadCheckpoint();
-  // Events read from the log to be folded together: up to batch_events events from `from` on
-  // (the control stream first); `to` is where the batch ends. ReadBatch reads the envelopes,
-  // ParsePayloads then parses their payloads into `events`.
-  struct Batch {
-    LogEnds from, to;
-    // Owns every message below: a batch is built and freed in bulk (EventLog::ReadOnArena).
-    // Behind a pointer so that a Batch moves.
-    std::unique_ptr<google::protobuf::Arena> arena;
-    std::vector<StoredEvent*> stored;
-    std::vector<v1::Event*> events;
-    std::vector<std::string_view> bytes;  // each envelope as stored, if the log gives it
-  };
-  absl::StatusOr<Batch> ReadBatch(const LogEnds& from, const LogEnds& ends, size_t events);
-  // Parses the batch's payloads onto its arena, shared out among apply_threads threads when the
-  // batch is large. In bulk folding the folding threads do this, not the thread that reads the
-  // next batch ahead: that keeps the reader from being the one the fold waits for, and so both
-  // cores busy. DATA_LOSS naming the first event, in batch order, whose payload does not parse.
-  absl::Status ParsePayloads(Batch& batch);
-  // Runs `work` on this thread and, for a batch of at least parallel_min_events events, at the
-  // same time on helper threads (pl-<name>-apply): apply_threads threads in all, at most
-  // `tasks`. `work` takes its tasks from a counter it shares. Returns when every thread is done.
-  void ShareOut(size_t events, size_t tasks, const std::function<void()>& work);
-  // Events per batch: bulk_batch_events in bulk folding, else batch_events.
-  size_t BatchEvents() const { return bulk_ ? options_.bulk_batch_events : options_.batch_events; }
-  // Applies up to batch_events events; returns how many.
+  // Reads, folds and commits (or, in bulk folding, keeps) the next batch; returns its events.
   absl::StatusOr<size_t> Step();
-  // Writes rows[i] (view i's changes: one batch's, or a bulk fold's batches) and the
-  // checkpoint `applied` in one WriteBatch, or in bulk folding as ingested files; then
-  // refreshes the caches and publishes `applied`.
-  absl::Status Commit(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back,
-                      const std::vector<rocksdb::ColumnFamilyHandle*>& families,
-                      const LogEnds& applied, bool ingest);
-  // The store write of Commit: `started` is the checkpoint stored before it.
-  absl::Status WriteRows(const std::vector<PendingRows>& rows,
-                         const std::vector<rocksdb::ColumnFamilyHandle*>& families,
-                         const LogEnds& started, const LogEnds& applied, bool ingest);
-  // Committed rows refresh the caches; `rows` and `read_back` are cleared.
-  void RefreshCaches(std::vector<PendingRows>& rows, std::vector<ReadBackKeys>& read_back);
-  // A bulk fold's batches so far, handed to a thread that writes and ingests them (and then
-  // publishes their checkpoint) while the fold goes on; views read them until FinishIngest.
-  void StartIngest(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
-  // Waits for the ingest in flight, if any, and returns how it went.
-  absl::Status FinishIngest();
-  // Back to batch by batch: waits for the ingest in flight and commits the rest of the bulk
-  // fold (or discards it, on an error).
-  absl::Status EndBulk(const std::vector<rocksdb::ColumnFamilyHandle*>& families);
-  // Forgets the bulk fold's uncommitted batches (after an error: they are folded again).
-  void DiscardBulk();
-  // Empties the bulk fold's batches and counters (one empty map list per view).
-  void ClearBulk();
+  // Back to batch by batch: commits the bulk fold (or, on an error, discards it and stays in
+  // bulk folding). Nothing to do when folding batch by batch.
+  absl::Status EndBulk();
+  // Makes `applied` the applied positions and wakes the waiters (FoldContext::publish).
+  void Publish(const LogEnds& applied);
 
   EventLog* log_ = nullptr;
   StateStore* store_ = nullptr;
-  std::vector<std::unique_ptr<View>> views_;
-  // Per view (View::cached_rows); touched only by the projector thread, and by Rebuild after
-  // that thread stopped.
-  std::vector<RowCache> caches_;
   ProjectorOptions options_;
-  // Positions folded into the views: equal to applied_ except in bulk folding, where the
-  // batches folded since the last ingest wait in bulk_rows_ / bulk_read_back_. Touched only
-  // by the projector thread (and Rebuild after it stopped), like the caches.
-  LogEnds folded_;
-  bool bulk_ = false;
-  std::vector<PendingRows> bulk_rows_;
-  std::vector<ReadBackKeys> bulk_read_back_;
-  size_t bulk_bytes_ = 0;
-  uint64_t bulk_events_ = 0;
-  // The batch a bulk fold read ahead (used if it starts at folded_).
-  std::optional<Batch> prefetched_;
-  // How long each view took to fold the last batch (Step's thread or a helper writes a view's
-  // entry; Step reads them after joining the helpers).
-  std::vector<int64_t> view_nanos_;
-  // The bulk fold's batches being ingested by their own thread (StartIngest).
-  struct Flight {
-    std::vector<PendingRows> rows;
-    std::vector<ReadBackKeys> read_back;
-    LogEnds applied;
-    uint64_t events = 0;
-    std::thread thread;
-    absl::Status status;
-    std::atomic<bool> done{false};
-  };
-  std::unique_ptr<Flight> flight_;
-
   // Exclusive only while Rebuild drops and recreates the families.
   std::shared_mutex families_mu_;
   std::mutex mu_;
@@ -243,6 +175,17 @@ class Projector {
   bool stop_ = false;
   std::atomic<uint64_t> events_applied_{0};
   std::atomic<bool> rebuilding_{false};
+  // Created by Start, in this order, and destroyed in the reverse one: the folders use the
+  // views, the views the pool. Declared after the members above, which a bulk fold's ingest
+  // thread uses, so that they outlive it. Touched only by the projector thread, and by Rebuild
+  // after that thread stopped (the pool's helpers run only what that thread shares out).
+  std::unique_ptr<ApplyPool> pool_;
+  std::unique_ptr<ViewSet> views_;
+  std::unique_ptr<BatchReader> reader_;
+  std::unique_ptr<IncrementalFolder> incremental_;
+  std::unique_ptr<BulkFolder> bulk_;
+  // The folder in use: incremental_ or bulk_.
+  Folder* folder_ = nullptr;
   std::thread thread_;
 };
 

@@ -35,13 +35,12 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
   // Under a metric feed each batch writes its aggregate, window and roll-up rows once, so a
   // larger batch writes fewer rows per event; the reactor's pace sets admission control's.
   options.batch_events = limits::kReactorBatchEvents;
-  // Nobody reads the reactor's rows with min_position, and 10 ms more before a grade's actions
-  // are appended is nothing to payroll or an LMS; in exchange a batch folds more observations
-  // of the same aggregate and window rows (read once, written once per batch).
-  options.linger = absl::Milliseconds(10);
-  options.linger_below_events = 1024;
-  options.on_batch_start = [raw] { raw->StartBatch(); };
-  options.before_commit = [raw, ledger]() -> absl::Status {
+  // Nobody reads the reactor's rows with min_position, and a few milliseconds more before a
+  // grade's actions are appended is nothing to payroll or an LMS; in exchange a batch folds more
+  // observations of the same aggregate and window rows (read once, written once per batch).
+  options.linger = absl::Milliseconds(limits::kReactorLingerMillis);
+  options.linger_below_events = limits::kReactorLingerBelowEvents;
+  auto append = [raw, ledger]() -> absl::Status {
     CommandContext ctx;
     ctx.actor.set_principal("policy-reactor");
     ctx.actor.set_role(v1::ROLE_SYSTEM);
@@ -90,6 +89,7 @@ absl::StatusOr<std::unique_ptr<Reactor>> Reactor::Start(EventLog* log, StateStor
     raw->pending().clear();
     return absl::OkStatus();
   };
+  options.observer = std::make_shared<ReactorBatches>(raw, std::move(append));
   ASSIGN_OR_RETURN(reactor->projector_, Projector::Start(log, store, std::move(views), options));
   return reactor;
 }

@@ -1,4 +1,4 @@
-// The policy reactor (DESIGN §6): consumes grades, metrics, PIP and deadline events and decides
+// The policy reactor (ARCHITECTURE §6): consumes grades, metrics, PIP and deadline events and decides
 // actions with causation links. It runs as its own projector over the log ("reactor"
 // checkpoint) with one view, its state; decisions are appended through the Ledger before the
 // batch's state and checkpoint are written, each as one command whose idempotency key derives

@@ -1,4 +1,4 @@
-// The policy reactor's state and rules (DESIGN §6): the view that folds the log into the rows
+// The policy reactor's state and rules (ARCHITECTURE §6): the view that folds the log into the rows
 // of reactor_rows.h and, as it goes, decides the reactions the policy in force calls for
 // (actions with their causes, cancellations, regrades, alerts). The Reactor (reactor.h) runs it
 // under its own projector and appends what a batch decided before the batch commits; the dry
@@ -18,6 +18,9 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+#include <memory>
+
 #include "absl/status/statusor.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
@@ -26,6 +29,7 @@
 #include "perfledger/internal/reactor.pb.h"
 #include "perfledger/v1/envelope.pb.h"
 #include "perfledger/v1/events.pb.h"
+#include "projections/batch_observer.h"
 #include "projections/policy_state.h"
 #include "projections/reactor_rows.h"
 #include "projections/rollup.h"
@@ -136,6 +140,27 @@ class ReactorView final : public View {
   RollupRows rollups_;
   std::optional<uint64_t> current_policy_;
   PolicyCache policies_;
+};
+
+// The reactor's view as its projector's BatchObserver: each batch starts the view afresh, and
+// `append` (none in a dry run) appends the batch's decisions ahead of the batch's commit, so a
+// crash can only repeat a decision (deduplicated by its derived id), never lose one.
+// No bulk folding: the reactor's applied position, by which admission control paces commands
+// (backlog.h), moves with each batch's commit, right after its decisions were appended. In
+// bulk folding it would stand still until an ingest, and a restart would repeat every decision
+// appended since the last ingest. A dry run replays through the same observer, so it folds the
+// log as the live reactor does.
+class ReactorBatches final : public BatchObserver {
+ public:
+  ReactorBatches(ReactorView* view, std::function<absl::Status()> append)
+      : view_(view), append_(std::move(append)) {}
+  void OnBatchStart() override { view_->StartBatch(); }
+  absl::Status BeforeCommit() override { return append_ ? append_() : absl::OkStatus(); }
+  bool AllowsBulk() const override { return false; }
+
+ private:
+  ReactorView* view_;
+  std::function<absl::Status()> append_;
 };
 
 }  // namespace perfledger::projections

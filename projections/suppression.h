@@ -1,4 +1,4 @@
-// Small-group suppression for aggregates shown outside HR (DESIGN §9): a count of fewer than k
+// Small-group suppression for aggregates shown outside HR (ARCHITECTURE §9): a count of fewer than k
 // people is hidden, and so is enough of the rest that no hidden count can be recovered by
 // subtracting the shown ones from the total.
 //

@@ -5,7 +5,7 @@
 // from it (ledger/access.h). The fifth column, hr only, limits the token to org subtrees
 // (comma-separated unit ids). Load refuses a bad line, naming it, so the server does not start.
 // Without a token file every caller is the principal "local" with role admin; the server only
-// allows that on a loopback address (DESIGN §9: plaintext and trust only on loopback).
+// allows that on a loopback address (ARCHITECTURE §9: plaintext and trust only on loopback).
 //
 // Thread safety: immutable after Load; safe to share.
 #pragma once

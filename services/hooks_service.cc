@@ -1,4 +1,4 @@
-// The Hooks service (DESIGN §7): payroll and LMS consumers subscribe to their action kinds and
+// The Hooks service (ARCHITECTURE §7): payroll and LMS consumers subscribe to their action kinds and
 // acknowledge what they applied. Thin: the subscription logic is projections/hooks.h, the
 // acknowledgement rules are Ledger::Acknowledge.
 #include "absl/strings/str_cat.h"

@@ -1,4 +1,4 @@
-// hooks: what each action's consumers still have to do (DESIGN §7). The Hooks service streams
+// hooks: what each action's consumers still have to do (ARCHITECTURE §7). The Hooks service streams
 // from it (projections/hooks.h); the payroll and training views keep the business history.
 //
 //   "a/<employee>/<action>"            → internal.HookRecord (found by the delivery reports)

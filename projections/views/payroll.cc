@@ -1,5 +1,5 @@
 // payroll: salary adjustments and bonuses (ActionTriggered of kind SALARY_ADJUSTMENT or BONUS)
-// with their delivery state (DESIGN §7). The item is kept once per index so that every list
+// with their delivery state (ARCHITECTURE §7). The item is kept once per index so that every list
 // query is one range scan:
 //   "a/<employee>/<action>"                   → PayrollItem (found by delivery reports)
 //   "e/<employee>/<cycle>/<action>"           → PayrollItem (copy)

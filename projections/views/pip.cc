@@ -1,4 +1,4 @@
-// pip: performance improvement plans from trigger to outcome (DESIGN §5): PIP actions
+// pip: performance improvement plans from trigger to outcome (ARCHITECTURE §5): PIP actions
 // (ActionTriggered of kind PIP), plans opened (PipOpened), checkpoints, extensions, deadlines
 // (DeadlineReached with subject "pip/<pip_id>") and outcomes (PipClosed). <pos> is the
 // big-endian (partition, offset) of the plan's first event, so an employee's plans sort in log

@@ -1,6 +1,6 @@
 // training: course recommendations (ActionTriggered of kind TRAINING) and what the LMS reported
 // about them (TrainingEnrolled / TrainingCompleted), plus per-course effectiveness counts
-// (DESIGN §7). <pos> is the big-endian (partition, offset) of the event that opened the
+// (ARCHITECTURE §7). <pos> is the big-endian (partition, offset) of the event that opened the
 // record, so an employee's records of one course sort in log order.
 //   "t/<employee>/<course>/" + pos   → TrainingRecord
 //   "c/<course>/<employee>/" + pos   → TrainingRecord (copy, for per-course lists)

@@ -4,7 +4,7 @@
 // kill/restart rounds in one test.
 //
 // Every command carries an idempotency key. Commands whose outcome the kill made unknown are
-// re-sent after the restart (DESIGN §4: "a retry returns the first answer"), so that at the end
+// re-sent after the restart (ARCHITECTURE §4: "a retry returns the first answer"), so that at the end
 // of each round the log must hold exactly the events the clients know about, each once.
 
 #include <signal.h>

@@ -1,4 +1,4 @@
-// Scope, the acting person and field-level visibility (DESIGN §9, ledger/access.h) through the
+// Scope, the acting person and field-level visibility (ARCHITECTURE §9, ledger/access.h) through the
 // real server with a tokens file: the leak patterns HR systems have shipped, each as a test.
 //
 // The organisation: ORG1 (root) holds M1, E1, E2 (E1 and E2 report to M1); ORG2 (under ORG1)

@@ -1,4 +1,4 @@
-// Bearer tokens and roles (DESIGN §9) through the real server with a tokens file.
+// Bearer tokens and roles (ARCHITECTURE §9) through the real server with a tokens file.
 #include "tests/integration/helpers.h"
 
 namespace perfledger::testing {

@@ -1,4 +1,4 @@
-// The authorization matrix (DESIGN §9), generated from one table: every RPC of
+// The authorization matrix (ARCHITECTURE §9), generated from one table: every RPC of
 // proto/perfledger/v1 × every role × (a subject in the caller's scope, one outside it) →
 // allowed (A), denied (D) or redacted (R: answered, with rows left out or fields withheld),
 // asserted through the real server. An RPC without a row fails the test, so a new RPC cannot

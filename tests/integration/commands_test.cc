@@ -1,5 +1,5 @@
 // The happy path of every command family through the real gRPC server, with the enrichment the
-// events must carry (DESIGN §3 rule 3) read back from the log.
+// events must carry (ARCHITECTURE §3 rule 3) read back from the log.
 #include "tests/integration/helpers.h"
 
 #include "ledger/partitioner.h"

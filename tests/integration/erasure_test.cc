@@ -1,4 +1,4 @@
-// Personal data at rest and GDPR erasure by crypto-shredding (DESIGN §9) through the real
+// Personal data at rest and GDPR erasure by crypto-shredding (ARCHITECTURE §9) through the real
 // server: names, e-mail and free text are sealed before they are written, readers open them,
 // an erasure destroys the key and every read path shows placeholders because the erasure is in
 // the log; the hash chain verifies before and after; and no file of the data directory holds

@@ -1,4 +1,4 @@
-// The Hooks service (DESIGN §7) through the real server: delivery, redelivery, acknowledgement
+// The Hooks service (ARCHITECTURE §7) through the real server: delivery, redelivery, acknowledgement
 // (idempotent, conflicting, rejected), cancellation notices, resuming after a restart, history
 // replay from a cursor, roles, and bad input that writes nothing.
 #include <thread>

@@ -103,7 +103,7 @@ TEST_CASE("regression: UpdateEmployee accepts a reporting cycle", "[regression]"
 // ledger/ledger.cc, Ledger::ExecuteLocked: control_version is the write model's committed
 // checkpoint of partition 0, but the decision may have read a control event that is still
 // being appended (the pending overlay). The data event then names a control version that does
-// not include the org unit it depends on (DESIGN §3 rule 4).
+// not include the org unit it depends on (ARCHITECTURE §3 rule 4).
 TEST_CASE("regression: FinalizeGrade without a grade or a policy is NOT_FOUND", "[regression]") {
   TestServer server;
   SeedFixture(server);

@@ -1,5 +1,5 @@
 // ComputeGrade, ActionsForGrade, follow-ups, PIP outcomes and alerts, against the reference
-// scenario of DESIGN §6 (deploy/examples/manufacturing/policy.yaml) and small policies.
+// scenario of ARCHITECTURE §6 (deploy/examples/manufacturing/policy.yaml) and small policies.
 #include <fstream>
 #include <random>
 #include <set>

@@ -1,4 +1,4 @@
-// The manufacturing reference scenario (deploy/examples/manufacturing, DESIGN §6) end to end:
+// The manufacturing reference scenario (deploy/examples/manufacturing, ARCHITECTURE §6) end to end:
 // the REAL perfledgerd as a child process, loaded with `perfctl scenario load`, then every
 // outcome that deploy/examples/manufacturing/README.md promises, checked over gRPC: grades,
 // actions (kinds, amounts, percentages, courses, promotions, PIP lengths), alerts, the PIP, the

@@ -141,7 +141,7 @@ TEST_CASE("alert window: rows-backed window equals RollingWindow over random obs
                                           : static_cast<int64_t>(rng() % 5);
       google::protobuf::Timestamp ts = Ts(at, nanos);
 
-      ViewTxn txn(db, cf, &rows);
+      ViewTxn txn({.db = db, .family = cf, .rows = &rows});
       auto window = AlertWindow::Load(txn, "rule", subject, days, tracked, cap);
       REQUIRE(window.ok());
       REQUIRE(window->Add(txn, ts, value).ok());
@@ -177,7 +177,7 @@ TEST_CASE("alert window: max and min over a long falling, then rising series",
       INFO(policy::ToString(a) << " step " << i);
       const int64_t value = i < 1000 ? 1'000'000 - i : i;  // falling, then rising
       const google::protobuf::Timestamp ts = Ts(1'700'000'000 + i * 60, 0);
-      ViewTxn txn(db, cf, &rows);
+      ViewTxn txn({.db = db, .family = cf, .rows = &rows});
       auto window = AlertWindow::Load(txn, "series", policy::ToString(a), 1, a, 100);
       REQUIRE(window.ok());
       REQUIRE(window->Add(txn, ts, value).ok());
@@ -212,7 +212,7 @@ TEST_CASE("alert window: a header from before samples were rows is migrated", "[
                   old.SerializeAsString())
               .ok());
   ViewRows rows;
-  ViewTxn txn(db, cf, &rows);
+  ViewTxn txn({.db = db, .family = cf, .rows = &rows});
   // Loaded for a max rule: the migrated samples become candidates too.
   auto window = AlertWindow::Load(txn, "r", "E1", 30, policy::Aggregate::kMax);
   REQUIRE(window.ok());

@@ -1,4 +1,4 @@
-// Model-based tests of the views (DESIGN: "each view against a plain fold of the same random
+// Model-based tests of the views (ARCHITECTURE: "each view against a plain fold of the same random
 // events"). A random history goes into a real embedded log; the projector folds it into the
 // views; the same events are folded independently into std::map models, and every query's
 // answer (paged with random page sizes) must equal what the model says.

@@ -1,5 +1,5 @@
 // projections/projector: exactly-once resume after a stop mid-log, deterministic rebuilds,
-// rebuild under concurrent queries, control-version gating and read-your-writes (DESIGN §5).
+// rebuild under concurrent queries, control-version gating and read-your-writes (ARCHITECTURE §5).
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -186,11 +186,20 @@ TEST_CASE("the row cache holds only committed rows: a discarded batch and a rebu
   options.batch_events = 64;  // many batches; the cache (4 rows) fills and starts over
   // Every third batch is discarded once after it was applied (as when the reactor's append
   // fails) and retried: its rows must not have reached the cache.
-  std::atomic<int> batches{0};
-  options.before_commit = [&]() -> absl::Status {
-    if (batches++ % 3 == 1) return absl::UnavailableError("injected");
-    return absl::OkStatus();
+  class FailingObserver final : public projections::BatchObserver {
+   public:
+    void OnBatchStart() override {}
+    absl::Status BeforeCommit() override {
+      if (batches++ % 3 == 1) return absl::UnavailableError("injected");
+      return absl::OkStatus();
+    }
+    // Each batch commits on its own, as the reactor's do.
+    bool AllowsBulk() const override { return false; }
+    std::atomic<int> batches{0};
   };
+  auto observer = std::make_shared<FailingObserver>();
+  const std::atomic<int>& batches = observer->batches;
+  options.observer = observer;
   options.linger = absl::ZeroDuration();
   auto p = Projector::Start(log.get(), store->get(), std::move(views), options);
   REQUIRE(p.ok());
@@ -251,7 +260,7 @@ TEST_CASE("ViewTxn: reads see the batch's own writes over the stored rows", "[pr
   REQUIRE(db->Write(rocksdb::WriteOptions(), &stored).ok());
 
   projections::ViewRows rows;
-  projections::ViewTxn txn(db, cf, &rows);
+  projections::ViewTxn txn({.db = db, .family = cf, .rows = &rows});
   txn.Put("a/3", "new");
   txn.Put("a/4", "rewritten");
   txn.Delete("a/2");
@@ -482,7 +491,7 @@ TEST_CASE("WaitFor(min_position) gives read-your-writes", "[projector]") {
 // version of the latest grade" per cycle as the last one it applied. Grades of different
 // employees live in different partitions, so which one is applied last depends on how the
 // projector interleaves partitions: a live fold and a rebuild of the same log disagree, against
-// DESIGN §3 rule 4 and §5. Tagged [!shouldfail]: when the view is fixed (e.g. keep the highest
+// ARCHITECTURE §3 rule 4 and §5. Tagged [!shouldfail]: when the view is fixed (e.g. keep the highest
 // version), this test fails and the tag must go.
 TEST_CASE("KNOWN ISSUE: distribution policy version depends on partition interleaving",
           "[projector][!shouldfail]") {
@@ -731,7 +740,7 @@ TEST_CASE("ViewTxn: a bulk fold's earlier batches are read newest first, over th
   pending[2]["a/4"] = std::nullopt;
   pending[2]["a/7"] = "newest";
   projections::ViewRows rows;
-  projections::ViewTxn txn(db, cf, &rows, nullptr, nullptr, &pending);
+  projections::ViewTxn txn({.db = db, .family = cf, .rows = &rows, .pending = &pending});
   txn.Put("a/5", "this batch");
 
   CHECK(txn.Get("a/1").value() == std::optional<std::string>("newer"));

@@ -120,7 +120,7 @@ uint32_t EventsPerRequest(EventKind kind, const WorkloadOptions& options) {
 namespace {
 
 // The stored envelope of one event whose payload is `event`, with every header field the writer
-// fills (DESIGN §3): ids, stream, timestamps, actor, the hash chain and the command digest.
+// fills (ARCHITECTURE §3): ids, stream, timestamps, actor, the hash chain and the command digest.
 // Only a command's first event carries the command digest and event count.
 size_t EnvelopeBytes(const v1::Event& event, std::string_view type, std::string_view stream,
                      std::string_view partition_key, bool first_of_command) {

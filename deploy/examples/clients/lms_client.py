@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Example LMS consumer of perfledger's Hooks (DESIGN §7): assigns recommended courses, reports
+"""Example LMS consumer of perfledger's Hooks (ARCHITECTURE §7): assigns recommended courses, reports
 enrolments and completions.
 
 `run` (the default) subscribes to TRAINING actions. Each one assigns the course in the LMS's own

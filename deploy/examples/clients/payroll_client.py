@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Example payroll consumer of perfledger's Hooks (DESIGN §7, proto/perfledger/v1/hooks.proto).
+"""Example payroll consumer of perfledger's Hooks (ARCHITECTURE §7, proto/perfledger/v1/hooks.proto).
 
 It applies merit raises and bonuses to its own small store (sqlite) exactly once, although the
 ledger delivers at least once:

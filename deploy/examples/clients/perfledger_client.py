@@ -86,7 +86,7 @@ def load_stubs():
 
 def channel(server):
     import grpc
-    # Plaintext: the examples talk to a perfledgerd on loopback (DESIGN §9).
+    # Plaintext: the examples talk to a perfledgerd on loopback (ARCHITECTURE §9).
     return grpc.insecure_channel(server, options=[("grpc.max_receive_message_length", 64 << 20)])
 
 
