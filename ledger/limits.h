@@ -40,9 +40,9 @@ inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends 
 // The log's store: one family per partition, all sharing one memtable budget and one block cache,
 // so memory does not grow with the partition count. A family flushes at its own buffer size or
 // when all memtables together reach the budget, whichever comes first.
-inline constexpr size_t kLogWriteBufferBytes = 128 << 20;     // every family's memtables
+inline constexpr size_t kLogWriteBufferBytes = 64 << 20;      // every family's memtables
 inline constexpr size_t kLogFamilyWriteBufferBytes = 32 << 20;
-inline constexpr size_t kLogBlockCacheBytes = 32 << 20;
+inline constexpr size_t kLogBlockCacheBytes = 16 << 20;
 // Write-ahead log kept before the families holding its oldest file flush (the control
 // partition and the meta family are written rarely and would otherwise keep every file).
 inline constexpr uint64_t kLogWalBytesMax = 512 << 20;
@@ -173,6 +173,9 @@ inline constexpr uint32_t kIndexWaitMillisMax = 10'000;
 // ---- state store (ledger/state_store.h)
 inline constexpr size_t kStateBlockCacheBytes = 64 << 20;
 inline constexpr size_t kStateWriteBufferBytes = 16 << 20;
+// Every family's memtables together: a family's own limit alone lets a dozen busy families
+// hold a dozen write buffers (atomic flush then writes them all at once).
+inline constexpr size_t kStateWriteBuffersBytes = 96 << 20;
 // Values at least this large go to blob files in a blob family (a stored envelope is ~400 B).
 inline constexpr uint64_t kStateMinBlobBytes = 128;
 

@@ -11,6 +11,7 @@
 #include "ledger/logging.h"
 #include "ledger/rocks_util.h"
 #include "ledger/status_macros.h"
+#include "rocksdb/write_buffer_manager.h"
 #include "rocksdb/cache.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/sst_file_writer.h"
@@ -45,6 +46,8 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   // Small memtables per family: the folds insert and look up rows at a high rate, and a skiplist
   // search costs log(entries) key comparisons; flushing often is cheap background work.
   db_options.write_buffer_size = limits::kStateWriteBufferBytes;
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(limits::kStateWriteBuffersBytes);
   db_options.compaction_style = rocksdb::kCompactionStyleUniversal;
   db_options.compression = rocksdb::kNoCompression;
   // Writes skip the WAL (see state_store.h): families flush together, so a crash leaves every
