@@ -35,7 +35,7 @@ std::string Number(uint32_t v) {
   return out;
 }
 
-// A raw RocksDB session on a log directory with the given families (created when missing).
+// A raw RocksDB handle on a log directory with the given families (created when missing).
 class RawDb {
  public:
   RawDb(const std::string& dir, std::vector<std::string> names) : names_(std::move(names)) {
