@@ -375,8 +375,8 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
     return absl::InvalidArgumentError(
         absl::StrFormat("data_partitions: at most %d", limits::kDataPartitionsMax));
   }
-  if (options.replication_factor < 1 || options.replication_factor > 16) {
-    return absl::InvalidArgumentError("replication_factor: 1..16");
+  if (options.replication_factor < 0 || options.replication_factor > 16) {
+    return absl::InvalidArgumentError("replication_factor: 0 (as many as the brokers, up to 3) or 1..16");
   }
   // transaction.timeout.ms must stay within the broker's transaction.max.timeout.ms (15 min by
   // default); 2 s leaves message.timeout.ms (80 %) room for one retry of a produce request.
@@ -446,6 +446,7 @@ absl::Status KafkaLog::EnsureTopics(absl::Time deadline) {
   Client& lane = *lanes_[0];
   const std::string* names[2] = {&control_topic_, &events_topic_};
   bool create_tried = false;
+  int brokers = 0;  // in the cluster's metadata
   absl::Status last = absl::UnavailableError("no metadata yet");
   for (;;) {
     int counts[2] = {-1, -1};  // -1 missing, 0 not ready (no leader yet)
@@ -459,6 +460,7 @@ absl::Status KafkaLog::EnsureTopics(absl::Time deadline) {
         ok = false;
         break;
       }
+      brokers = md->broker_cnt;
       const rd_kafka_metadata_topic_t* t = md->topic_cnt == 1 ? &md->topics[0] : nullptr;
       if (t == nullptr || t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
         counts[i] = -1;
@@ -502,13 +504,18 @@ absl::Status KafkaLog::EnsureTopics(absl::Time deadline) {
       const uint32_t wanted[2] = {1, options_.data_partitions != 0
                                          ? options_.data_partitions
                                          : limits::kDataPartitionsDefault};
+      // One replica per broker up to three (one per failure domain of a three-rack cluster);
+      // with three or more a write needs two in-sync replicas, so one broker down loses
+      // nothing acknowledged and refuses no write.
+      const int replicas = options_.replication_factor != 0 ? options_.replication_factor
+                                                            : std::clamp(brokers, 1, 3);
       std::vector<rd_kafka_NewTopic_t*> topics;
       char errstr[512];
       for (int i = 0; i < 2; i++) {
         if (counts[i] >= 0) continue;
         rd_kafka_NewTopic_t* nt =
             rd_kafka_NewTopic_new(names[i]->c_str(), static_cast<int>(wanted[i]),
-                                  options_.replication_factor, errstr, sizeof(errstr));
+                                  replicas, errstr, sizeof(errstr));
         if (nt == nullptr) {
           for (auto* t : topics) rd_kafka_NewTopic_destroy(t);
           return absl::InvalidArgumentError(absl::StrCat("new topic ", *names[i], ": ", errstr));
@@ -519,8 +526,7 @@ absl::Status KafkaLog::EnsureTopics(absl::Time deadline) {
         rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1");
         rd_kafka_NewTopic_set_config(
             nt, "max.message.bytes", absl::StrCat(limits::kKafkaTopicMessageBytesMax).c_str());
-        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas",
-                                     options_.replication_factor >= 3 ? "2" : "1");
+        rd_kafka_NewTopic_set_config(nt, "min.insync.replicas", replicas >= 3 ? "2" : "1");
         topics.push_back(nt);
       }
       rd_kafka_AdminOptions_t* aopts =

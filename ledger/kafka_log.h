@@ -111,8 +111,9 @@ struct KafkaLogOptions {
   // existing log must have exactly this many (FAILED_PRECONDITION otherwise). 0 = whatever the
   // existing log has, or limits::kDataPartitionsDefault for a new one.
   uint32_t data_partitions = limits::kDataPartitionsDefault;
-  // Replication factor of topics this log creates (existing topics keep theirs).
-  int replication_factor = 1;
+  // Replication factor of topics this log creates (existing topics keep theirs); from 3 on,
+  // min.insync.replicas is 2. 0 = one replica per broker of the cluster, at most 3.
+  int replication_factor = 0;
   KafkaRole role = KafkaRole::kWriter;
   // The writer's transactional.id; empty = "<prefix>-writer". One writer per id at a time.
   std::string transactional_id;

@@ -28,8 +28,9 @@ void BindConfig(CLI::App& app, ServerConfig& c) {
                  "Topics <prefix>.control and <prefix>.events")
       ->capture_default_str();
   app.add_option("--kafka-replication-factor", c.kafka_replication_factor,
-                 "Replication factor of topics this server creates")
-      ->check(CLI::Range(1u, 16u))
+                 "Replication factor of topics this server creates; 0 = one per broker, "
+                 "at most 3 (min.insync.replicas 2 from 3 replicas on)")
+      ->check(CLI::Range(0u, 16u))
       ->capture_default_str();
   app.add_flag("--read-replica", c.read_replica,
                "Serve queries from the log without writing (kafka backend)");

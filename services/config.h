@@ -22,7 +22,7 @@ struct ServerConfig {
   uint32_t data_partitions = 0;  // 0: the existing log's count, or 8 for a new log
   std::string kafka_brokers = "127.0.0.1:19092";
   std::string kafka_topic_prefix = "perfledger";
-  uint32_t kafka_replication_factor = 1;
+  uint32_t kafka_replication_factor = 0;
   bool read_replica = false;
   std::string tokens_file;
   // Personal data keys (ledger/key_store.h): the store's directory (default <data-dir>/keys)
