@@ -26,7 +26,7 @@
 #   PERFLEDGER_KAFKA_HOME             state dir (default <repo>/.kafka)
 #   PERFLEDGER_KAFKA_PORT             single node's client port (default 19092)
 #   PERFLEDGER_KAFKA_CONTROLLER_PORT  single node's KRaft controller port (default 19093)
-#   PERFLEDGER_KAFKA_CLUSTER_PORT     cluster node I's client port is this + I - 1 (default 19192),
+#   PERFLEDGER_KAFKA_CLUSTER_PORT     cluster node I's client port is this + I - 1 (default 19292),
 #                                     its controller port that + 100
 #   PERFLEDGER_KAFKA_VERSION          Kafka version to fetch (default 3.9.2, falls back to 3.9.1)
 #   PERFLEDGER_KAFKA_START_TIMEOUT    seconds `up` waits for readiness (default 60; 120 for 3 nodes)
@@ -39,7 +39,7 @@ POM="$SCRIPT_DIR/pom.xml"
 KHOME="${PERFLEDGER_KAFKA_HOME:-$REPO_ROOT/.kafka}"
 SINGLE_PORT="${PERFLEDGER_KAFKA_PORT:-19092}"
 SINGLE_CPORT="${PERFLEDGER_KAFKA_CONTROLLER_PORT:-19093}"
-CLUSTER_PORT="${PERFLEDGER_KAFKA_CLUSTER_PORT:-19192}"
+CLUSTER_PORT="${PERFLEDGER_KAFKA_CLUSTER_PORT:-19292}"
 DEFAULT_VERSION="3.9.2"
 FALLBACK_VERSION="3.9.1"
 VERSION="${PERFLEDGER_KAFKA_VERSION:-$DEFAULT_VERSION}"
