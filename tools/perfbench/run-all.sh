@@ -3,9 +3,12 @@
 # commit, every command verbatim and the figures as the tools print them. Each benchmark gets a
 # fresh data dir and a fresh server. docs/BENCHMARKS.md is only ever written by this script.
 #
-#   tools/perfbench/run-all.sh [--quick] [--build-dir DIR] [--no-build] [--output FILE] [--port N]
+#   tools/perfbench/run-all.sh [--quick] [--sustained SECONDS] [--build-dir DIR] [--no-build]
+#                              [--output FILE] [--port N]
 #
 #   --quick          short durations and small fixtures (a few minutes): to try the script
+#   --sustained S    also one long metrics-batch run of S seconds (tools/perfbench/sustained.sh):
+#                    the rate of every minute, the server's RSS, the log's compaction bytes
 #   --build-dir DIR  the Release build tree (default build-release); configured and built
 #                    (perfledgerd perfbench perfctl, ninja -j2) unless --no-build
 #   --no-build       take the binaries in DIR as they are
@@ -20,15 +23,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/lib.sh"
 
-quick=0 build_dir=build-release do_build=1 output=docs/BENCHMARKS.md port=7421
+quick=0 sustained_seconds=0 build_dir=build-release do_build=1 output=docs/BENCHMARKS.md port=7421
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1 ;;
+    --sustained) sustained_seconds=$2; shift ;;
     --build-dir) build_dir=$2; shift ;;
     --no-build) do_build=0 ;;
     --output) output=$2; shift ;;
     --port) port=$2; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -112,7 +116,7 @@ bench() {
   section "$title" "$dir/commands" "$dir/report.txt"
   {
     echo "$title"
-    grep -m1 -E '^(metrics-batch|commands|mixed|ranking|lag)  ' "$dir/report.txt" | sed 's/^/  /' || echo "  (no summary: see its section)"
+    grep -m1 -E '^(metrics-batch|ping|commands|mixed|ranking|lag)  ' "$dir/report.txt" | sed 's/^/  /' || echo "  (no summary: see its section)"
     grep -m1 '^cpu us ' "$dir/report.txt" | sed 's/^/  /' || true
     grep -m1 '^visible ms' "$dir/report.txt" | sed 's/   (.*//; s/^/  /' || true
   } >>"$summary"
@@ -223,6 +227,24 @@ import json, sys; d = json.load(sys.stdin); print(d.get("total_events", d.get("t
   rm -rf "$dir/data"
 }
 
+# The long run: tools/perfbench/sustained.sh on its own fresh server.
+sustained() {
+  local title="Sustained ingest: metrics-batch for $sustained_seconds s"
+  local dir="$work/sustained"
+  mkdir -p "$dir"
+  note "$title"
+  echo "PERFBENCH_PORT=$port tools/perfbench/sustained.sh $(rel "$server_bin") $(rel "$bench_bin") $sustained_seconds" >"$dir/commands"
+  PERFBENCH_PORT=$port TMPDIR=$work "$here/sustained.sh" "$server_bin" "$bench_bin" "$sustained_seconds" \
+    >"$dir/report.txt" 2>&1 || echo "(sustained.sh exit status $?)" >>"$dir/report.txt"
+  sed -i "s|$work|\$WORK|g; s|$root/||g" "$dir/report.txt"
+  section "$title" "$dir/commands" "$dir/report.txt"
+  {
+    echo "$title"
+    grep -E '^(last/first|rss last 10 min|compaction written / flushed)' "$dir/report.txt" | sed 's/^/  /' ||
+      echo "  (failed: see its section)"
+  } >>"$summary"
+}
+
 peer_postgres() {
   local title="Peer: an append-only event table in PostgreSQL"
   local dir="$work/peer-pg"
@@ -245,6 +267,8 @@ common=(--warmup "$warmup" --duration "$duration")
 bench "Batched metric ingest, 32 clients, against the raw RocksDB baseline" \
   --scenario metrics-batch --batch-size 100 --concurrency 32 "${common[@]}" \
   --baseline --baseline-dir "$work"
+bench "gRPC floor: Health/Check, 1 client" --scenario ping --concurrency 1 "${common[@]}"
+bench "gRPC floor: Health/Check, 32 clients" --scenario ping --concurrency 32 "${common[@]}"
 bench "Single commands, 1 client" --scenario commands --concurrency 1 "${common[@]}"
 bench "Single commands, 32 clients" --scenario commands --concurrency 32 "${common[@]}"
 bench "Mixed single commands, 32 clients" --scenario mixed --concurrency 32 "${common[@]}"
@@ -255,6 +279,7 @@ bench "View lag under 50,000 events/s" \
   --duration "$lag_duration"
 rebuild
 peer_postgres
+((sustained_seconds > 0)) && sustained
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # ---- the page
