@@ -73,18 +73,18 @@ TEST_CASE("grading: a grade follows its inputs", "[grading]") {
   g.Payroll([](const auto& items) { return items.count(v1::ACTION_KIND_BONUS) == 1; });
 
   // The same inputs: unchanged, nothing appended.
-  const uint64_t end = s.LogEnd();
+  const uint64_t end = s.SettledLogEnd();
   auto again = g.Compute();
   CHECK(again[fx::kEmployee].outcome() == v1::GRADE_OUTCOME_UNCHANGED);
   CHECK(again[fx::kEmployee].event_id() == first[fx::kEmployee].event_id());
   CHECK(again[fx::kEmployee2].outcome() == v1::GRADE_OUTCOME_UNCHANGED);
-  CHECK(s.LogEnd() == end);
+  CHECK(s.SettledLogEnd() == end);
 
   // A calibration overrides the metric: a dry run shows the regrade and appends nothing...
   MustOk(s.Call(s.reviews(), &v1::Reviews::Stub::AdjustCalibration,
                 CalibrationReq(fx::kEmployee, 1800)),
          "calibrate");
-  const uint64_t calibrated = s.LogEnd();
+  const uint64_t calibrated = s.SettledLogEnd();
   auto dry = g.Compute(/*dry_run=*/true);
   CHECK(dry[fx::kEmployee].outcome() == v1::GRADE_OUTCOME_REGRADED);
   CHECK(dry[fx::kEmployee].grade() == "A");
@@ -92,7 +92,7 @@ TEST_CASE("grading: a grade follows its inputs", "[grading]") {
   REQUIRE(dry[fx::kEmployee].inputs_size() == 1);
   CHECK(dry[fx::kEmployee].inputs(0).kind() == "calibration");
   CHECK(dry[fx::kEmployee2].outcome() == v1::GRADE_OUTCOME_UNCHANGED);
-  CHECK(s.LogEnd() == calibrated);
+  CHECK(s.SettledLogEnd() == calibrated);
   // ... and the real run supersedes B with A: the bonus is withdrawn, the raise issued.
   auto regraded = g.Compute();
   CHECK(regraded[fx::kEmployee].outcome() == v1::GRADE_OUTCOME_REGRADED);

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "ledger/hash_chain.h"
 #include "ledger/limits.h"
 
@@ -91,6 +92,26 @@ uint64_t TestServer::LogEnd(const std::string& token) {
   uint64_t end = 0;
   for (const auto& p : status.partitions()) end += p.end_offset();
   return end;
+}
+
+uint64_t TestServer::SettledLogEnd(const std::string& token) {
+  constexpr int kStablePolls = 3;
+  const absl::Duration poll = absl::Milliseconds(5 * limits::kReactorLingerMillis);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  uint64_t last = 0;
+  int stable = 0;
+  while (absl::Now() < deadline) {
+    const v1::StatusResponse status = Status(token);
+    uint64_t end = 0;
+    for (const auto& p : status.partitions()) end += p.end_offset();
+    bool applied = true;
+    for (const auto& lag : status.views()) applied = applied && lag.lag_events() == 0;
+    stable = applied && end == last ? stable + 1 : 0;
+    if (stable == kStablePolls) return end;
+    last = end;
+    absl::SleepFor(poll);
+  }
+  throw std::runtime_error("the log did not settle within 10 s");
 }
 
 namespace {

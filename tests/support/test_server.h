@@ -102,6 +102,11 @@ class TestServer {
   v1::StatusResponse Status(const std::string& token = "");
   // Sum of every partition's end_offset from Log.Status: grows by one per appended event.
   uint64_t LogEnd(const std::string& token = "");
+  // LogEnd once the log has settled: the views and the reactor have applied all of it and it
+  // has stayed the same over several polls, each longer than the reactor's linger (the
+  // reactor appends its reactions after applying their causes). Throws when it does not settle
+  // within 10 s.
+  uint64_t SettledLogEnd(const std::string& token = "");
   // Every event of every partition (Log.ReadEvents all_partitions, then per partition past the
   // server's read limit), ordered by partition and offset. Throws when a call fails.
   std::vector<v1::RecordedEvent> ReadAllEvents(const std::string& token = "");
