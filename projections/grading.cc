@@ -295,6 +295,9 @@ absl::StatusOr<v1::ComputeGradesResponse> Grading::ComputeGrades(
 
 absl::StatusOr<v1::CommandResult> Grading::FinalizeComputedGrade(
     const v1::FinalizeGradeRequest& request, const CommandContext& ctx, absl::Time deadline) {
+  // The request's own field names, before they become a ComputeGradesRequest's.
+  RETURN_IF_ERROR(CheckId("employee_id", request.employee_id(), Presence::kRequired));
+  RETURN_IF_ERROR(CheckId("cycle_id", request.cycle_id(), Presence::kRequired));
   v1::ComputeGradesRequest scope;
   scope.set_cycle_id(request.cycle_id());
   scope.add_employee_ids(request.employee_id());

@@ -737,7 +737,15 @@ Table BuildTable() {
              Code::FAILED_PRECONDITION, "cycle_id")
         .Bad("grade outside the cycle's scale", [](Req& r) { r.set_grade("E"); },
              Code::INVALID_ARGUMENT, "grade")
-        // Without a grade and without a published policy: see known_bugs_test.cc.
+        // Without a grade, the policy in force computes it; there is none here.
+        .Bad("no grade and no policy", [](Req& r) { r.clear_grade(); },
+             Code::FAILED_PRECONDITION, "grade")
+        .Bad("no grade and no employee",
+             [](Req& r) {
+               r.clear_grade();
+               r.clear_employee_id();
+             },
+             Code::INVALID_ARGUMENT, "employee_id")
         .Bad("negative score", [](Req& r) { r.set_score_milli(-1); }, Code::INVALID_ARGUMENT,
              "score_milli");
   }
