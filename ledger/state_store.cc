@@ -38,6 +38,13 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOpt
   // in the SST files and in the memtable (most lookups of a fold ask for a row that is new).
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(limits::kStateBlockCacheBytes);
+  // Index and filter blocks are charged to the block cache, so the store's memory is bounded by
+  // its budgets however many rows it holds (outside the cache every open file keeps its whole
+  // index and filter in memory, and the store grows with its data). They go into the cache's
+  // high-priority pool, and level 0's stay pinned: the newest files serve most lookups.
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   rocksdb::BlockBasedTableOptions scanned = table;  // for the blob families, below
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
