@@ -378,10 +378,14 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   if (options.replication_factor < 0 || options.replication_factor > 16) {
     return absl::InvalidArgumentError("replication_factor: 0 (as many as the brokers, up to 3) or 1..16");
   }
-  // transaction.timeout.ms must stay within the broker's transaction.max.timeout.ms (15 min by
-  // default); 2 s leaves message.timeout.ms (80 %) room for one retry of a produce request.
-  if (options.append_timeout < absl::Seconds(2) || options.append_timeout > absl::Minutes(15)) {
-    return absl::InvalidArgumentError("append_timeout: 2 s..15 min");
+  // transaction.timeout.ms (limits::kKafkaTransactionTimeoutFactor x append_timeout) must stay
+  // within the broker's transaction.max.timeout.ms (15 min by default); 2 s leaves
+  // message.timeout.ms (80 %) room for one retry of a produce request.
+  const absl::Duration append_max = absl::Milliseconds(limits::kKafkaTransactionTimeoutMaxMs) /
+                                    limits::kKafkaTransactionTimeoutFactor;
+  if (options.append_timeout < absl::Seconds(2) || options.append_timeout > append_max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_timeout: 2 s..", absl::FormatDuration(append_max)));
   }
   if (options.replica_poll_interval < absl::Milliseconds(1) ||
       options.replica_poll_interval > absl::Milliseconds(50)) {
@@ -650,9 +654,12 @@ absl::Status KafkaLog::StartProducer(absl::Time deadline) {
                   {"enable.idempotence", "true"},
                   {"acks", "all"},
                   {"linger.ms", absl::StrCat(absl::ToInt64Milliseconds(options_.linger))},
-                  // A group's transaction, commit included, must end within append_timeout;
-                  // deliveries must time out before the transaction does (librdkafka checks).
-                  {"transaction.timeout.ms", absl::StrCat(txn_ms)},
+                  // A group commit ends within append_timeout, or is given up and its
+                  // producer replaced. The coordinator's timeout is longer: a transaction it
+                  // aborts on its own bumps the epoch, which this producer would see as
+                  // fencing. Deliveries time out within the group's bound.
+                  {"transaction.timeout.ms",
+                   absl::StrCat(txn_ms * limits::kKafkaTransactionTimeoutFactor)},
                   {"message.timeout.ms", absl::StrCat(txn_ms * 8 / 10)},
                   {"message.max.bytes", absl::StrCat(limits::kKafkaTopicMessageBytesMax)},
               }));

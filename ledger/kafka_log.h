@@ -120,8 +120,9 @@ struct KafkaLogOptions {
 
   // Open as a whole: metadata, topic creation, init_transactions, recovery of the tips.
   absl::Duration open_timeout = absl::Seconds(30);
-  // Bound on one group commit (begin, produce, commit); becomes transaction.timeout.ms, and
-  // message.timeout.ms is 80 % of it. At least 2 s.
+  // Bound on one group commit (begin, produce, commit) and on one recovery attempt;
+  // message.timeout.ms is 80 % of it, transaction.timeout.ms limits::
+  // kKafkaTransactionTimeoutFactor times it. 2 s..5 min.
   absl::Duration append_timeout = absl::Seconds(10);
   // How long Read waits for events that are known committed (Ends() says so) to arrive from
   // the broker before it fails with UNAVAILABLE.
