@@ -52,7 +52,6 @@ absl::Status FromKafka(rd_kafka_resp_err_t err, std::string_view what,
     case RD_KAFKA_RESP_ERR__FENCED:
     case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
     case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR_TRANSACTION_COORDINATOR_FENCED:
       return absl::FailedPreconditionError(
           absl::StrCat(msg, " (fenced: a newer writer with the same transactional.id took over)"));
 
@@ -101,6 +100,8 @@ absl::Status FromKafka(rd_kafka_resp_err_t err, std::string_view what,
     case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
     case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
     case RD_KAFKA_RESP_ERR_OPERATION_NOT_ATTEMPTED:
+    // A coordinator that lost its role answered; the new one takes over.
+    case RD_KAFKA_RESP_ERR_TRANSACTION_COORDINATOR_FENCED:
       return absl::UnavailableError(msg);
 
     // Too big for the broker or the client's queue.
@@ -211,6 +212,23 @@ absl::Status FromKafkaError(rd_kafka_error_t* error, std::string_view what) {
   }
   if (retriable && !fatal) return absl::UnavailableError(s.message());
   return s;
+}
+
+// Whether a fatal producer error means that another writer owns the transactional.id (or
+// that this one may not use it). Only then is reopening wrong: a new producer would fence the
+// newer writer in turn. Every other fatal error (a sequence desynchronised by a leader change,
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an unexpected coordinator answer) ends this producer instance
+// only: a new producer with the same transactional.id continues the log.
+bool MeansAnotherWriter(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+      return true;
+    default:
+      return false;
+  }
 }
 
 int Ms(absl::Duration d) {
@@ -1142,12 +1160,18 @@ void KafkaLog::CommitLoop() {
       } else {
         // Everything queued behind the failed group was sealed against it, and decided
         // against its pending effects one level up: fail it too, and refuse later writes.
-        // A fatally failed producer (fenced, most likely) is FAILED_PRECONDITION: this
-        // instance can never write again, and reopening would fence the newer writer.
+        // A fenced producer is FAILED_PRECONDITION: this instance can never write again, and
+        // reopening would fence the newer writer.
+        // Any other fatal error ends this producer only: Recover replaces it.
         char reason[512] = {0};
         const rd_kafka_resp_err_t fatal_err =
             rd_kafka_fatal_error(producer_->rk, reason, sizeof(reason));
-        fenced = fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR;
+        fenced = MeansAnotherWriter(fatal_err);
+        if (fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR && !fenced) {
+          status = absl::UnavailableError(absl::StrCat(
+              FromKafka(fatal_err, "the producer failed fatally", reason).message(),
+              " (a new producer takes over)"));
+        }
         if (fenced) {
           absl::Status cause = FromKafka(fatal_err, "the producer failed fatally", reason);
           status = cause.code() == absl::StatusCode::kFailedPrecondition
@@ -1192,8 +1216,8 @@ void KafkaLog::CommitLoop() {
     }
     for (Pending& p : failed_queue) p.done(queued_error);
     group.clear();
-    // After the callbacks, so a dead broker does not hold them up. A fatally failed producer
-    // (fenced, most likely) never writes again: reopening would fence the newer writer.
+    // After the callbacks, so a dead broker does not hold them up. A fenced writer never
+    // writes again: reopening would fence the newer writer.
     if (!status.ok() && !fenced) Recover();
   }
 }
