@@ -720,12 +720,23 @@ absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(Client& lane, uint32_t partiti
   // The lane reads committed data only, so `high` is the last stable offset: nothing at or
   // after it belongs to a finished transaction. Right after topic creation the leader may not
   // serve offsets yet (NOT_LEADER_FOR_PARTITION): transient errors are retried until the
-  // open deadline.
+  // deadline. The offsets come from ListOffsets through rd_kafka_offsets_for_times (timestamps
+  // "earliest" and "latest"), which keeps to its timeout; rd_kafka_query_watermark_offsets
+  // waits for an unreachable leader without bound on librdkafka 2.0, which would stall Recover
+  // and, through it, Close.
+  auto query = [&](int64_t which, int64_t* offset) -> absl::Status {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(rkt), kp)->offset = which;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(lane.rk, list, RemainingMs(deadline));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
+    *offset = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && *offset < 0) err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    return FromKafka(err, absl::StrCat("offsets of ", where));
+  };
   for (;;) {
-    absl::Status s = FromKafka(rd_kafka_query_watermark_offsets(lane.rk, rd_kafka_topic_name(rkt),
-                                                                kp, &low, &high,
-                                                                RemainingMs(deadline)),
-                               absl::StrCat("watermarks of ", where));
+    absl::Status s = query(RD_KAFKA_OFFSET_BEGINNING, &low);
+    if (s.ok()) s = query(RD_KAFKA_OFFSET_END, &high);
     if (s.ok()) break;
     if (s.code() != absl::StatusCode::kUnavailable || absl::Now() >= deadline) return s;
     absl::SleepFor(absl::Milliseconds(100));

@@ -58,7 +58,8 @@
 // After an UNAVAILABLE failure (not after FAILED_PRECONDITION) the writer recovers on its own:
 // the committer replaces the producer (its init_transactions completes or aborts the failed
 // transaction, so an unknown outcome becomes known) and re-reads every chain tip from Kafka,
-// retrying until the broker answers; appends meanwhile fail at once with UNAVAILABLE. Then the
+// retrying until the broker answers, each attempt bounded by append_timeout; appends meanwhile
+// fail at once with UNAVAILABLE. Then the
 // log holds writes (WritesHeld) until the owner has refolded its write-side state from the log
 // (the ledger's WriteModel::CatchUp) and calls ResumeWrites. A log can also be reopened (Close,
 // destroy, Open): nothing is lost, Open recovers the tips from Kafka.
