@@ -424,7 +424,19 @@ absl::Status KafkaLog::Start() {
   ASSIGN_OR_RETURN(std::unique_ptr<Client> lane0, NewConsumer("reader-0", 50));
   lanes_.push_back(std::move(lane0));
   RETURN_IF_ERROR(EnsureTopics(deadline));
-  if (options_.verify_topic_configs) RETURN_IF_ERROR(CheckTopicConfigs(deadline));
+  if (options_.verify_topic_configs) {
+    // On a cluster a topic created a moment ago may still be unknown to the broker that
+    // answers DescribeConfigs (metadata reaches the brokers one by one): retried until the
+    // open deadline.
+    for (;;) {
+      absl::Status s = CheckTopicConfigs(deadline);
+      if (s.ok()) break;
+      const bool transient = s.code() == absl::StatusCode::kNotFound ||
+                             s.code() == absl::StatusCode::kUnavailable;
+      if (!transient || absl::Now() >= deadline) return s;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
 
   const uint32_t partitions = data_partitions_ + 1;
   for (uint32_t p = 0; p < partitions; p++) {
