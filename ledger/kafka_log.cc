@@ -1201,14 +1201,18 @@ void KafkaLog::CommitLoop() {
                        ? cause
                        : absl::FailedPreconditionError(cause.message());
         }
-        if (in_doubt) {
+        // Fenced first: whatever became of the group, this writer cannot write again, and a
+        // retry belongs with the writer that fenced it.
+        if (fenced) {
+          group_error = absl::FailedPreconditionError(absl::StrCat(
+              in_doubt ? "append outcome unknown, and this writer is fenced: "
+                       : "append failed, nothing was written: ",
+              status.message()));
+        } else if (in_doubt) {
           group_error = absl::UnavailableError(absl::StrCat(
               "append outcome unknown (the commit did not finish within append_timeout; the "
               "events may be in the log, reopen the log and read it to know): ",
               status.message()));
-        } else if (fenced) {
-          group_error = absl::FailedPreconditionError(
-              absl::StrCat("append failed, nothing was written: ", status.message()));
         } else {
           group_error = absl::UnavailableError(
               absl::StrCat("append failed, nothing was written: ", status.message()));
