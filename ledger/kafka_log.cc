@@ -731,8 +731,8 @@ absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(Client& lane, uint32_t partiti
   int64_t low = 0, high = 0;
   // The lane reads committed data only, so `high` is the last stable offset: nothing at or
   // after it belongs to a finished transaction. Right after topic creation the leader may not
-  // serve offsets yet (NOT_LEADER_FOR_PARTITION): transient errors are retried until the
-  // deadline. The offsets come from ListOffsets through rd_kafka_offsets_for_times (timestamps
+  // serve offsets yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC_OR_PART): transient errors are
+  // retried until the deadline. The offsets come from ListOffsets through rd_kafka_offsets_for_times (timestamps
   // "earliest" and "latest"), which keeps to its timeout; rd_kafka_query_watermark_offsets
   // waits for an unreachable leader without bound on librdkafka 2.0, which would stall Recover
   // and, through it, Close.
@@ -750,7 +750,11 @@ absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(Client& lane, uint32_t partiti
     absl::Status s = query(RD_KAFKA_OFFSET_BEGINNING, &low);
     if (s.ok()) s = query(RD_KAFKA_OFFSET_END, &high);
     if (s.ok()) break;
-    if (s.code() != absl::StatusCode::kUnavailable || absl::Now() >= deadline) return s;
+    // On a cluster the partition's leader may not know a topic created a moment ago yet
+    // (UNKNOWN_TOPIC_OR_PART): transient as well.
+    const bool transient = s.code() == absl::StatusCode::kUnavailable ||
+                           s.code() == absl::StatusCode::kNotFound;
+    if (!transient || absl::Now() >= deadline) return s;
     absl::SleepFor(absl::Milliseconds(100));
   }
   if (low > 0) {
