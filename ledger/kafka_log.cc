@@ -52,7 +52,6 @@ absl::Status FromKafka(rd_kafka_resp_err_t err, std::string_view what,
     case RD_KAFKA_RESP_ERR__FENCED:
     case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
     case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR_TRANSACTION_COORDINATOR_FENCED:
       return absl::FailedPreconditionError(
           absl::StrCat(msg, " (fenced: a newer writer with the same transactional.id took over)"));
 
@@ -101,6 +100,8 @@ absl::Status FromKafka(rd_kafka_resp_err_t err, std::string_view what,
     case RD_KAFKA_RESP_ERR_THROTTLING_QUOTA_EXCEEDED:
     case RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID:
     case RD_KAFKA_RESP_ERR_OPERATION_NOT_ATTEMPTED:
+    // A coordinator that lost its role answered; the new one takes over.
+    case RD_KAFKA_RESP_ERR_TRANSACTION_COORDINATOR_FENCED:
       return absl::UnavailableError(msg);
 
     // Too big for the broker or the client's queue.
@@ -211,6 +212,23 @@ absl::Status FromKafkaError(rd_kafka_error_t* error, std::string_view what) {
   }
   if (retriable && !fatal) return absl::UnavailableError(s.message());
   return s;
+}
+
+// Whether a fatal producer error means that another writer owns the transactional.id (or
+// that this one may not use it). Only then is reopening wrong: a new producer would fence the
+// newer writer in turn. Every other fatal error (a sequence desynchronised by a leader change,
+// OUT_OF_ORDER_SEQUENCE_NUMBER, an unexpected coordinator answer) ends this producer instance
+// only: a new producer with the same transactional.id continues the log.
+bool MeansAnotherWriter(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+      return true;
+    default:
+      return false;
+  }
 }
 
 int Ms(absl::Duration d) {
@@ -378,10 +396,14 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   if (options.replication_factor < 0 || options.replication_factor > 16) {
     return absl::InvalidArgumentError("replication_factor: 0 (as many as the brokers, up to 3) or 1..16");
   }
-  // transaction.timeout.ms must stay within the broker's transaction.max.timeout.ms (15 min by
-  // default); 2 s leaves message.timeout.ms (80 %) room for one retry of a produce request.
-  if (options.append_timeout < absl::Seconds(2) || options.append_timeout > absl::Minutes(15)) {
-    return absl::InvalidArgumentError("append_timeout: 2 s..15 min");
+  // transaction.timeout.ms (limits::kKafkaTransactionTimeoutFactor x append_timeout) must stay
+  // within the broker's transaction.max.timeout.ms (15 min by default); 2 s leaves
+  // message.timeout.ms (80 %) room for one retry of a produce request.
+  const absl::Duration append_max = absl::Milliseconds(limits::kKafkaTransactionTimeoutMaxMs) /
+                                    limits::kKafkaTransactionTimeoutFactor;
+  if (options.append_timeout < absl::Seconds(2) || options.append_timeout > append_max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("append_timeout: 2 s..", absl::FormatDuration(append_max)));
   }
   if (options.replica_poll_interval < absl::Milliseconds(1) ||
       options.replica_poll_interval > absl::Milliseconds(50)) {
@@ -402,7 +424,19 @@ absl::Status KafkaLog::Start() {
   ASSIGN_OR_RETURN(std::unique_ptr<Client> lane0, NewConsumer("reader-0", 50));
   lanes_.push_back(std::move(lane0));
   RETURN_IF_ERROR(EnsureTopics(deadline));
-  if (options_.verify_topic_configs) RETURN_IF_ERROR(CheckTopicConfigs(deadline));
+  if (options_.verify_topic_configs) {
+    // On a cluster a topic created a moment ago may still be unknown to the broker that
+    // answers DescribeConfigs (metadata reaches the brokers one by one): retried until the
+    // open deadline.
+    for (;;) {
+      absl::Status s = CheckTopicConfigs(deadline);
+      if (s.ok()) break;
+      const bool transient = s.code() == absl::StatusCode::kNotFound ||
+                             s.code() == absl::StatusCode::kUnavailable;
+      if (!transient || absl::Now() >= deadline) return s;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
 
   const uint32_t partitions = data_partitions_ + 1;
   for (uint32_t p = 0; p < partitions; p++) {
@@ -650,9 +684,12 @@ absl::Status KafkaLog::StartProducer(absl::Time deadline) {
                   {"enable.idempotence", "true"},
                   {"acks", "all"},
                   {"linger.ms", absl::StrCat(absl::ToInt64Milliseconds(options_.linger))},
-                  // A group's transaction, commit included, must end within append_timeout;
-                  // deliveries must time out before the transaction does (librdkafka checks).
-                  {"transaction.timeout.ms", absl::StrCat(txn_ms)},
+                  // A group commit ends within append_timeout, or is given up and its
+                  // producer replaced. The coordinator's timeout is longer: a transaction it
+                  // aborts on its own bumps the epoch, which this producer would see as
+                  // fencing. Deliveries time out within the group's bound.
+                  {"transaction.timeout.ms",
+                   absl::StrCat(txn_ms * limits::kKafkaTransactionTimeoutFactor)},
                   {"message.timeout.ms", absl::StrCat(txn_ms * 8 / 10)},
                   {"message.max.bytes", absl::StrCat(limits::kKafkaTopicMessageBytesMax)},
               }));
@@ -694,15 +731,30 @@ absl::StatusOr<KafkaLog::Tail> KafkaLog::ScanTail(Client& lane, uint32_t partiti
   int64_t low = 0, high = 0;
   // The lane reads committed data only, so `high` is the last stable offset: nothing at or
   // after it belongs to a finished transaction. Right after topic creation the leader may not
-  // serve offsets yet (NOT_LEADER_FOR_PARTITION): transient errors are retried until the
-  // open deadline.
+  // serve offsets yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC_OR_PART): transient errors are
+  // retried until the deadline. The offsets come from ListOffsets through rd_kafka_offsets_for_times (timestamps
+  // "earliest" and "latest"), which keeps to its timeout; rd_kafka_query_watermark_offsets
+  // waits for an unreachable leader without bound on librdkafka 2.0, which would stall Recover
+  // and, through it, Close.
+  auto query = [&](int64_t which, int64_t* offset) -> absl::Status {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, rd_kafka_topic_name(rkt), kp)->offset = which;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(lane.rk, list, RemainingMs(deadline));
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
+    *offset = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR && *offset < 0) err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    return FromKafka(err, absl::StrCat("offsets of ", where));
+  };
   for (;;) {
-    absl::Status s = FromKafka(rd_kafka_query_watermark_offsets(lane.rk, rd_kafka_topic_name(rkt),
-                                                                kp, &low, &high,
-                                                                RemainingMs(deadline)),
-                               absl::StrCat("watermarks of ", where));
+    absl::Status s = query(RD_KAFKA_OFFSET_BEGINNING, &low);
+    if (s.ok()) s = query(RD_KAFKA_OFFSET_END, &high);
     if (s.ok()) break;
-    if (s.code() != absl::StatusCode::kUnavailable || absl::Now() >= deadline) return s;
+    // On a cluster the partition's leader may not know a topic created a moment ago yet
+    // (UNKNOWN_TOPIC_OR_PART): transient as well.
+    const bool transient = s.code() == absl::StatusCode::kUnavailable ||
+                           s.code() == absl::StatusCode::kNotFound;
+    if (!transient || absl::Now() >= deadline) return s;
     absl::SleepFor(absl::Milliseconds(100));
   }
   if (low > 0) {
@@ -1135,26 +1187,36 @@ void KafkaLog::CommitLoop() {
       } else {
         // Everything queued behind the failed group was sealed against it, and decided
         // against its pending effects one level up: fail it too, and refuse later writes.
-        // A fatally failed producer (fenced, most likely) is FAILED_PRECONDITION: this
-        // instance can never write again, and reopening would fence the newer writer.
+        // A fenced producer is FAILED_PRECONDITION: this instance can never write again, and
+        // reopening would fence the newer writer.
+        // Any other fatal error ends this producer only: Recover replaces it.
         char reason[512] = {0};
         const rd_kafka_resp_err_t fatal_err =
             rd_kafka_fatal_error(producer_->rk, reason, sizeof(reason));
-        fenced = fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR;
+        fenced = MeansAnotherWriter(fatal_err);
+        if (fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR && !fenced) {
+          status = absl::UnavailableError(absl::StrCat(
+              FromKafka(fatal_err, "the producer failed fatally", reason).message(),
+              " (a new producer takes over)"));
+        }
         if (fenced) {
           absl::Status cause = FromKafka(fatal_err, "the producer failed fatally", reason);
           status = cause.code() == absl::StatusCode::kFailedPrecondition
                        ? cause
                        : absl::FailedPreconditionError(cause.message());
         }
-        if (in_doubt) {
+        // Fenced first: whatever became of the group, this writer cannot write again, and a
+        // retry belongs with the writer that fenced it.
+        if (fenced) {
+          group_error = absl::FailedPreconditionError(absl::StrCat(
+              in_doubt ? "append outcome unknown, and this writer is fenced: "
+                       : "append failed, nothing was written: ",
+              status.message()));
+        } else if (in_doubt) {
           group_error = absl::UnavailableError(absl::StrCat(
               "append outcome unknown (the commit did not finish within append_timeout; the "
               "events may be in the log, reopen the log and read it to know): ",
               status.message()));
-        } else if (fenced) {
-          group_error = absl::FailedPreconditionError(
-              absl::StrCat("append failed, nothing was written: ", status.message()));
         } else {
           group_error = absl::UnavailableError(
               absl::StrCat("append failed, nothing was written: ", status.message()));
@@ -1185,8 +1247,8 @@ void KafkaLog::CommitLoop() {
     }
     for (Pending& p : failed_queue) p.done(queued_error);
     group.clear();
-    // After the callbacks, so a dead broker does not hold them up. A fatally failed producer
-    // (fenced, most likely) never writes again: reopening would fence the newer writer.
+    // After the callbacks, so a dead broker does not hold them up. A fenced writer never
+    // writes again: reopening would fence the newer writer.
     if (!status.ok() && !fenced) Recover();
   }
 }

@@ -31,26 +31,35 @@
 // restored chain tip would be possible at the log level but wrong one level up: the ledger
 // decided them against the pending effects of the failed group (write_model.h), so they must
 // not reach the log without it. Errors:
-//   - UNAVAILABLE: the group was not committed (broker down, timeouts, abortable errors); its
-//     transaction is aborted (by the log, or by the coordinator after transaction.timeout.ms)
-//     and none of its events ever becomes visible. Bounded by append_timeout: with the broker
-//     down, an append fails within 80 % of it (message.timeout.ms) and later appends fail at
-//     once.
+//   - UNAVAILABLE: the group was not committed (broker down, timeouts, abortable errors, a
+//     fatal producer error other than fencing, such as OUT_OF_ORDER_SEQUENCE_NUMBER after a
+//     leader change); its transaction is aborted by the next producer's init_transactions and
+//     none of its events ever becomes visible. Bounded by append_timeout: with the broker down,
+//     an append fails within 80 % of it (message.timeout.ms) and later appends fail at once.
+//     The coordinator's own timeout (transaction.timeout.ms) is
+//     limits::kKafkaTransactionTimeoutFactor times longer, so it never aborts a transaction
+//     the writer still considers open (its abort bumps the epoch, which reads as fencing).
 //   - UNAVAILABLE with "outcome unknown" in the message: every record was acknowledged and the
-//     commit requested, but it did not complete within append_timeout (librdkafka sends the
-//     commit only after all records are acknowledged, so this is the only ambiguous case).
+//     commit requested, but it did not complete within append_timeout or failed without
+//     asking for an abort (NOT_LEADER_OR_FOLLOWER, a coordinator moving, a timeout; librdkafka
+//     sends the commit only after all records are acknowledged, so this is the only ambiguous
+//     case). The writer never aborts such a transaction: it replaces the producer, whose
+//     init_transactions completes or aborts it, and whose new epoch rejects any late record
+//     of the old one.
 //     The events may or may not be in the log (this is the
 //     one case where the EventLog contract "an error kept all of them out" cannot be kept: Kafka
 //     may have committed them). Reopening resolves it: the new producer's init_transactions
 //     completes or aborts the transaction and Open reads the real chain tips; readers see the
 //     truth.
-//   - FAILED_PRECONDITION: fenced by a newer writer with the same transactional_id, or another
-//     fatal producer error. Reopening would fence the newer writer in turn, so that is left to
-//     the operator.
+//   - FAILED_PRECONDITION: fenced: a newer writer owns the transactional_id (the fatal errors
+//     _FENCED, PRODUCER_FENCED, INVALID_PRODUCER_EPOCH) or this one may not use it
+//     (TRANSACTIONAL_ID_AUTHORIZATION_FAILED). Reopening would fence the newer writer in turn,
+//     so that is left to the operator.
 // After an UNAVAILABLE failure (not after FAILED_PRECONDITION) the writer recovers on its own:
 // the committer replaces the producer (its init_transactions completes or aborts the failed
 // transaction, so an unknown outcome becomes known) and re-reads every chain tip from Kafka,
-// retrying until the broker answers; appends meanwhile fail at once with UNAVAILABLE. Then the
+// retrying until the broker answers, each attempt bounded by append_timeout; appends meanwhile
+// fail at once with UNAVAILABLE. Then the
 // log holds writes (WritesHeld) until the owner has refolded its write-side state from the log
 // (the ledger's WriteModel::CatchUp) and calls ResumeWrites. A log can also be reopened (Close,
 // destroy, Open): nothing is lost, Open recovers the tips from Kafka.
@@ -120,8 +129,9 @@ struct KafkaLogOptions {
 
   // Open as a whole: metadata, topic creation, init_transactions, recovery of the tips.
   absl::Duration open_timeout = absl::Seconds(30);
-  // Bound on one group commit (begin, produce, commit); becomes transaction.timeout.ms, and
-  // message.timeout.ms is 80 % of it. At least 2 s.
+  // Bound on one group commit (begin, produce, commit) and on one recovery attempt;
+  // message.timeout.ms is 80 % of it, transaction.timeout.ms limits::
+  // kKafkaTransactionTimeoutFactor times it. 2 s..5 min.
   absl::Duration append_timeout = absl::Seconds(10);
   // How long Read waits for events that are known committed (Ends() says so) to arrive from
   // the broker before it fails with UNAVAILABLE.

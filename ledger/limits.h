@@ -91,6 +91,13 @@ inline constexpr size_t kKafkaRecordBytesMax = 1024 * 1024;   // one event as a 
 inline constexpr size_t kKafkaTopicMessageBytesMax = 4 * 1024 * 1024;  // topic max.message.bytes
 inline constexpr size_t kKafkaReadLanesMax = 4;               // consumer handles serving reads
 inline constexpr size_t kKafkaPrefetchKbytes = 2 * 1024;      // prefetched bytes per read cursor
+// The writer's transaction.timeout.ms as a multiple of append_timeout. The coordinator aborts a
+// transaction older than that and bumps the producer epoch, which the writer would take for
+// fencing; a group commit ends (or is given up) within append_timeout, so the coordinator never
+// aborts a transaction the writer still considers open.
+inline constexpr int kKafkaTransactionTimeoutFactor = 3;
+// The broker's default transaction.max.timeout.ms: the largest transaction.timeout.ms it takes.
+inline constexpr int64_t kKafkaTransactionTimeoutMaxMs = 15 * 60 * 1000;
 
 // ---- memory of the folds
 inline constexpr size_t kWriteModelCacheEntriesMax = 262'144;  // cached entities, then dropped

@@ -321,8 +321,21 @@ launch_node() {
     >>"$STDOUT_LOG" 2>&1 </dev/null 9>&- &   # 9>&-: the broker must not inherit the flock
 }
 
-# Waits until every node given after T0 has started and answers and, on a cluster, sees all
-# NODES brokers registered.
+# How many of the layout's nodes are running (a subshell: node_vars sets globals).
+running_nodes() {
+  (
+    local j n=0
+    for (( j = 1; j <= NODES; j++ )); do
+      node_vars "$j"
+      if running_pid >/dev/null; then n=$(( n + 1 )); fi
+    done
+    echo "$n"
+  )
+}
+
+# Waits until every node given after T0 has started and answers and, on a cluster, sees every
+# running node registered (all NODES after `up`; fewer when a node restarts while another is
+# down, as in a fault test).
 wait_ready() {
   local t0="$1"; shift
   local deadline=$(( ${t0%.*} + START_TIMEOUT )) i pid size
@@ -345,7 +358,7 @@ wait_ready() {
       fi
       if [[ -z "${started[$i]:-}" ]] || ! broker_answers 5; then
         all=0
-      elif (( NODES > 1 )) && [[ "$(brokers_registered)" != "$NODES" ]]; then
+      elif (( NODES > 1 )) && [[ "$(brokers_registered)" != "$(running_nodes)" ]]; then
         all=0
       fi
     done

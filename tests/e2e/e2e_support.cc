@@ -23,6 +23,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "ledger/hash_chain.h"
+#include "perfledger/v1/audit.grpc.pb.h"
 #include "perfledger/v1/views.grpc.pb.h"
 
 extern char** environ;
@@ -487,6 +488,232 @@ std::map<std::string, std::string> RebuildDigests(const std::shared_ptr<grpc::Ch
   std::map<std::string, std::string> out;
   for (const auto& v : response.views()) out[v.view()] = v.digest();
   return out;
+}
+
+// ---------------------------------------------------------------- Kafka fault tests
+
+int KafkaScript(const std::string& args, std::string* output) {
+  const std::string out_file =
+      std::filesystem::temp_directory_path() /
+      ("perfledger-kafka-sh-" + std::to_string(::getpid()) + ".out");
+  const std::string command = std::string("bash '") + PERFLEDGER_SOURCE_DIR +
+                              "/deploy/kafka/kafka.sh' " + args + " >'" + out_file + "' 2>&1";
+  const int rc = std::system(command.c_str());
+  if (output != nullptr) *output = ReadFile(out_file);
+  std::filesystem::remove(out_file);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+namespace {
+
+std::string LoadEmployee(int i) { return "E" + std::to_string(i); }
+
+void RequireExit0(const CommandOutput& out) {
+  if (!out.status.exited || out.status.code != 0) {
+    throw std::runtime_error("perfctl failed: " + out.Describe());
+  }
+}
+
+}  // namespace
+
+void SeedLoadOrg(const TempDir& dir, const ServerProcess& server) {
+  const std::string units = dir.WriteFile("units.csv",
+                                          "org_unit_id,name,parent_id,manager_id\n"
+                                          "HQ,Headquarters,,\n"
+                                          "OPS,Operations,HQ,\n");
+  std::ostringstream staff;
+  staff << "employee_id,name,org_unit_id,manager_id,base_salary_minor,currency\n";
+  staff << "M1,Mona Manager,HQ,,9000000,EUR\n";
+  for (int i = 1; i <= kLoadEmployees; i++) {
+    staff << LoadEmployee(i) << ",Worker " << i << ",OPS,M1,4000000,EUR\n";
+  }
+  const std::string employees = dir.WriteFile("employees.csv", staff.str());
+  RequireExit0(RunPerfctl(dir.path(), server.address(), {"import", "org-units", units}));
+  RequireExit0(RunPerfctl(dir.path(), server.address(), {"import", "employees", employees}));
+  RequireExit0(RunPerfctl(dir.path(), server.address(),
+                          {"cycle", "open", kLoadCycle, "--name", "First half 2026", "--start",
+                           "2026-01-01", "--end", "2026-07-01"}));
+}
+
+LoadCommand MakeLoadCommand(std::mt19937& rng, const std::string& key) {
+  LoadCommand c;
+  c.key = key;
+  if (rng() % 3 != 0) {
+    c.batch = true;
+    c.metrics.mutable_meta()->set_idempotency_key(key);
+    const int n = 2 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < n; i++) {
+      v1::Observation* o = c.metrics.add_observations();
+      o->set_subject_id(LoadEmployee(1 + static_cast<int>(rng() % kLoadEmployees)));
+      o->set_subject_kind(v1::OWNER_KIND_EMPLOYEE);
+      o->set_metric("units_per_hour");
+      o->set_value_milli(static_cast<int64_t>(rng() % 100'000));
+      o->set_unit("pcs");
+      o->set_source("kafka-fault");
+      o->set_cycle_id(kLoadCycle);
+    }
+  } else {
+    c.check_in.mutable_meta()->set_idempotency_key(key);
+    c.check_in.set_check_in_id("ci-" + key);
+    c.check_in.set_employee_id(LoadEmployee(1 + static_cast<int>(rng() % kLoadEmployees)));
+    c.check_in.set_cycle_id(kLoadCycle);
+    c.check_in.set_notes("kafka fault " + key);
+  }
+  return c;
+}
+
+grpc::Status SendLoadCommand(const std::shared_ptr<grpc::Channel>& channel, const LoadCommand& c,
+                             v1::CommandResult* result, Clock::duration deadline) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(deadline));
+  if (c.batch) return v1::Metrics::NewStub(channel)->ObserveMetrics(&context, c.metrics, result);
+  return v1::CheckIns::NewStub(channel)->RecordCheckIn(&context, c.check_in, result);
+}
+
+void RecordAck(Load& load, const v1::CommandResult& result) {
+  std::lock_guard<std::mutex> lock(load.mu);
+  for (const auto& e : result.events()) {
+    auto [it, fresh] = load.acked.emplace(e.event_id(), e.position());
+    if (!fresh && (it->second.partition() != e.position().partition() ||
+                   it->second.offset() != e.position().offset())) {
+      load.problems.push_back("event " + e.event_id() + " answered at two positions");
+    }
+  }
+  load.ack_times.push_back(Clock::now());
+  load.acked_commands++;
+}
+
+void LoadWriter(int writer, std::shared_ptr<grpc::Channel> channel, Load* load) {
+  std::mt19937 rng(static_cast<unsigned>(104729 * writer) + load->seed);
+  for (int n = 0; !load->stop.load(); n++) {
+    const LoadCommand c = MakeLoadCommand(
+        rng, load->key_prefix + "w" + std::to_string(writer) + "-" + std::to_string(n));
+    const auto give_up = Clock::now() + kLoadRetryFor;
+    for (;;) {
+      v1::CommandResult result;
+      const grpc::Status s = SendLoadCommand(channel, c, &result, kLoadCallDeadline);
+      if (s.ok()) {
+        RecordAck(*load, result);
+        break;
+      }
+      if (load->stop_on_failure.load()) {
+        std::lock_guard<std::mutex> lock(load->mu);
+        load->unknown.push_back(c);
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(load->mu);
+        load->failures[std::to_string(static_cast<int>(s.error_code())) + " " +
+                       s.error_message().substr(0, 120)]++;
+        if (s.error_code() != grpc::StatusCode::UNAVAILABLE &&
+            s.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+          load->problems.push_back("command " + c.key + " failed with code " +
+                                   std::to_string(static_cast<int>(s.error_code())) + ": " +
+                                   s.error_message());
+        }
+      }
+      if (Clock::now() >= give_up) {
+        std::lock_guard<std::mutex> lock(load->mu);
+        load->problems.push_back("command " + c.key + " never acknowledged: " +
+                                 s.error_message());
+        return;
+      }
+      // Pace the retries of a refused command (an outage lasts seconds). The writer stops
+      // retrying only once acknowledged: every command it started ends in the log.
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+  }
+}
+
+void LoadWriters::Start(const ServerProcess& server, int writers) {
+  for (int w = 0; w < writers; w++) threads.emplace_back(LoadWriter, w, server.NewChannel(), load);
+}
+
+void LoadWriters::Join() {
+  load->stop = true;
+  for (auto& t : threads) {
+    if (t.joinable()) t.join();
+  }
+  threads.clear();
+}
+
+bool WaitForAcks(Load& load, size_t count, Clock::duration within) {
+  const size_t target = load.acked_commands.load() + count;
+  const auto until = Clock::now() + within;
+  while (load.acked_commands.load() < target) {
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += l + "\n";
+  return out;
+}
+
+std::vector<std::string> CheckKafkaLog(const WholeLog& log) {
+  std::vector<std::string> problems;
+  std::set<std::string> ids;
+  for (size_t p = 0; p < log.partitions.size(); p++) {
+    std::string tip = GenesisHash();
+    uint64_t sequence = 0;
+    for (const auto& recorded : log.partitions[p]) {
+      const v1::Envelope& e = recorded.envelope();
+      if (absl::Status s = VerifyLink(e, tip, sequence); !s.ok()) {
+        problems.push_back("partition " + std::to_string(p) + ": " + std::string(s.message()));
+        break;
+      }
+      if (!ids.insert(e.event_id()).second) problems.push_back("duplicate event " + e.event_id());
+      tip = e.hash();
+      sequence++;
+    }
+    if (p < static_cast<size_t>(log.status.partitions_size()) &&
+        log.status.partitions(static_cast<int>(p)).last_hash() != ToHex(tip)) {
+      problems.push_back("partition " + std::to_string(p) + ": Status last_hash differs");
+    }
+  }
+  return problems;
+}
+
+std::vector<std::string> CompareWithKnown(const WholeLog& log,
+                                          const std::map<std::string, v1::Position>& known) {
+  std::vector<std::string> diff;
+  const auto by_id = log.ByEventId();
+  for (const auto& [id, position] : known) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      diff.push_back("acknowledged but not in the log: " + id);
+    } else if (it->second.partition() != position.partition() ||
+               it->second.offset() != position.offset()) {
+      diff.push_back("acknowledged " + id + " moved");
+    }
+  }
+  for (const auto& [id, position] : by_id) {
+    if (known.count(id) == 0) diff.push_back("in the log but never acknowledged: " + id);
+  }
+  return diff;
+}
+
+std::string VerifyChain(const std::shared_ptr<grpc::Channel>& channel) {
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(seconds(60)));
+  auto reader = v1::Audit::NewStub(channel)->VerifyChain(&context, v1::VerifyChainRequest());
+  v1::ChainCheckResponse response;
+  std::optional<v1::ChainVerdict> verdict;
+  while (reader->Read(&response)) {
+    if (response.has_verdict()) verdict = response.verdict();
+  }
+  const grpc::Status s = reader->Finish();
+  if (!s.ok()) return "Audit.VerifyChain: " + s.error_message();
+  if (!verdict.has_value()) return "Audit.VerifyChain: no verdict";
+  if (!verdict->ok()) {
+    return "chain broken at partition " + std::to_string(verdict->broken().partition()) +
+           " offset " + std::to_string(verdict->broken().offset()) + ": " +
+           verdict->broken().reason();
+  }
+  return "";
 }
 
 }  // namespace perfledger::e2e

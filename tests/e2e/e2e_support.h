@@ -10,6 +10,10 @@
 // - RunPerfctl: one perfctl invocation, bounded by a timeout, with its exit code and output.
 // - ReadWholeLog / CheckLog: Log.ReadEvents of every partition and the invariants the log
 //   promises (contiguous offsets, sequences, hash chain, stream versions, Status agreement).
+// - The Kafka fault tests' load: writer threads that re-send each command under its
+//   idempotency key until acknowledged and record every acknowledged event (Load, LoadWriters),
+//   the org they write about (SeedLoadOrg), and the checks after a fault (CheckKafkaLog,
+//   CompareWithKnown, VerifyChain); KafkaScript runs deploy/kafka/kafka.sh.
 //
 // Children are started only from the thread that runs the test case: PR_SET_PDEATHSIG fires when
 // the *thread* that forked exits.
@@ -17,12 +21,16 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/channel.h>
@@ -189,5 +197,82 @@ std::vector<std::string> CheckLog(const WholeLog& log);
 std::map<std::string, std::string> LiveDigests(const std::shared_ptr<grpc::Channel>& channel);
 // Each view's digest after Views.Rebuild replayed the whole log (throws on failure).
 std::map<std::string, std::string> RebuildDigests(const std::shared_ptr<grpc::Channel>& channel);
+
+// ---------------------------------------------------------------- Kafka fault tests
+
+// deploy/kafka/kafka.sh with `args` (e.g. "up", "--nodes 3 node 2 kill") and the test's own
+// environment (PERFLEDGER_KAFKA_HOME, ports). Returns the exit code; the output goes to
+// `output` when given, else nowhere.
+int KafkaScript(const std::string& args, std::string* output = nullptr);
+
+// The org the load writes about: employees E1..E<kLoadEmployees> under manager M1, cycle
+// kLoadCycle open. Seeded through perfctl (throws on failure).
+inline constexpr int kLoadEmployees = 8;
+inline constexpr char kLoadCycle[] = "2026H1";
+void SeedLoadOrg(const TempDir& dir, const ServerProcess& server);
+
+// One command: a metric batch over several employees (several partitions, one transaction) or
+// a check-in (one event), always with an idempotency key.
+struct LoadCommand {
+  bool batch = false;
+  std::string key;
+  v1::ObserveMetricsRequest metrics;
+  v1::RecordCheckInRequest check_in;
+};
+LoadCommand MakeLoadCommand(std::mt19937& rng, const std::string& key);
+// Sends `c` once, with a deadline of `deadline` from now.
+grpc::Status SendLoadCommand(const std::shared_ptr<grpc::Channel>& channel, const LoadCommand& c,
+                             v1::CommandResult* result, Clock::duration deadline);
+
+// What the writers learned, shared with the test thread.
+struct Load {
+  std::mutex mu;
+  std::map<std::string, v1::Position> acked;  // event id → position, from the answers
+  std::vector<Clock::time_point> ack_times;   // when each command was acknowledged
+  std::map<std::string, int> failures;        // "CODE message" → count
+  std::vector<std::string> problems;          // answers that contradict each other
+  std::atomic<size_t> acked_commands{0};
+  std::atomic<bool> stop{false};
+  // Set when the writers may meet failures that are not the broker's (a SIGKILL of the
+  // server): they stop at their first failure and leave the command to the test thread.
+  std::atomic<bool> stop_on_failure{false};
+  std::vector<LoadCommand> unknown;  // commands whose outcome a kill hid
+  // Key prefix of the commands (distinct per round when one server sees several rounds).
+  std::string key_prefix;
+  unsigned seed = 17;
+};
+
+// Records an acknowledged command's events (a second, different position is a problem).
+void RecordAck(Load& load, const v1::CommandResult& result);
+// Re-sends each command under its idempotency key until acknowledged (at most `retry_for`);
+// every failure must be UNAVAILABLE or DEADLINE_EXCEEDED.
+inline constexpr seconds kLoadCallDeadline{15};
+inline constexpr seconds kLoadRetryFor{120};
+void LoadWriter(int writer, std::shared_ptr<grpc::Channel> channel, Load* load);
+
+// The writer threads of one load; joined by Join() or at destruction.
+struct LoadWriters {
+  Load* load;
+  std::vector<std::thread> threads;
+  void Start(const ServerProcess& server, int writers);
+  void Join();
+  ~LoadWriters() { Join(); }
+};
+
+// Waits (bounded) until `count` more commands are acknowledged.
+bool WaitForAcks(Load& load, size_t count, Clock::duration within);
+
+// One line per entry.
+std::string JoinLines(const std::vector<std::string>& lines);
+
+// Kafka offsets have gaps (transaction markers), so CheckLog's contiguity does not apply:
+// per partition the sequences are contiguous from 0, every link verifies, event ids are unique
+// and Status agrees on the last hash.
+std::vector<std::string> CheckKafkaLog(const WholeLog& log);
+// The log holds exactly `known` (each id once, at its acknowledged position) and nothing else.
+std::vector<std::string> CompareWithKnown(const WholeLog& log,
+                                          const std::map<std::string, v1::Position>& known);
+// Audit.VerifyChain's verdict: empty when every partition's chain verifies, else the problem.
+std::string VerifyChain(const std::shared_ptr<grpc::Channel>& channel);
 
 }  // namespace perfledger::e2e

@@ -3,7 +3,9 @@
 // would see after an abort is checked on the real broker, not here; here we check that failed
 // produce requests fail the append with UNAVAILABLE within a bounded time, that nothing of the
 // failed group reached a partition, that the log refuses writes until it has recovered (or is
-// reopened), and that it recovers on its own, holding writes until the owner resumes them.
+// reopened), and that it recovers on its own, holding writes until the owner resumes them;
+// that a fatal producer error recovers the same way unless it means fencing, which stops
+// writes for good.
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
@@ -20,6 +22,7 @@ namespace perfledger {
 namespace {
 
 constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ProduceRequest
+constexpr int16_t kEndTxnApiKey = 26;  // Kafka protocol EndTxnRequest (commit or abort)
 
 // A one-broker mock cluster hosted by a throwaway client, with the log's topics created (the
 // mock has no CreateTopics).
@@ -224,6 +227,63 @@ TEST_CASE("kafka mock: after a failed write the log recovers on its own and hold
   REQUIRE(events->size() == 2);
   REQUIRE(events->back().event_id() == "after");
   REQUIRE(VerifyLink(events->back(), tips[1], 1).ok());
+}
+
+// librdkafka treats INVALID_TXN_STATE from the coordinator as fatal: the producer instance is
+// finished, but no other writer exists. A new producer continues the log.
+TEST_CASE("kafka mock: a fatal producer error other than fencing is recovered from with a new "
+          "producer",
+          "[kafka][mock]") {
+  MockCluster cluster("mock4", 2);
+  auto opened = KafkaLog::Open(MockOptions("mock4", cluster.bootstraps()));
+  INFO(opened.status().ToString());
+  REQUIRE(opened.ok());
+  std::unique_ptr<KafkaLog> log = std::move(*opened);
+  REQUIRE(AppendAndWait(*log, {Event(1, "before")}).ok());
+
+  rd_kafka_mock_push_request_errors(cluster.mock(), kEndTxnApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_INVALID_TXN_STATE);
+  auto failed = AppendAndWait(*log, {Event(1, "fatal")});
+  INFO(failed.status().ToString());
+  REQUIRE(failed.status().code() == absl::StatusCode::kUnavailable);
+
+  const absl::Time until = absl::Now() + absl::Seconds(60);
+  while (!log->WritesHeld() && absl::Now() < until) absl::SleepFor(absl::Milliseconds(20));
+  REQUIRE(log->WritesHeld());
+  REQUIRE(log->stats().recoveries == 1);
+  // The tips are what Kafka holds (the mock keeps the failed group's records: it has no
+  // transaction markers), and the chain continues from them.
+  const std::vector<std::string> tips = log->ChainTips();
+  log->ResumeWrites();
+  auto after = AppendAndWait(*log, {Event(1, "after")});
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  auto events = log->Read(1, 0, 10);
+  REQUIRE(events.ok());
+  REQUIRE(events->back().event_id() == "after");
+  REQUIRE(VerifyLink(events->back(), tips[1], events->back().sequence()).ok());
+}
+
+// Fencing (PRODUCER_FENCED from the coordinator): another writer owns the transactional.id.
+// Writes stop for good, with FAILED_PRECONDITION; no new producer is made (it would fence the
+// newer writer in turn).
+TEST_CASE("kafka mock: fencing stops writes for good", "[kafka][mock]") {
+  MockCluster cluster("mock5", 2);
+  auto opened = KafkaLog::Open(MockOptions("mock5", cluster.bootstraps()));
+  INFO(opened.status().ToString());
+  REQUIRE(opened.ok());
+  std::unique_ptr<KafkaLog> log = std::move(*opened);
+  REQUIRE(AppendAndWait(*log, {Event(1, "before")}).ok());
+
+  rd_kafka_mock_push_request_errors(cluster.mock(), kEndTxnApiKey, 1,
+                                    RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+  auto failed = AppendAndWait(*log, {Event(1, "fenced")});
+  INFO(failed.status().ToString());
+  REQUIRE(failed.status().code() == absl::StatusCode::kFailedPrecondition);
+  auto later = AppendAndWait(*log, {Event(1, "later")});
+  REQUIRE(later.status().code() == absl::StatusCode::kFailedPrecondition);
+  REQUIRE_FALSE(log->WritesHeld());
+  REQUIRE(log->stats().recoveries == 0);
 }
 
 }  // namespace
