@@ -134,7 +134,7 @@ absl::StatusOr<Prior> Ledger::PriorObservation(
   return same ? Prior::kSame : Prior::kDifferent;
 }
 
-absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const std::string& employee_id,
+absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const EmployeeId& employee_id,
                                           const internal::EmployeeState& emp) {
   Pay pay{emp.base_salary(), emp.band_midpoint()};
   if (!emp.has_compensation()) return pay;

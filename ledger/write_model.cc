@@ -589,9 +589,11 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
     for (const FoldInput& in : events) {
       absl::Status s;
       if (in.event->body_case() == v1::Event::kSubjectErased) {
-        s = erasure_hook_(in.event->subject_erased().employee_id(), v1::SEAL_KEY_PERSONAL);
+        s = erasure_hook_(EmployeeId(in.event->subject_erased().employee_id()),
+                          v1::SEAL_KEY_PERSONAL);
       } else if (in.event->body_case() == v1::Event::kRetentionEnded) {
-        s = erasure_hook_(in.event->retention_ended().employee_id(), v1::SEAL_KEY_RETAINED);
+        s = erasure_hook_(EmployeeId(in.event->retention_ended().employee_id()),
+                          v1::SEAL_KEY_RETAINED);
       }
       if (!s.ok()) {
         store_behind_ = true;

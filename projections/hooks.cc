@@ -235,7 +235,7 @@ absl::Status HookSubscription::ScanErasures(const Projector::Reader& reader, abs
       reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kView)));
   const std::string prefix = "e/";
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string employee = it->value().ToString();
+    const EmployeeId employee(it->value().ToString());
     const std::string id = absl::StrCat(TypeTag(v1::HOOK_ITEM_TYPE_ERASURE), "/", employee);
     if (in_flight_.contains(id)) continue;
     const std::string ack_key = ErasureAckKey(employee, options_.consumer);

@@ -323,7 +323,7 @@ class ViewsService final : public v1::Views::Service {
         }
       }
       ASSIGN_OR_RETURN(std::vector<v1::ErasureAcknowledgement> acks,
-                       projections::QueryErasureAcknowledgements(r, q->employee_id()));
+                       projections::QueryErasureAcknowledgements(r, EmployeeId(q->employee_id())));
       for (auto& a : acks) *answer.add_acknowledgements() = std::move(a);
       for (KeyPurpose purpose : {KeyPurpose::kPersonal, KeyPurpose::kRetained}) {
         auto* key = answer.add_keys();

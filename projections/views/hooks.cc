@@ -46,12 +46,14 @@ bool HookOpen(const internal::HookRecord& r) {
   return !r.acknowledged() && !r.rejected() && !r.cancelled();
 }
 
-std::string ErasureRecordKey(const std::string& employee) { return Key({"ae", employee}); }
+std::string ErasureRecordKey(const EmployeeId& employee) {
+  return Key({"ae", employee.value()});
+}
 
 std::string ErasureIndexKey(LogPosition at) { return "e/" + PositionSuffix(at); }
 
-std::string ErasureAckKey(const std::string& employee, const std::string& consumer) {
-  return Key({"ea", employee, consumer});
+std::string ErasureAckKey(const EmployeeId& employee, const std::string& consumer) {
+  return Key({"ea", employee.value(), consumer});
 }
 
 bool HookNoticeOpen(const internal::HookRecord& r) {
@@ -118,13 +120,13 @@ class HooksView final : public View {
         item.set_triggered_event_id(e.event_id());
         if (e.has_occurred_at()) *item.mutable_triggered_at() = e.occurred_at();
         *item.mutable_position() = e.position();
-        txn.Put(ErasureRecordKey(employee), r.SerializeAsString());
+        txn.Put(ErasureRecordKey(EmployeeId(employee)), r.SerializeAsString());
         txn.Put(ErasureIndexKey(PositionOf(e.position())), employee);
         return absl::OkStatus();
       }
       case v1::Event::kErasureNoticeAcknowledged: {
         const auto& a = event.erasure_notice_acknowledged();
-        const std::string key = ErasureAckKey(a.employee_id(), a.consumer());
+        const std::string key = ErasureAckKey(EmployeeId(a.employee_id()), a.consumer());
         ASSIGN_OR_RETURN(auto existing, txn.Get(key));
         if (existing) return absl::OkStatus();  // the first answer stands
         v1::ErasureAcknowledgement ack;
