@@ -51,9 +51,9 @@ bool Access::IsSelf(const Principal& p, const Subject& subject) {
          subject.id == p.employee_id;
 }
 
-std::string Access::OrgUnitOf(const std::string& employee_id) const {
+std::string Access::OrgUnitOf(const EmployeeId& employee_id) const {
   std::string unit;
-  wm_->Visit(EmployeeStream(employee_id), [&](const internal::Entity& e) {
+  wm_->Visit(EmployeeStream(employee_id.value()), [&](const internal::Entity& e) {
     if (e.has_employee()) unit = e.employee().org_unit_id();
   });
   return unit;
@@ -138,7 +138,7 @@ bool Access::HrCovers(const Principal& p, const Subject& subject) const {
   switch (subject.kind) {
     case Subject::Kind::kOrganisation: return true;
     case Subject::Kind::kOrgUnit: unit = subject.id; break;
-    case Subject::Kind::kEmployee: unit = OrgUnitOf(subject.id); break;
+    case Subject::Kind::kEmployee: unit = OrgUnitOf(EmployeeId(subject.id)); break;
   }
   if (unit.empty()) return false;
   for (const auto& root : p.org_units) {
@@ -215,7 +215,7 @@ bool Access::SeesRecognition(const Principal& p, const RecognitionItem& item) co
       for (const std::string& s : item.subject_ids) {
         if (ReportsTo(s, me)) return true;
       }
-      const std::string mine = OrgUnitOf(me);
+      const std::string mine = OrgUnitOf(EmployeeId(me));
       if (mine.empty()) return false;
       for (const std::string& unit : item.subject_units) {
         if (!unit.empty() && UnitUnder(unit, mine)) return true;

@@ -26,6 +26,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "ledger/ids.h"
 #include "google/protobuf/message.h"
 #include "perfledger/v1/common.pb.h"
 #include "perfledger/v1/envelope.pb.h"
@@ -125,7 +126,7 @@ class Access {
   // Whether org unit `unit` is `root` or lies under it.
   bool UnitUnder(const std::string& unit, const std::string& root) const;
   // The employee's org unit ("" when unknown).
-  std::string OrgUnitOf(const std::string& employee_id) const;
+  std::string OrgUnitOf(const EmployeeId& employee_id) const;
   // Whether `id` names an employee (else it is taken for an org unit).
   bool IsEmployee(const std::string& id) const;
   // Whether the employee's erasure (SubjectErased) is in the log.

@@ -251,7 +251,8 @@ PartitionOutcome CheckStored(EmbeddedLog& log, uint32_t p, uint64_t end,
     const size_t want = static_cast<size_t>(
         std::min<uint64_t>(limits::kAuditReadBatchEvents, end - from));
     uint64_t seen = 0;
-    absl::Status s = log.ScanStored(p, from, want, [&](uint64_t offset, std::string_view bytes) {
+    auto visit = [&](Offset at, std::string_view bytes) {
+      const uint64_t offset = at.value();
       seen++;
       from = offset + 1;
       Link l;
@@ -263,7 +264,8 @@ PartitionOutcome CheckStored(EmbeddedLog& log, uint32_t p, uint64_t end,
       }
       broken = !walk.Step(l);
       return !broken;
-    });
+    };
+    absl::Status s = log.ScanStored(PartitionId(p), Offset(from), want, visit);
     if (!s.ok()) {
       walk.out().error = s;
       return walk.Finish(false);
@@ -282,11 +284,11 @@ PartitionOutcome CheckParsed(EventLog& log, uint32_t p, uint64_t end,
   while (from < end && !progress.cancel.load(std::memory_order_relaxed)) {
     const size_t want = static_cast<size_t>(
         std::min<uint64_t>(limits::kAuditReadBatchEvents, end - from));
-    auto batch = log.Read(p, from, want);
+    auto batch = log.Read(PartitionId(p), Offset(from), want);
     if (!batch.ok() && batch.status().code() == absl::StatusCode::kDataLoss) {
       // An event that does not even parse: find it one by one and name it.
       for (uint64_t o = from; o < from + want; o++) {
-        if (log.Read(p, o, 1).ok()) continue;
+        if (log.Read(PartitionId(p), Offset(o), 1).ok()) continue;
         walk.Unparsable(o);
         return walk.Finish(false);
       }
@@ -334,7 +336,7 @@ absl::StatusOr<v1::ChainVerdict> Check(EventLog& log, const v1::LogDigest* diges
     for (const auto& entry : digest->entries()) points[entry.partition()] = &entry;
   }
   uint64_t total = 0;
-  for (uint64_t e : ends) total += e;
+  for (PartitionId p : ends.partitions()) total += ends[p].value();
 
   SharedProgress progress;
   std::vector<PartitionOutcome> outcomes(partitions);
@@ -351,7 +353,7 @@ absl::StatusOr<v1::ChainVerdict> Check(EventLog& log, const v1::LogDigest* diges
     workers.emplace_back([&] {
       for (uint32_t p = next_partition.fetch_add(1); p < partitions;
            p = next_partition.fetch_add(1)) {
-        outcomes[p] = CheckPartition(log, p, ends[p], points[p], progress);
+        outcomes[p] = CheckPartition(log, p, ends[PartitionId(p)].value(), points[p], progress);
       }
       std::lock_guard<std::mutex> lock(mu);
       running.fetch_sub(1);
@@ -407,20 +409,20 @@ absl::StatusOr<v1::ChainVerdict> VerifyChain(EventLog& log, const ChainCheckOpti
 absl::StatusOr<v1::LogDigest> TakeDigest(EventLog& log) {
   const LogEnds ends = log.Ends();
   v1::LogDigest digest;
-  for (uint32_t p = 0; p < ends.size(); p++) {
+  for (PartitionId p : ends.partitions()) {
     v1::DigestEntry* entry = digest.add_entries();
-    entry->set_partition(p);
-    entry->set_next_offset(ends[p]);
+    entry->set_partition(p.value());
+    entry->set_next_offset(ends[p].value());
     entry->set_hash(GenesisHash());
-    if (ends[p] == 0) continue;
+    if (ends[p] == Offset(0)) continue;
     // Kafka may end a partition with transaction markers: widen the window until an event shows.
     uint64_t window = 1;
     while (true) {
-      const uint64_t from = ends[p] > window ? ends[p] - window : 0;
+      const Offset from = ends[p].value() > window ? ends[p] - window : Offset(0);
       ASSIGN_OR_RETURN(auto batch, log.Read(p, from, static_cast<size_t>(ends[p] - from)));
       const v1::Envelope* last = nullptr;
       for (const auto& e : batch) {
-        if (e.position().offset() < ends[p]) last = &e;
+        if (Offset(e.position().offset()) < ends[p]) last = &e;
       }
       if (last != nullptr) {
         entry->set_hash(last->hash());
@@ -432,7 +434,7 @@ absl::StatusOr<v1::LogDigest> TakeDigest(EventLog& log) {
         }
         break;
       }
-      if (from == 0) break;
+      if (from == Offset(0)) break;
       window = std::min<uint64_t>(window * 2, limits::kAuditReadBatchEvents);
     }
   }

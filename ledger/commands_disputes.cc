@@ -205,7 +205,7 @@ Ledger::Result Ledger::RaiseDispute(const v1::RaiseDisputeRequest& r, const Comm
       return absl::FailedPreconditionError(absl::StrCat(
           "cycle_id: the dispute window of ", r.employee_id(), "'s grade in ", r.cycle_id(),
           " closed at ", Rfc3339(ends), " (deadline ",
-          policy::DisputeWindowSubject(r.employee_id(), r.cycle_id()), ", ",
+          policy::DisputeWindowSubject(EmployeeId(r.employee_id()), CycleId(r.cycle_id())), ", ",
           settings.window_business_days, " business days after the grade)"));
     }
     RETURN_IF_ERROR(CheckDimensionsKnown(d, r.dimensions(), r.employee_id(), r.cycle_id(), grade));
@@ -288,7 +288,7 @@ Ledger::Result Ledger::ResolveDispute(const v1::ResolveDisputeRequest& r,
 }
 
 absl::Status CheckDisputeOfGrade(Decision& d, const std::string& dispute_id,
-                                 const std::string& employee, const std::string& cycle) {
+                                 const EmployeeId& employee, const CycleId& cycle) {
   RETURN_IF_ERROR(CheckId("dispute_id", dispute_id, Presence::kOptional));
   if (dispute_id.empty()) return absl::OkStatus();
   auto found = d.Find(DisputeStream(dispute_id));
@@ -296,7 +296,7 @@ absl::Status CheckDisputeOfGrade(Decision& d, const std::string& dispute_id,
     return absl::NotFoundError(absl::StrCat("dispute_id: dispute ", dispute_id, " not found"));
   }
   const internal::DisputeState& dispute = found->dispute();
-  if (dispute.employee_id() != employee || dispute.cycle_id() != cycle) {
+  if (EmployeeId(dispute.employee_id()) != employee || CycleId(dispute.cycle_id()) != cycle) {
     return FieldError("dispute_id", absl::StrCat("dispute ", dispute_id, " is about ",
                                                  dispute.employee_id(), "'s grade in ",
                                                  dispute.cycle_id()));

@@ -104,7 +104,7 @@ Ledger::Result Ledger::UpdateEmployee(const v1::UpdateEmployeeRequest& r,
     p->set_org_unit_id(current.org_unit_id());
     p->set_manager_id(current.manager_id());
     p->set_job_level(current.job_level());
-    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", r.employee_id(), current));
+    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", EmployeeId(r.employee_id()), current));
     *p->mutable_base_salary() = std::move(pay.base_salary);
     *p->mutable_band_midpoint() = std::move(pay.band_midpoint);
     p->set_reason(r.reason());

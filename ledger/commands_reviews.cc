@@ -174,7 +174,8 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
     }
     RETURN_IF_ERROR(CheckRange("score_milli", r.score_milli(), 0, limits::kScoreMilliMax));
     // A correction a dispute led to names it (the dispute can then not be rejected).
-    RETURN_IF_ERROR(CheckDisputeOfGrade(d, r.dispute_id(), r.employee_id(), r.cycle_id()));
+    RETURN_IF_ERROR(CheckDisputeOfGrade(d, r.dispute_id(), EmployeeId(r.employee_id()),
+                                        CycleId(r.cycle_id())));
     const std::string stream = EmployeeStream(r.employee_id());
     RETURN_IF_ERROR(d.ExpectVersion(stream));
     v1::Event e;
@@ -202,7 +203,7 @@ Ledger::Result Ledger::FinalizeGrade(const v1::FinalizeGradeRequest& r, const Co
     // Enrichment (ARCHITECTURE §3 rule 3): consumers never look these up elsewhere.
     p->set_org_unit_id(emp.org_unit_id());
     p->set_manager_id(emp.manager_id());
-    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", r.employee_id(), emp));
+    ASSIGN_OR_RETURN(Pay pay, PayOf("employee_id", EmployeeId(r.employee_id()), emp));
     *p->mutable_base_salary() = std::move(pay.base_salary);
     *p->mutable_band_midpoint() = std::move(pay.band_midpoint);
     p->set_job_level(emp.job_level());

@@ -132,7 +132,7 @@ class Decision {
 // FinalizeGrade's dispute_id (commands_disputes.cc): empty, or an open dispute about the
 // employee's grade in the cycle (NOT_FOUND, INVALID_ARGUMENT, FAILED_PRECONDITION otherwise).
 absl::Status CheckDisputeOfGrade(Decision& d, const std::string& dispute_id,
-                                 const std::string& employee, const std::string& cycle);
+                                 const EmployeeId& employee, const CycleId& cycle);
 
 // "employee/E1" etc.: stream names in one place.
 std::string EmployeeStream(std::string_view id);

@@ -30,11 +30,11 @@ constexpr char kOneFamilyName[] = "events";
 constexpr uint32_t kLayoutOneFamily = 1;
 constexpr uint32_t kLayoutFamilyPerPartition = 2;
 
-std::string EventKey(uint32_t partition, uint64_t offset) {
+std::string EventKey(PartitionId partition, Offset offset) {
   std::string key;
   key.reserve(12);
-  PutBigEndian32(key, partition);
-  PutBigEndian64(key, offset);
+  PutBigEndian32(key, partition.value());
+  PutBigEndian64(key, offset.value());
   return key;
 }
 
@@ -135,7 +135,7 @@ absl::StatusOr<PartitionEnd> LastEvent(rocksdb::DB& db, rocksdb::ColumnFamilyHan
                                        uint32_t p) {
   PartitionEnd out{0, GenesisHash()};
   std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), family));
-  it->SeekForPrev(EventKey(p, UINT64_MAX));
+  it->SeekForPrev(EventKey(PartitionId(p), Offset(UINT64_MAX)));
   if (!it->Valid()) {
     RETURN_IF_ERROR(FromRocks(it->status(), "scan log"));
     return out;
@@ -349,11 +349,11 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLog
   }
 
   // Recover each partition's end and chain tip from its last stored event.
-  log->next_offset_.assign(partitions, 0);
+  log->next_offset_ = LogEnds(partitions);
   log->tip_.assign(partitions, GenesisHash());
   for (uint32_t p = 0; p < partitions; p++) {
     ASSIGN_OR_RETURN(PartitionEnd end, LastEvent(db, log->partition_cfs_[p], p));
-    log->next_offset_[p] = end.end;
+    log->next_offset_[PartitionId(p)] = Offset(end.end);
     log->tip_[p] = std::move(end.tip);
   }
   log->durable_ends_ = log->next_offset_;
@@ -407,15 +407,15 @@ void EmbeddedLog::Append(AppendBatch batch, AppendDone done) {
   pending.values.reserve(events.size());
   pending.positions.reserve(events.size());
   const google::protobuf::Timestamp recorded_at = ToTimestamp(absl::Now());
-  std::vector<uint64_t> rollback = next_offset_;
-  std::vector<std::string> rollback_tip;
+  LogEnds rollback = next_offset_;
   for (auto& e : events) {
-    const uint32_t p = e.position().partition();
-    const uint64_t offset = next_offset_[p]++;
-    e.mutable_position()->set_offset(offset);
+    const PartitionId p(e.position().partition());
+    const Offset offset = next_offset_[p];
+    next_offset_[p] = offset + 1;
+    e.mutable_position()->set_offset(offset.value());
     *e.mutable_recorded_at() = recorded_at;
-    SealEnvelope(e, tip_[p], offset);
-    tip_[p] = e.hash();
+    SealEnvelope(e, tip_[p.value()], offset.value());
+    tip_[p.value()] = e.hash();
     pending.keys.push_back(EventKey(p, offset));
     pending.values.push_back(e.SerializeAsString());
     pending.bytes += pending.values.back().size();
@@ -514,13 +514,12 @@ void EmbeddedLog::CommitLoop() {
   }
 }
 
-absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
-                                                           uint64_t from_offset,
+absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(PartitionId partition, Offset from,
                                                            size_t max_events) {
   std::vector<StoredEvent> out;
   absl::Status parsed;
-  RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, rocksdb::ReadOptions(),
-                            [&](uint64_t offset, std::string_view bytes) {
+  RETURN_IF_ERROR(ScanRange(partition, from, max_events, rocksdb::ReadOptions(),
+                            [&](Offset offset, std::string_view bytes) {
                               StoredEvent& e = out.emplace_back();
                               if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
                                 parsed = absl::DataLossError(absl::StrFormat(
@@ -534,14 +533,14 @@ absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(uint32_t partition,
   return out;
 }
 
-absl::Status EmbeddedLog::ReadOnArena(uint32_t partition, uint64_t from_offset,
-                                      size_t max_events, google::protobuf::Arena& arena,
+absl::Status EmbeddedLog::ReadOnArena(PartitionId partition, Offset from, size_t max_events,
+                                      google::protobuf::Arena& arena,
                                       std::vector<StoredEvent*>& out,
                                       std::vector<std::string_view>& bytes) {
   // The stored value is the envelope's serialization (Append), kept as is.
   absl::Status parsed;
-  RETURN_IF_ERROR(ScanRange(partition, from_offset, max_events, rocksdb::ReadOptions(),
-                            [&](uint64_t offset, std::string_view stored) {
+  RETURN_IF_ERROR(ScanRange(partition, from, max_events, rocksdb::ReadOptions(),
+                            [&](Offset offset, std::string_view stored) {
                               char* copy = google::protobuf::Arena::CreateArray<char>(
                                   &arena, stored.size());
                               std::memcpy(copy, stored.data(), stored.size());
@@ -559,33 +558,33 @@ absl::Status EmbeddedLog::ReadOnArena(uint32_t partition, uint64_t from_offset,
   return parsed;
 }
 
-absl::Status EmbeddedLog::ScanStored(
-    uint32_t partition, uint64_t from_offset, size_t max_events,
-    const std::function<bool(uint64_t, std::string_view)>& visit) {
+absl::Status EmbeddedLog::ScanStored(PartitionId partition, Offset from, size_t max_events,
+                                     const std::function<bool(Offset, std::string_view)>& visit) {
   rocksdb::ReadOptions ro;
   // A one-pass scan: keep the block cache for the readers that come back, read ahead.
   ro.fill_cache = false;
   ro.readahead_size = 2 * 1024 * 1024;
-  return ScanRange(partition, from_offset, max_events, ro, visit);
+  return ScanRange(partition, from, max_events, ro, visit);
 }
 
-absl::Status EmbeddedLog::ScanRange(uint32_t partition, uint64_t from_offset, size_t max_events,
+absl::Status EmbeddedLog::ScanRange(PartitionId partition, Offset from, size_t max_events,
                                     rocksdb::ReadOptions ro,
-                                    const std::function<bool(uint64_t, std::string_view)>& visit) {
-  uint64_t end;
+                                    const std::function<bool(Offset, std::string_view)>& visit) {
+  Offset end;
   {
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(CheckReadPartition(partition, durable_ends_.size()));
     end = durable_ends_[partition];
   }
-  if (from_offset >= end || max_events == 0) return absl::OkStatus();
-  const uint64_t stop = from_offset + std::min<uint64_t>(max_events, end - from_offset);
+  if (from >= end || max_events == 0) return absl::OkStatus();
+  const Offset stop = from + std::min<uint64_t>(max_events, end - from);
   const std::string upper = EventKey(partition, stop);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, partition_cfs_[partition]));
-  for (it->Seek(EventKey(partition, from_offset)); it->Valid(); it->Next()) {
-    const uint64_t offset = GetBigEndian64(std::string_view(it->key().data() + 4, 8));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(ro, partition_cfs_[partition.value()]));
+  for (it->Seek(EventKey(partition, from)); it->Valid(); it->Next()) {
+    const Offset offset(GetBigEndian64(std::string_view(it->key().data() + 4, 8)));
     if (!visit(offset, std::string_view(it->value().data(), it->value().size()))) break;
   }
   return FromRocks(it->status(), "read the log");
@@ -607,10 +606,10 @@ std::vector<std::string> EmbeddedLog::ChainTips() {
   // Tips of durable events only: read each partition's last durable event.
   LogEnds ends = Ends();
   std::vector<std::string> tips(ends.size(), GenesisHash());
-  for (uint32_t p = 0; p < ends.size(); p++) {
-    if (ends[p] == 0) continue;
+  for (PartitionId p : ends.partitions()) {
+    if (ends[p] == Offset(0)) continue;
     auto last = Read(p, ends[p] - 1, 1);
-    if (last.ok() && !last->empty()) tips[p] = last->front().hash();
+    if (last.ok() && !last->empty()) tips[p.value()] = last->front().hash();
   }
   return tips;
 }

@@ -55,9 +55,9 @@ class EmbeddedLog final : public EventLog {
   uint32_t data_partitions() const override { return data_partitions_; }
   using EventLog::Append;
   void Append(AppendBatch events, AppendDone done) override;
-  absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
+  absl::StatusOr<std::vector<StoredEvent>> Read(PartitionId partition, Offset from,
                                                 size_t max_events) override;
-  absl::Status ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
+  absl::Status ReadOnArena(PartitionId partition, Offset from, size_t max_events,
                            google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
                            std::vector<std::string_view>& bytes) override;
   LogEnds Ends() override;
@@ -68,12 +68,12 @@ class EmbeddedLog final : public EventLog {
   EmbeddedLogStats stats();
 
   // Calls `visit(offset, bytes)` with the stored bytes of each durable event of `partition` from
-  // `from_offset` on, at most `max_events`, in offset order, without parsing them (the chain
+  // `from` on, at most `max_events`, in offset order, without parsing them (the chain
   // verifier hashes the bytes as stored; `bytes` is valid during the call only). `visit`
   // returning false stops the scan. Errors: INVALID_ARGUMENT for a partition out of range,
   // otherwise the store's.
-  absl::Status ScanStored(uint32_t partition, uint64_t from_offset, size_t max_events,
-                          const std::function<bool(uint64_t, std::string_view)>& visit);
+  absl::Status ScanStored(PartitionId partition, Offset from, size_t max_events,
+                          const std::function<bool(Offset, std::string_view)>& visit);
 
  private:
   // The tests' access to the stored bytes (tests/support/embedded_log_peer.h).
@@ -82,11 +82,11 @@ class EmbeddedLog final : public EventLog {
   // so that keys sort by offset.
   static std::string StoredKey(LogPosition at);
 
-  // Read and ScanStored: the durable events of `partition` in [from_offset, +max_events),
+  // Read and ScanStored: the durable events of `partition` in [from, from + max_events),
   // read with `ro` (its upper bound is set here).
-  absl::Status ScanRange(uint32_t partition, uint64_t from_offset, size_t max_events,
+  absl::Status ScanRange(PartitionId partition, Offset from, size_t max_events,
                          rocksdb::ReadOptions ro,
-                         const std::function<bool(uint64_t, std::string_view)>& visit);
+                         const std::function<bool(Offset, std::string_view)>& visit);
 
   struct Pending {
     std::vector<std::string> keys;
@@ -110,7 +110,7 @@ class EmbeddedLog final : public EventLog {
   std::condition_variable space_cv_;     // appenders wait for queue room
   std::condition_variable appended_cv_;  // readers wait for new durable events
   std::deque<Pending> queue_;
-  std::vector<uint64_t> next_offset_;    // assigned (maybe not yet durable)
+  LogEnds next_offset_;                  // assigned (maybe not yet durable)
   std::vector<std::string> tip_;         // hash of the last assigned event
   LogEnds durable_ends_;                 // visible to readers
   absl::Status failed_;                  // first write error; sticky

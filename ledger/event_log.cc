@@ -21,18 +21,18 @@ absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t 
   return absl::OkStatus();
 }
 
-absl::Status CheckReadPartition(uint32_t partition, size_t partitions) {
-  if (partition >= partitions) {
+absl::Status CheckReadPartition(PartitionId partition, uint32_t partitions) {
+  if (partition.value() >= partitions) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "partition: %d is not a partition of this log (0..%d)", partition, partitions - 1));
   }
   return absl::OkStatus();
 }
 
-absl::Status EventLog::ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
+absl::Status EventLog::ReadOnArena(PartitionId partition, Offset from, size_t max_events,
                                    google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
                                    std::vector<std::string_view>& bytes) {
-  ASSIGN_OR_RETURN(std::vector<StoredEvent> events, Read(partition, from_offset, max_events));
+  ASSIGN_OR_RETURN(std::vector<StoredEvent> events, Read(partition, from, max_events));
   for (StoredEvent& e : events) {
     auto* owned = new StoredEvent(std::move(e));
     arena.Own(owned);

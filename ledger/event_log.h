@@ -36,7 +36,7 @@ absl::Status CheckAppendBatch(const std::vector<v1::Envelope>& events, uint32_t 
 
 // What every backend's Read refuses: a partition the log does not have (INVALID_ARGUMENT naming
 // `partition`). `partitions` counts the control partition.
-absl::Status CheckReadPartition(uint32_t partition, size_t partitions);
+absl::Status CheckReadPartition(PartitionId partition, uint32_t partitions);
 
 // A stored event as the API shows it: the envelope, and its payload parsed (DATA_LOSS naming
 // the position when the payload does not parse).
@@ -49,7 +49,8 @@ class EventLog {
   // "embedded" or "kafka".
   virtual std::string_view backend() const = 0;
 
-  // Data partitions (1..data_partitions()); partition 0 is the control stream.
+  // Data partitions (1..data_partitions()); partition 0 is the control stream. Counts stay
+  // integers; a partition itself is a PartitionId.
   virtual uint32_t data_partitions() const = 0;
   uint32_t partitions() const { return data_partitions() + 1; }
 
@@ -69,9 +70,9 @@ class EventLog {
     Append(std::make_shared<std::vector<v1::Envelope>>(std::move(events)), std::move(done));
   }
 
-  // Up to `max_events` events of `partition` with offset >= from_offset, in order, each with its
+  // Up to `max_events` events of `partition` with offset >= `from`, in order, each with its
   // position. Only durable events are returned. An empty vector means none (yet).
-  virtual absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
+  virtual absl::StatusOr<std::vector<StoredEvent>> Read(PartitionId partition, Offset from,
                                                         size_t max_events) = 0;
 
   // Read, but the events are appended to `out` as messages owned by `arena`. A projector reads
@@ -80,11 +81,11 @@ class EventLog {
   // serialized envelope as the log stores it (also on the arena), or an empty view when the log
   // does not store it as is. The default moves Read's events onto the heap, hands them to the
   // arena, and gives no bytes.
-  virtual absl::Status ReadOnArena(uint32_t partition, uint64_t from_offset, size_t max_events,
+  virtual absl::Status ReadOnArena(PartitionId partition, Offset from, size_t max_events,
                                    google::protobuf::Arena& arena, std::vector<StoredEvent*>& out,
                                    std::vector<std::string_view>& bytes);
 
-  // The end (next offset) of every partition, indexed by partition.
+  // The end (next offset) of every partition; partitions() of them.
   virtual LogEnds Ends() = 0;
 
   // Blocks until Ends() differs from `seen` in some partition, the deadline passes or the log

@@ -452,14 +452,14 @@ absl::Status KafkaLog::Start() {
 
   next_sequence_.assign(partitions, 0);
   tip_.assign(partitions, GenesisHash());
-  durable_ends_.assign(partitions, 0);
+  durable_ends_ = LogEnds(partitions);
   durable_tips_.assign(partitions, GenesisHash());
   for (uint32_t p = 0; p < partitions; p++) {
     ASSIGN_OR_RETURN(Tail tail, ScanTail(*lanes_[0], p, deadline));
     next_sequence_[p] = tail.next_sequence;
     tip_[p] = tail.tip;
     durable_tips_[p] = tail.tip;
-    durable_ends_[p] = tail.end;
+    durable_ends_[PartitionId(p)] = Offset(tail.end);
   }
 
   if (role_ == KafkaRole::kWriter) {
@@ -826,9 +826,9 @@ absl::Status KafkaLog::StartFollower() {
                    NewConsumer("follower", Ms(options_.replica_poll_interval)));
   follower_queue_ = rd_kafka_queue_new(follower_->rk);
   for (uint32_t p = 0; p < durable_ends_.size(); p++) {
+    const uint64_t from = durable_ends_[PartitionId(p)].value();
     if (rd_kafka_consume_start_queue(follower_->topics[TopicIndex(p)], KafkaPartition(p),
-                                     static_cast<int64_t>(durable_ends_[p]),
-                                     follower_queue_) == -1) {
+                                     static_cast<int64_t>(from), follower_queue_) == -1) {
       return FromKafka(rd_kafka_last_error(), absl::StrFormat("follow log partition %d", p));
     }
   }
@@ -943,7 +943,7 @@ void KafkaLog::Append(AppendBatch batch, AppendDone done) {
                                 record_bytes, limits::kKafkaRecordBytesMax);
     }
     pending.bytes += r.value.size();
-    pending.positions.push_back({p, 0});
+    pending.positions.push_back({PartitionId(p), Offset(0)});
     pending.hashes.push_back(e.hash());
   }
   if (!too_big.empty() || pending.bytes > limits::kBatchBytesMax) {
@@ -1054,7 +1054,7 @@ absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) 
             "transaction committed but the delivery report of record %d says %s", index - 1,
             d.err == -1 ? "nothing" : rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(d.err))));
       }
-      pos.offset = static_cast<uint64_t>(d.offset);
+      pos.offset = Offset(static_cast<uint64_t>(d.offset));
     }
   }
   return absl::OkStatus();
@@ -1085,7 +1085,8 @@ void KafkaLog::Recover() {
       next_sequence_[p] = tails[p].next_sequence;
       tip_[p] = tails[p].tip;
       durable_tips_[p] = tails[p].tip;
-      durable_ends_[p] = std::max(durable_ends_[p], tails[p].end);
+      Offset& end = durable_ends_[PartitionId(p)];
+      end = std::max(end, Offset(tails[p].end));
     }
     failed_ = absl::OkStatus();
     held_ = true;
@@ -1178,7 +1179,7 @@ void KafkaLog::CommitLoop() {
             const LogPosition& pos = p.positions[i];
             durable_ends_[pos.partition] =
                 std::max(durable_ends_[pos.partition], pos.offset + 1);
-            durable_tips_[pos.partition] = p.hashes[i];
+            durable_tips_[pos.partition.value()] = p.hashes[i];
           }
           stats_.events += p.positions.size();
         }
@@ -1310,8 +1311,8 @@ void KafkaLog::FollowLoop() {
     std::lock_guard<std::mutex> lock(mu_);
     bool advanced = false;
     for (Update& u : updates) {
-      if (u.end > durable_ends_[u.partition]) {
-        durable_ends_[u.partition] = u.end;
+      if (Offset(u.end) > durable_ends_[PartitionId(u.partition)]) {
+        durable_ends_[PartitionId(u.partition)] = Offset(u.end);
         durable_tips_[u.partition] = std::move(u.tip);
         advanced = true;
       }
@@ -1471,13 +1472,16 @@ absl::Status KafkaLog::ReadFromCursor(Cursor& c, uint32_t partition, uint64_t fr
   return status;
 }
 
-absl::StatusOr<std::vector<StoredEvent>> KafkaLog::Read(uint32_t partition, uint64_t from_offset,
+absl::StatusOr<std::vector<StoredEvent>> KafkaLog::Read(PartitionId partition_id, Offset from,
                                                         size_t max_events) {
+  // The cursors and librdkafka work in raw partition numbers and offsets.
+  const uint32_t partition = partition_id.value();
+  const uint64_t from_offset = from.value();
   uint64_t end;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(CheckReadPartition(partition, durable_ends_.size()));
-    end = durable_ends_[partition];
+    RETURN_IF_ERROR(CheckReadPartition(partition_id, durable_ends_.size()));
+    end = durable_ends_[partition_id].value();
   }
   std::vector<StoredEvent> out;
   if (from_offset >= end || max_events == 0) return out;

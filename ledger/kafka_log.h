@@ -178,10 +178,10 @@ class KafkaLog final : public EventLog {
   // "Failure handling"); RESOURCE_EXHAUSTED when one event exceeds limits::kKafkaRecordBytesMax.
   using EventLog::Append;
   void Append(AppendBatch events, AppendDone done) override;
-  // Returns min(max_events, committed events at or after from_offset) — it waits for events it
-  // knows are committed (from_offset < Ends()[partition]) to arrive, at most read_timeout, and
+  // Returns min(max_events, committed events at or after `from`) — it waits for events it
+  // knows are committed (from < Ends()[partition]) to arrive, at most read_timeout, and
   // then fails with UNAVAILABLE if none did. Sequential calls continue a cached cursor.
-  absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
+  absl::StatusOr<std::vector<StoredEvent>> Read(PartitionId partition, Offset from,
                                                 size_t max_events) override;
   // Writer: from its own commits. Replica: from its follower.
   LogEnds Ends() override;

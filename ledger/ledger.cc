@@ -134,7 +134,7 @@ absl::StatusOr<Prior> Ledger::PriorObservation(
   return same ? Prior::kSame : Prior::kDifferent;
 }
 
-absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const std::string& employee_id,
+absl::StatusOr<Ledger::Pay> Ledger::PayOf(std::string_view field, const EmployeeId& employee_id,
                                           const internal::EmployeeState& emp) {
   Pay pay{emp.base_salary(), emp.band_midpoint()};
   if (!emp.has_compensation()) return pay;
@@ -553,7 +553,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   // Build each envelope once, payload serialized once: the log seals these envelopes in place
   // and stores them, and the write model folds the same ones once they are durable.
   const uint32_t data_partitions = log_->data_partitions();
-  const uint64_t control_version = write_model_->Checkpoint()[kControlPartition];
+  const Offset control_version = write_model_->Checkpoint()[kControlPartition];
   auto batch = std::make_shared<std::vector<v1::Envelope>>(decided.size());
   size_t bytes = 0;
   for (size_t i = 0; i < decided.size(); i++) {
@@ -565,7 +565,8 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     h.set_stream_version(d.stream_version);
     h.set_partition_key(d.route.key);
     h.mutable_position()->set_partition(
-        d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions));
+        (d.route.control ? kControlPartition : DataPartitionFor(d.route.key, data_partitions))
+            .value());
     *h.mutable_occurred_at() = d.occurred_at;
     // Personal and compensation fields leave the payload here, sealed under their subject's
     // keys and bound to the event id: nothing downstream (log, write model, views) ever holds
@@ -583,7 +584,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     h.set_causation_id(meta.causation_id());
     h.set_correlation_id(meta.correlation_id());
     h.set_schema_version(1);
-    h.set_control_version(control_version);
+    h.set_control_version(control_version.value());
     h.set_command_id(command_id);
     if (i == 0 && !command_id.empty()) {
       h.set_command_digest(digest);
@@ -647,7 +648,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     if (positions.ok()) {
       for (size_t i = 0; i < batch->size(); i++) {
         v1::Envelope& h = (*batch)[i];
-        h.mutable_position()->set_offset((*positions)[i].offset);
+        h.mutable_position()->set_offset((*positions)[i].offset.value());
         WriteModel::AddToAnswer(h, c.answer);
       }
       if (answering == Answering::kWhenDurable) pending->Deliver(std::move(c.answer));

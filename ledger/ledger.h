@@ -315,7 +315,7 @@ class Ledger {
                                  const google::protobuf::RepeatedPtrField<std::string>& subjects);
   // The reason of a rejected action, opened when sealed ("[erased]" once it cannot be).
   std::string RejectReason(const internal::ActionState& action);
-  absl::StatusOr<Pay> PayOf(std::string_view field, const std::string& employee_id,
+  absl::StatusOr<Pay> PayOf(std::string_view field, const EmployeeId& employee_id,
                             const internal::EmployeeState& emp);
   std::string Digest(const google::protobuf::Message& request) const;
 

@@ -37,9 +37,9 @@ int32_t Murmur2(std::string_view key) {
   return static_cast<int32_t>(h);
 }
 
-uint32_t DataPartitionFor(std::string_view key, uint32_t data_partitions) {
+PartitionId DataPartitionFor(std::string_view key, uint32_t data_partitions) {
   const uint32_t positive = static_cast<uint32_t>(Murmur2(key)) & 0x7fffffff;
-  return 1 + positive % data_partitions;
+  return PartitionId(1 + positive % data_partitions);
 }
 
 }  // namespace perfledger

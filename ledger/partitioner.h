@@ -6,12 +6,14 @@
 #include <cstdint>
 #include <string_view>
 
+#include "ledger/ids.h"
+
 namespace perfledger {
 
 // Kafka's murmur2 (seed 0x9747b28c).
 int32_t Murmur2(std::string_view key);
 
 // Data partition index 1..data_partitions for `key` (0 is the control partition).
-uint32_t DataPartitionFor(std::string_view key, uint32_t data_partitions);
+PartitionId DataPartitionFor(std::string_view key, uint32_t data_partitions);
 
 }  // namespace perfledger

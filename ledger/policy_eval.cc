@@ -228,7 +228,7 @@ size_t SelectMeritRow(const std::vector<MeritRow>& matrix, const v1::Money& base
   return catch_all;
 }
 
-bool StreakHolds(const History& prior_grades, const std::string& cycle_id,
+bool StreakHolds(const History& prior_grades, const CycleId& cycle_id,
                  const std::string& grade, uint32_t consecutive_cycles) {
   uint32_t streak = 1;  // this cycle
   for (auto it = prior_grades.rbegin(); it != prior_grades.rend() && streak < consecutive_cycles;
@@ -296,7 +296,7 @@ std::vector<v1::ActionTriggered> ActionsForGrade(const Policy& policy, uint64_t 
   }
 
   if (a.promotion.has_value() &&
-      StreakHolds(prior_grades, grade.cycle_id(), grade.grade(),
+      StreakHolds(prior_grades, CycleId(grade.cycle_id()), grade.grade(),
                   a.promotion->consecutive_cycles)) {
     v1::ActionTriggered x = make("promotion", v1::ACTION_KIND_PROMOTION_NOMINATION);
     AddParam(x, "nominate_to", a.promotion->nominate_to);
@@ -352,9 +352,8 @@ google::protobuf::Timestamp DisputeWindowEnd(const google::protobuf::Timestamp& 
   return out;
 }
 
-std::string DisputeWindowSubject(std::string_view employee_id, std::string_view cycle_id) {
-  return absl::StrCat(kDisputeWindowPrefix, std::string(employee_id), "/",
-                      std::string(cycle_id));
+std::string DisputeWindowSubject(const EmployeeId& employee_id, const CycleId& cycle_id) {
+  return absl::StrCat(kDisputeWindowPrefix, employee_id.value(), "/", cycle_id.value());
 }
 
 bool HeldWhileDisputable(v1::ActionKind kind) {

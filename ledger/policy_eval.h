@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "ledger/ids.h"
 #include "ledger/limits.h"
 #include "ledger/policy.h"
 #include "perfledger/v1/events.pb.h"
@@ -110,7 +111,7 @@ absl::StatusOr<GradeDecision> ComputeGrade(const Policy& policy, const GradeInpu
 
 // A grade the employee received in an earlier cycle.
 struct PriorGrade {
-  std::string cycle_id;
+  CycleId cycle_id;
   std::string grade;  // empty: the employee was not graded in that cycle (breaks a streak)
 };
 // Oldest first, one entry per cycle (the effective grade after any supersession). Entries for
@@ -156,7 +157,7 @@ size_t SelectMeritRow(const std::vector<MeritRow>& matrix, const v1::Money& base
 
 // True when the employee received `grade` in `consecutive_cycles` consecutive cycles, this one
 // (`cycle_id`) included.
-bool StreakHolds(const History& prior_grades, const std::string& cycle_id,
+bool StreakHolds(const History& prior_grades, const CycleId& cycle_id,
                  const std::string& grade, uint32_t consecutive_cycles);
 
 // ---------------------------------------------------------------- follow-ups
@@ -204,7 +205,7 @@ google::protobuf::Timestamp DisputeWindowEnd(const google::protobuf::Timestamp& 
 
 // The deadline subject of an employee's dispute window for a cycle:
 // "dispute-window/<employee>/<cycle>".
-std::string DisputeWindowSubject(std::string_view employee_id, std::string_view cycle_id);
+std::string DisputeWindowSubject(const EmployeeId& employee_id, const CycleId& cycle_id);
 inline constexpr char kDisputeWindowPrefix[] = "dispute-window/";
 
 // Whether disputes.hold_actions holds an action of this kind (PIP and HR review: the adverse

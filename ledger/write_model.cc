@@ -22,9 +22,9 @@ std::string CommandKey(std::string_view id) { return absl::StrCat("c/", std::str
 std::string EventIndexKey(std::string_view id) { return absl::StrCat("i/", std::string(id)); }
 // First byte of an event index value that holds the event's position (ids never hold it).
 constexpr char kIndexedPosition = '\x01';
-std::string CheckpointKey(uint32_t partition) {
+std::string CheckpointKey(PartitionId partition) {
   std::string key = "p/";
-  PutBigEndian32(key, partition);
+  PutBigEndian32(key, partition.value());
   return key;
 }
 
@@ -361,14 +361,14 @@ absl::StatusOr<std::unique_ptr<WriteModel>> WriteModel::Open(StateStore* store,
                                                              uint32_t partitions) {
   auto wm = std::unique_ptr<WriteModel>(new WriteModel());
   wm->store_ = store;
-  wm->checkpoint_.assign(partitions, 0);
+  wm->checkpoint_ = LogEnds(partitions);
   rocksdb::ColumnFamilyHandle* cf = store->family(kFamily);
   if (cf == nullptr) return absl::InternalError("state store has no write_model family");
-  for (uint32_t p = 0; p < partitions; p++) {
+  for (PartitionId p : AllPartitions(partitions)) {
     std::string value;
     rocksdb::Status s = store->db()->Get(rocksdb::ReadOptions(), cf, CheckpointKey(p), &value);
     if (s.ok()) {
-      wm->checkpoint_[p] = GetBigEndian64(value);
+      wm->checkpoint_[p] = Offset(GetBigEndian64(value));
     } else if (!s.IsNotFound()) {
       return FromRocks(s, "read write-model checkpoint");
     }
@@ -430,7 +430,7 @@ absl::StatusOr<v1::CommandResult> WriteModel::Answer(const internal::CommandReco
     }
     const size_t count = static_cast<size_t>(end - i);
     ASSIGN_OR_RETURN(std::vector<StoredEvent> events,
-                     log.Read(record.partitions(i), record.offsets(i), count));
+                     log.Read(PartitionId(record.partitions(i)), Offset(record.offsets(i)), count));
     for (size_t k = 0; k < count; k++) {
       if (k >= events.size() || events[k].position().offset() != record.offsets(i + k)) {
         return absl::DataLossError(absl::StrCat("command answer: event at ",
@@ -461,7 +461,8 @@ std::optional<WriteModel::IndexedEvent> WriteModel::FindEvent(const std::string&
   // kIndexedPosition || partition (4) || offset (8) || command id; or the command id alone.
   if (value.size() >= 13 && value[0] == kIndexedPosition) {
     const std::string_view v(value);
-    found.position = LogPosition{GetBigEndian32(v.substr(1, 4)), GetBigEndian64(v.substr(5, 8))};
+    found.position = LogPosition{PartitionId(GetBigEndian32(v.substr(1, 4))),
+                                 Offset(GetBigEndian64(v.substr(5, 8)))};
     found.command_id = value.substr(13);
   } else {
     found.command_id = std::move(value);
@@ -529,10 +530,10 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
   for (const FoldInput& in : events) {
     Fold(in, access);
     const v1::Envelope& h = *in.header;
-    const uint32_t p = h.position().partition();
-    if (p < checkpoint_.size() && h.position().offset() + 1 > checkpoint_[p]) {
-      checkpoint_[p] = h.position().offset() + 1;
-      touched[p] = true;
+    const LogPosition at = PositionOf(h.position());
+    if (checkpoint_.contains(at.partition) && at.offset + 1 > checkpoint_[at.partition]) {
+      checkpoint_[at.partition] = at.offset + 1;
+      touched[at.partition.value()] = true;
     }
     if (!absl::StartsWith(h.event_id(), kGeneratedEventIdPrefix)) {
       std::string value(1, kIndexedPosition);
@@ -572,10 +573,10 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
   for (const auto& [id, record] : records) {
     batch.Put(cf, CommandKey(id), record.SerializeAsString()).PermitUncheckedError();
   }
-  for (uint32_t p = 0; p < checkpoint_.size(); p++) {
-    if (!touched[p]) continue;
+  for (PartitionId p : checkpoint_.partitions()) {
+    if (!touched[p.value()]) continue;
     std::string value;
-    PutBigEndian64(value, checkpoint_[p]);
+    PutBigEndian64(value, checkpoint_[p].value());
     batch.Put(cf, CheckpointKey(p), value).PermitUncheckedError();
   }
   // The memory copy is current: deciders need not wait for the disk write. Callers are
@@ -588,9 +589,11 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
     for (const FoldInput& in : events) {
       absl::Status s;
       if (in.event->body_case() == v1::Event::kSubjectErased) {
-        s = erasure_hook_(in.event->subject_erased().employee_id(), v1::SEAL_KEY_PERSONAL);
+        s = erasure_hook_(EmployeeId(in.event->subject_erased().employee_id()),
+                          v1::SEAL_KEY_PERSONAL);
       } else if (in.event->body_case() == v1::Event::kRetentionEnded) {
-        s = erasure_hook_(in.event->retention_ended().employee_id(), v1::SEAL_KEY_RETAINED);
+        s = erasure_hook_(EmployeeId(in.event->retention_ended().employee_id()),
+                          v1::SEAL_KEY_RETAINED);
       }
       if (!s.ok()) {
         store_behind_ = true;
@@ -607,8 +610,9 @@ absl::Status WriteModel::ApplyCommitted(const std::vector<FoldInput>& events,
 
 absl::Status WriteModel::CatchUp(EventLog& log) {
   const LogEnds ends = log.Ends();
-  for (uint32_t p = 0; p < ends.size() && p < checkpoint_.size(); p++) {
-    uint64_t from = Checkpoint()[p];
+  for (PartitionId p : ends.partitions()) {
+    if (!checkpoint_.contains(p)) break;
+    Offset from = Checkpoint()[p];
     while (from < ends[p]) {
       ASSIGN_OR_RETURN(std::vector<StoredEvent> batch,
                        log.Read(p, from, limits::kReadLimitMax));
@@ -624,7 +628,7 @@ absl::Status WriteModel::CatchUp(EventLog& log) {
         inputs.push_back({&batch[i], &decoded[i]});
       }
       RETURN_IF_ERROR(ApplyCommitted(inputs));
-      from = batch.back().position().offset() + 1;
+      from = PositionOf(batch.back().position()).offset + 1;
     }
   }
   return absl::OkStatus();

@@ -107,11 +107,11 @@ class WriteModel {
   LogEnds Checkpoint();
 
   // Called for every committed SubjectErased (key SEAL_KEY_PERSONAL) and RetentionEnded (key
-  // SEAL_KEY_RETAINED) as it is folded, with its employee id, before the fold is persisted
+  // SEAL_KEY_RETAINED) as it is folded, with its employee, before the fold is persisted
   // (the server destroys that key of the subject there). An error fails the fold; the next
   // catch-up folds the event, and calls the hook, again. Set before use.
   using ErasureHook =
-      std::function<absl::Status(const std::string& employee_id, v1::SealKey key)>;
+      std::function<absl::Status(const EmployeeId& employee, v1::SealKey key)>;
   void SetErasureHook(ErasureHook hook) { erasure_hook_ = std::move(hook); }
 
  private:

@@ -40,16 +40,15 @@ class PrefixLog final : public EventLog {
   void Append(AppendBatch, AppendDone done) override {
     done(absl::FailedPreconditionError("an as-of replay never appends"));
   }
-  absl::StatusOr<std::vector<StoredEvent>> Read(uint32_t partition, uint64_t from_offset,
+  absl::StatusOr<std::vector<StoredEvent>> Read(PartitionId partition, Offset from,
                                                 size_t max_events) override {
-    if (partition >= ends_.size() || from_offset >= ends_[partition]) {
+    if (!ends_.contains(partition) || from >= ends_[partition]) {
       return std::vector<StoredEvent>();
     }
-    max_events = static_cast<size_t>(
-        std::min<uint64_t>(max_events, ends_[partition] - from_offset));
-    ASSIGN_OR_RETURN(auto events, base_->Read(partition, from_offset, max_events));
+    max_events = static_cast<size_t>(std::min<uint64_t>(max_events, ends_[partition] - from));
+    ASSIGN_OR_RETURN(auto events, base_->Read(partition, from, max_events));
     // Kafka offsets have gaps: a read may run past the cut.
-    while (!events.empty() && events.back().position().offset() >= ends_[partition]) {
+    while (!events.empty() && Offset(events.back().position().offset()) >= ends_[partition]) {
       events.pop_back();
     }
     return events;
@@ -77,10 +76,10 @@ class PrefixLog final : public EventLog {
 };
 
 // The event at exactly `offset`, if the log holds one there.
-absl::StatusOr<std::optional<StoredEvent>> ReadAt(EventLog& log, uint32_t partition,
-                                                  uint64_t offset) {
+absl::StatusOr<std::optional<StoredEvent>> ReadAt(EventLog& log, PartitionId partition,
+                                                  Offset offset) {
   ASSIGN_OR_RETURN(auto events, log.Read(partition, offset, 1));
-  if (events.empty() || events.front().position().offset() != offset) {
+  if (events.empty() || Offset(events.front().position().offset()) != offset) {
     return std::optional<StoredEvent>();
   }
   return std::optional<StoredEvent>(std::move(events.front()));
@@ -164,34 +163,34 @@ bool NamesCycle(const v1::Envelope& e, const v1::Event& event, const std::string
 
 absl::StatusOr<LogEnds> CutAtPositions(EventLog& log, const v1::LogCut& cut) {
   const LogEnds log_ends = log.Ends();
-  LogEnds ends(log_ends.size(), 0);
+  LogEnds ends(log_ends.size());
   std::vector<bool> seen(log_ends.size(), false);
   for (int i = 0; i < cut.ends_size(); i++) {
-    const v1::Position& pos = cut.ends(i);
+    const LogPosition pos = PositionOf(cut.ends(i));
     const std::string field = absl::StrFormat("positions.ends[%d]", i);
-    if (pos.partition() >= log_ends.size()) {
+    if (!log_ends.contains(pos.partition)) {
       return FieldError(field + ".partition",
                         absl::StrFormat("%d is not a partition of this log (0..%d)",
-                                        pos.partition(), log_ends.size() - 1));
+                                        pos.partition, log_ends.size() - 1));
     }
-    if (seen[pos.partition()]) {
+    if (seen[pos.partition.value()]) {
       return FieldError(field + ".partition",
-                        absl::StrFormat("partition %d is listed twice", pos.partition()));
+                        absl::StrFormat("partition %d is listed twice", pos.partition));
     }
-    seen[pos.partition()] = true;
-    if (pos.offset() > log_ends[pos.partition()]) {
+    seen[pos.partition.value()] = true;
+    if (pos.offset > log_ends[pos.partition]) {
       return FieldError(field + ".offset",
-                        absl::StrFormat("%d is beyond the end of partition %d (%d)", pos.offset(),
-                                        pos.partition(), log_ends[pos.partition()]));
+                        absl::StrFormat("%d is beyond the end of partition %d (%d)", pos.offset,
+                                        pos.partition, log_ends[pos.partition]));
     }
-    ends[pos.partition()] = pos.offset();
+    ends[pos.partition] = pos.offset;
   }
   // control_version grows along a partition (the writer's control stream only grows), so the
   // last event of each data prefix needs the most of the control stream.
-  for (uint32_t p = 1; p < ends.size(); p++) {
-    if (ends[p] == 0) continue;
+  for (PartitionId p : DataPartitions(ends.size())) {
+    if (ends[p] == Offset(0)) continue;
     ASSIGN_OR_RETURN(auto last, ReadAt(log, p, ends[p] - 1));
-    if (last && last->control_version() > ends[kControlPartition]) {
+    if (last && Offset(last->control_version()) > ends[kControlPartition]) {
       return FieldError("positions.ends",
                         absl::StrFormat("partition %d up to offset %d depends on the control "
                                         "stream (partition 0) up to offset %d; the cut has %d",
@@ -204,13 +203,13 @@ absl::StatusOr<LogEnds> CutAtPositions(EventLog& log, const v1::LogCut& cut) {
 
 absl::StatusOr<LogEnds> CutAtTime(EventLog& log, absl::Time t) {
   const LogEnds log_ends = log.Ends();
-  LogEnds ends(log_ends.size(), 0);
-  for (uint32_t p = 0; p < log_ends.size(); p++) {
+  LogEnds ends(log_ends.size());
+  for (PartitionId p : log_ends.partitions()) {
     // Lower bound of "recorded after t" over [0, end).
-    uint64_t lo = 0, hi = log_ends[p];
+    uint64_t lo = 0, hi = log_ends[p].value();
     while (lo < hi) {
       const uint64_t mid = lo + (hi - lo) / 2;
-      ASSIGN_OR_RETURN(auto events, log.Read(p, mid, 1));
+      ASSIGN_OR_RETURN(auto events, log.Read(p, Offset(mid), 1));
       if (events.empty() || events.front().position().offset() >= hi ||
           ToTime(events.front().recorded_at()) > t) {
         hi = mid;
@@ -218,7 +217,7 @@ absl::StatusOr<LogEnds> CutAtTime(EventLog& log, absl::Time t) {
         lo = events.front().position().offset() + 1;
       }
     }
-    ends[p] = lo;
+    ends[p] = Offset(lo);
   }
   return ends;
 }
@@ -246,15 +245,15 @@ absl::StatusOr<v1::AsOfAnswer> AsOf(EventLog& log, const v1::AsOfRequest& reques
       return FieldError("cut", "positions or time is required");
   }
   uint64_t total = 0;
-  for (uint64_t e : ends) total += e;
+  for (PartitionId p : ends.partitions()) total += ends[p].value();
 
   // "Now" for check-in cadence comes from the log: the cut's time or its newest event.
   absl::Time now = absl::UnixEpoch();
   if (cut_time) {
     now = *cut_time;
   } else {
-    for (uint32_t p = 0; p < ends.size(); p++) {
-      if (ends[p] == 0) continue;
+    for (PartitionId p : ends.partitions()) {
+      if (ends[p] == Offset(0)) continue;
       ASSIGN_OR_RETURN(auto last, ReadAt(log, p, ends[p] - 1));
       if (last) now = std::max(now, ToTime(last->recorded_at()));
     }
@@ -295,10 +294,10 @@ absl::StatusOr<v1::AsOfAnswer> AsOf(EventLog& log, const v1::AsOfRequest& reques
     answer = Answer(reader, request, now);
   }
   if (!answer.ok()) return answer.status();
-  for (uint32_t p = 0; p < ends.size(); p++) {
+  for (PartitionId p : ends.partitions()) {
     v1::Position* pos = answer->mutable_cut()->add_ends();
-    pos->set_partition(p);
-    pos->set_offset(ends[p]);
+    pos->set_partition(p.value());
+    pos->set_offset(ends[p].value());
   }
   answer->set_events_applied(projector->events_applied());
   const int64_t micros = absl::ToUnixMicros(now);
@@ -394,8 +393,8 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
     if (s.IsNotFound()) return std::optional<LogPosition>();
     RETURN_IF_ERROR(FromRocks(s, "read the event index"));
     if (value.size() != 12) return absl::DataLossError(absl::StrCat("event index row ", key));
-    return std::optional<LogPosition>(LogPosition{GetBigEndian32(value.substr(0, 4)),
-                                                  GetBigEndian64(value.substr(4, 8))});
+    return std::optional<LogPosition>(LogPosition{PartitionId(GetBigEndian32(value.substr(0, 4))),
+                                                  Offset(GetBigEndian64(value.substr(4, 8)))});
   };
   v1::ExplainResponse out;
   out.set_action_id(request.action_id());
@@ -534,8 +533,7 @@ absl::StatusOr<v1::ExplainResponse> Explain(EventLog& log, Projector& projector,
         set->set_count(in.count());
         if (in.has_through()) *set->mutable_through() = in.through();
         const std::string through =
-            in.has_through() ? PositionSuffix(in.through().partition(), in.through().offset())
-                             : "";
+            in.has_through() ? PositionSuffix(PositionOf(in.through())) : "";
         RETURN_IF_ERROR(ReadObservations(reader, m.subject_id(), m.cycle_id(), m.metric(), "",
                                          through, limits::kExplainObservationsMax,
                                          set->mutable_first(), set->mutable_next_page_token()));
@@ -589,9 +587,7 @@ absl::StatusOr<v1::ListObservationsResponse> ListObservations(
     return FieldError("page_token", "not a token of this query");
   }
   const std::string through =
-      request.has_through()
-          ? PositionSuffix(request.through().partition(), request.through().offset())
-          : "";
+      request.has_through() ? PositionSuffix(PositionOf(request.through())) : "";
   auto reader = projector.Read();
   v1::ListObservationsResponse out;
   RETURN_IF_ERROR(ReadObservations(reader, request.employee_id(), request.cycle_id(),
@@ -620,15 +616,15 @@ absl::Status Export(EventLog& log, const v1::ExportRequest& request,
   const LogEnds ends = log.Ends();
   v1::RecordedEvent out;
   v1::Event event;
-  for (uint32_t p = 0; p < ends.size(); p++) {
-    uint64_t from = 0;
+  for (PartitionId p : ends.partitions()) {
+    Offset from(0);
     while (from < ends[p]) {
       ASSIGN_OR_RETURN(auto batch,
                        log.Read(p, from, static_cast<size_t>(std::min<uint64_t>(
                                              limits::kAuditReadBatchEvents, ends[p] - from))));
       if (batch.empty()) break;
       for (const StoredEvent& e : batch) {
-        if (e.position().offset() >= ends[p]) break;
+        if (Offset(e.position().offset()) >= ends[p]) break;
         if (!event.ParseFromString(e.payload())) {
           return absl::DataLossError(absl::StrFormat("partition %d offset %d: payload does not "
                                                      "parse",
@@ -641,7 +637,7 @@ absl::Status Export(EventLog& log, const v1::ExportRequest& request,
         *out.mutable_event() = event;
         if (!emit(out)) return absl::CancelledError("export cancelled");
       }
-      from = batch.back().position().offset() + 1;
+      from = Offset(batch.back().position().offset()) + 1;
     }
   }
   return absl::OkStatus();

@@ -13,7 +13,8 @@ namespace perfledger::projections {
 
 uint64_t EventsBetween(const LogEnds& from, const LogEnds& to) {
   uint64_t n = 0;
-  for (size_t p = 0; p < from.size() && p < to.size(); p++) {
+  for (PartitionId p : from.partitions()) {
+    if (!to.contains(p)) break;
     if (to[p] > from[p]) n += to[p] - from[p];
   }
   return n;
@@ -35,7 +36,7 @@ absl::StatusOr<Batch> ReadBatch(EventLog& log, const LogEnds& from, const LogEnd
   LogEnds& applied = batch.to;
   std::vector<StoredEvent*> read;
   std::vector<std::string_view> read_bytes;
-  auto gather_partition = [&](uint32_t p, size_t budget) -> absl::Status {
+  auto gather_partition = [&](PartitionId p, size_t budget) -> absl::Status {
     while (budget > 0 && applied[p] < ends[p]) {
       read.clear();
       read_bytes.clear();
@@ -46,11 +47,13 @@ absl::StatusOr<Batch> ReadBatch(EventLog& log, const LogEnds& from, const LogEnd
       for (size_t i = 0; i < read.size(); i++) {
         StoredEvent* e = read[i];
         // A data event waits for the control stream it was decided against.
-        if (p != kControlPartition && e->control_version() > applied[kControlPartition]) {
+        if (p != kControlPartition &&
+            Offset(e->control_version()) > applied[kControlPartition]) {
           return absl::OkStatus();
         }
-        PL_CHECK(e->position().offset() >= applied[p]);
-        applied[p] = e->position().offset() + 1;
+        const Offset at(e->position().offset());
+        PL_CHECK(at >= applied[p]);
+        applied[p] = at + 1;
         batch.stored.push_back(e);
         batch.bytes.push_back(read_bytes[i]);
         budget--;
@@ -62,7 +65,9 @@ absl::StatusOr<Batch> ReadBatch(EventLog& log, const LogEnds& from, const LogEnd
   const size_t data_partitions = applied.size() - 1;
   const size_t share =
       std::max<size_t>(1, events / std::max<size_t>(1, data_partitions));
-  for (uint32_t p = 1; p < applied.size(); p++) RETURN_IF_ERROR(gather_partition(p, share));
+  for (PartitionId p : DataPartitions(applied.size())) {
+    RETURN_IF_ERROR(gather_partition(p, share));
+  }
 
   return batch;
 }

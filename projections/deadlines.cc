@@ -29,16 +29,16 @@ std::string DueKey(const google::protobuf::Timestamp& at, const std::string& sub
 
 }  // namespace
 
-std::string RetentionDeadline(const std::string& employee) {
-  return absl::StrCat(kRetentionDeadlinePrefix, employee);
+std::string RetentionDeadline(const EmployeeId& employee) {
+  return absl::StrCat(kRetentionDeadlinePrefix, employee.value());
 }
 
-absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const std::string& employee,
+absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const EmployeeId& employee,
                          const google::protobuf::Timestamp& at) {
   RETURN_IF_ERROR(RemoveDeadline(txn, subject));
   internal::Deadline d;
   d.set_subject(subject);
-  d.set_employee_id(employee);
+  d.set_employee_id(employee.value());
   *d.mutable_deadline_at() = at;
   const std::string key = DueKey(at, subject);
   txn.Put(key, d.SerializeAsString());

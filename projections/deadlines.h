@@ -24,11 +24,11 @@ namespace perfledger::projections {
 
 // The subject of the deadline at which an erased employee's retained compensation records are
 // shredded.
-std::string RetentionDeadline(const std::string& employee);
+std::string RetentionDeadline(const EmployeeId& employee);
 
 // Registers the deadline of `subject` (about `employee`) at `at`, replacing the one registered
 // before for that subject.
-absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const std::string& employee,
+absl::Status AddDeadline(ViewTxn& txn, const std::string& subject, const EmployeeId& employee,
                          const google::protobuf::Timestamp& at);
 // Removes the deadline of `subject`; nothing when none is registered.
 absl::Status RemoveDeadline(ViewTxn& txn, const std::string& subject);

@@ -226,9 +226,9 @@ absl::StatusOr<v1::ListDisputesResponse> QueryDisputes(const Projector::Reader& 
 }
 
 absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(
-    const Projector::Reader& r, const std::string& employee_id) {
+    const Projector::Reader& r, const EmployeeId& employee) {
   std::vector<v1::ErasureAcknowledgement> out;
-  const std::string prefix = ErasureAckKey(employee_id, "");
+  const std::string prefix = ErasureAckKey(employee, "");
   std::unique_ptr<rocksdb::Iterator> it(r.db()->NewIterator(rocksdb::ReadOptions(), r.family("hooks")));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix) &&
                          out.size() < limits::kAckItemsMax;

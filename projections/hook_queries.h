@@ -32,6 +32,6 @@ absl::StatusOr<v1::ListDisputesResponse> QueryDisputes(const Projector::Reader& 
 // The hook consumers' acknowledgements of an employee's erasure notice, by consumer name (at
 // most limits::kAckItemsMax).
 absl::StatusOr<std::vector<v1::ErasureAcknowledgement>> QueryErasureAcknowledgements(
-    const Projector::Reader& r, const std::string& employee_id);
+    const Projector::Reader& r, const EmployeeId& employee);
 
 }  // namespace perfledger::projections

@@ -33,8 +33,8 @@ bool Resolved(const internal::HookRecord& r) { return !HookOpen(r) && !HookNotic
 std::string FormatHookCursor(const LogEnds& cursor) {
   std::string out(kCursorPrefix);
   bool first = true;
-  for (uint32_t p = 0; p < cursor.size(); p++) {
-    if (cursor[p] == 0) continue;
+  for (PartitionId p : cursor.partitions()) {
+    if (cursor[p] == Offset(0)) continue;
     absl::StrAppend(&out, first ? "" : ",", p, "=", cursor[p]);
     first = false;
   }
@@ -42,7 +42,7 @@ std::string FormatHookCursor(const LogEnds& cursor) {
 }
 
 absl::StatusOr<LogEnds> ParseHookCursor(absl::string_view text, uint32_t partitions) {
-  LogEnds cursor(partitions, 0);
+  LogEnds cursor(partitions);
   if (text.empty()) return cursor;
   if (text.size() > limits::kHookCursorBytesMax) return CursorError("too long");
   if (!absl::StartsWith(text, kCursorPrefix)) {
@@ -60,7 +60,7 @@ absl::StatusOr<LogEnds> ParseHookCursor(absl::string_view text, uint32_t partiti
     if (partition >= partitions) {
       return CursorError(absl::StrFormat("partition %d is not a partition of this log", partition));
     }
-    cursor[partition] = offset;
+    cursor[PartitionId(partition)] = Offset(offset);
   }
   return cursor;
 }
@@ -214,10 +214,11 @@ absl::Status HookSubscription::ScanIndex(const Projector::Reader& reader, char i
     const std::string record_key = absl::StrCat("a/", ref);
     ASSIGN_OR_RETURN(auto record, LoadRecord(reader, record_key));
     if (!record) continue;
-    const v1::Position& at = record->item().position();
-    if (!options_.include_resolved && at.partition() < options_.cursor.size()) {
+    const LogPosition at = PositionOf(record->item().position());
+    if (!options_.include_resolved && options_.cursor.contains(at.partition)) {
       // Without a history replay the cursor is simply "past everything sent".
-      options_.cursor[at.partition()] = std::max(options_.cursor[at.partition()], at.offset() + 1);
+      Offset& next = options_.cursor[at.partition];
+      next = std::max(next, at.offset + 1);
     }
     v1::HookItem& item = out.emplace_back(std::move(*record->mutable_item()));
     item.set_type(type);
@@ -234,7 +235,7 @@ absl::Status HookSubscription::ScanErasures(const Projector::Reader& reader, abs
       reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kView)));
   const std::string prefix = "e/";
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    const std::string employee = it->value().ToString();
+    const EmployeeId employee(it->value().ToString());
     const std::string id = absl::StrCat(TypeTag(v1::HOOK_ITEM_TYPE_ERASURE), "/", employee);
     if (in_flight_.contains(id)) continue;
     const std::string ack_key = ErasureAckKey(employee, options_.consumer);
@@ -256,16 +257,17 @@ absl::Status HookSubscription::ScanResolved(const Projector::Reader& reader,
                                             std::vector<v1::HookItem>& out) {
   std::unique_ptr<rocksdb::Iterator> it(
       reader.db()->NewIterator(rocksdb::ReadOptions(), reader.family(kView)));
-  for (uint32_t p = 0; p < options_.cursor.size() && !Full(out); p++) {
+  for (PartitionId p : options_.cursor.partitions()) {
+    if (Full(out)) break;
     const size_t budget = limits::kHookPollItemsMax - out.size();
     // Merge the kinds of this partition by offset: each kind contributes its first `budget`
     // entries from the cursor, so the `budget` smallest offsets overall are among them.
     std::vector<std::pair<uint64_t, std::string>> entries;
     for (v1::ActionKind kind : options_.kinds) {
       std::string partition_prefix = HookKindPrefix('t', kind);
-      PutBigEndian32(partition_prefix, p);
+      PutBigEndian32(partition_prefix, p.value());
       std::string from = partition_prefix;
-      PutBigEndian64(from, options_.cursor[p]);
+      PutBigEndian64(from, options_.cursor[p].value());
       size_t taken = 0;
       for (it->Seek(from); it->Valid() && it->key().starts_with(partition_prefix) && taken < budget;
            it->Next(), taken++) {
@@ -278,7 +280,7 @@ absl::Status HookSubscription::ScanResolved(const Projector::Reader& reader,
     std::sort(entries.begin(), entries.end());
     if (entries.size() > budget) entries.resize(budget);
     for (const auto& [offset, ref] : entries) {
-      options_.cursor[p] = offset + 1;
+      options_.cursor[p] = Offset(offset + 1);
       ASSIGN_OR_RETURN(auto record, LoadRecord(reader, absl::StrCat("a/", ref)));
       // Open items and notices are sent (and redelivered) by the open scans.
       if (!record || !Resolved(*record)) continue;

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "ledger/rocks_util.h"
+#include "ledger/types.h"
 
 namespace perfledger::projections {
 
@@ -34,10 +35,12 @@ inline int64_t GetDescendingInt64(std::string_view in) {
   return static_cast<int64_t>(~GetBigEndian64(in) ^ (uint64_t{1} << 63));
 }
 
-inline std::string PositionSuffix(uint32_t partition, uint64_t offset) {
+// A position as a key suffix (partition, then offset, both big-endian): keys sort in log order
+// within a partition.
+inline std::string PositionSuffix(LogPosition at) {
   std::string out;
-  PutBigEndian32(out, partition);
-  PutBigEndian64(out, offset);
+  PutBigEndian32(out, at.partition.value());
+  PutBigEndian64(out, at.offset.value());
   return out;
 }
 

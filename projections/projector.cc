@@ -88,13 +88,13 @@ void Projector::Stop() {
 }
 
 absl::Status Projector::LoadCheckpoint() {
-  applied_.assign(log_->partitions(), 0);
+  applied_ = LogEnds(log_->partitions());
   rocksdb::ColumnFamilyHandle* meta = store_->family(kMetaFamily);
-  for (uint32_t p = 0; p < applied_.size(); p++) {
+  for (PartitionId p : applied_.partitions()) {
     std::string value;
     rocksdb::Status s = store_->db()->Get(rocksdb::ReadOptions(), meta, CheckpointKey(options_.name, p), &value);
     if (s.ok()) {
-      applied_[p] = GetBigEndian64(value);
+      applied_[p] = Offset(GetBigEndian64(value));
     } else if (!s.IsNotFound()) {
       return FromRocks(s, "read projector checkpoint");
     }
@@ -225,18 +225,18 @@ uint64_t Projector::Lag() {
   return EventsBetween(Applied(), ends);
 }
 
-absl::Status Projector::WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline) {
+absl::Status Projector::WaitFor(const std::vector<LogPosition>& positions, absl::Time deadline) {
   std::unique_lock<std::mutex> lock(mu_);
-  for (const auto& pos : positions) {
-    if (pos.partition() >= applied_.size()) {
+  for (const LogPosition& pos : positions) {
+    if (!applied_.contains(pos.partition)) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("min_position.partition: %d is not a partition", pos.partition()));
+          absl::StrFormat("min_position.partition: %d is not a partition", pos.partition));
     }
   }
   auto done = [&] {
     if (!failed_.ok() || stop_) return true;
-    for (const auto& pos : positions) {
-      if (applied_[pos.partition()] <= pos.offset()) return false;
+    for (const LogPosition& pos : positions) {
+      if (applied_[pos.partition] <= pos.offset) return false;
     }
     return true;
   };
@@ -255,12 +255,10 @@ LogEnds Projector::WaitForChange(const LogEnds& seen, absl::Time deadline) {
 
 absl::Status Projector::WaitCaughtUp(absl::Time deadline) {
   const LogEnds ends = log_->Ends();
-  std::vector<v1::Position> positions;
-  for (uint32_t p = 0; p < ends.size(); p++) {
-    if (ends[p] == 0) continue;
-    v1::Position& pos = positions.emplace_back();
-    pos.set_partition(p);
-    pos.set_offset(ends[p] - 1);
+  std::vector<LogPosition> positions;
+  for (PartitionId p : ends.partitions()) {
+    if (ends[p] == Offset(0)) continue;
+    positions.push_back({p, ends[p] - 1});
   }
   return WaitFor(positions, deadline);
 }
@@ -277,7 +275,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
     views_->ClearCaches();
     // The meta family is shared with other projectors: delete only this one's checkpoint.
     rocksdb::WriteBatch batch;
-    for (uint32_t p = 0; p < log_->partitions(); p++) {
+    for (PartitionId p : AllPartitions(log_->partitions())) {
       batch.Delete(store_->family(kMetaFamily), CheckpointKey(options_.name, p))
           .PermitUncheckedError();
     }
@@ -285,7 +283,7 @@ absl::Status Projector::Rebuild(absl::Time deadline) {
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    applied_.assign(log_->partitions(), 0);
+    applied_ = LogEnds(log_->partitions());
     failed_ = absl::OkStatus();
     stop_ = false;
   }

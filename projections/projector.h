@@ -114,7 +114,7 @@ class Projector {
 
   // Waits until every position in `positions` is applied (offset < applied end), the
   // deadline passes (DEADLINE_EXCEEDED) or the projector failed (its error).
-  absl::Status WaitFor(const std::vector<v1::Position>& positions, absl::Time deadline);
+  absl::Status WaitFor(const std::vector<LogPosition>& positions, absl::Time deadline);
 
   // Waits until the applied positions differ from `seen`, the deadline passes or the projector
   // stops; returns the applied positions then (followers poll with it).

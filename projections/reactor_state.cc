@@ -109,11 +109,12 @@ absl::Status FoldPipOpened(const v1::PipOpened& p, ViewTxn& txn) {
   ASSIGN_OR_RETURN(auto person, Load<internal::PersonRecord>(txn, Key({"emp", p.employee_id()})));
   if (person) rec.set_org_unit_id(person->org_unit_id());
   txn.Put(Key({"pip", p.pip_id()}), rec.SerializeAsString());
-  return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), p.employee_id(), p.deadline_at());
+  return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), EmployeeId(p.employee_id()),
+                     p.deadline_at());
 }
 
 absl::Status FoldPipExtended(const v1::PipExtended& p, ViewTxn& txn) {
-  return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), p.employee_id(),
+  return AddDeadline(txn, absl::StrCat("pip/", p.pip_id()), EmployeeId(p.employee_id()),
                      p.new_deadline_at());
 }
 
@@ -121,8 +122,8 @@ absl::Status FoldPipExtended(const v1::PipExtended& p, ViewTxn& txn) {
 
 absl::Status FoldSubjectErased(const v1::SubjectErased& x, ViewTxn& txn) {
   if (!x.has_retained_until()) return absl::OkStatus();
-  return AddDeadline(txn, RetentionDeadline(x.employee_id()), x.employee_id(),
-                     x.retained_until());
+  const EmployeeId employee(x.employee_id());
+  return AddDeadline(txn, RetentionDeadline(employee), employee, x.retained_until());
 }
 
 }  // namespace
@@ -165,7 +166,8 @@ absl::Status ReactorView::Apply(const v1::Envelope& e, const v1::Event& event, V
     case v1::Event::kSubjectErased:
       return FoldSubjectErased(event.subject_erased(), txn);
     case v1::Event::kRetentionEnded:
-      return RemoveDeadline(txn, RetentionDeadline(event.retention_ended().employee_id()));
+      return RemoveDeadline(
+          txn, RetentionDeadline(EmployeeId(event.retention_ended().employee_id())));
     case v1::Event::kDisputeRaised: {
       const auto& x = event.dispute_raised();
       txn.Put(Key({"dsp", x.employee_id(), x.cycle_id()}), x.dispute_id());
@@ -228,7 +230,7 @@ absl::Status ReactorView::OnScoreAmended(const v1::Envelope& e, const v1::ScoreA
   r->set_mean_milli(MeanScore(s.scores()));
   r->set_event_id(e.event_id());
   txn.Put(key, r->SerializeAsString());
-  return OnScoreChange(e, s.employee_id(), s.cycle_id(), txn);
+  return OnScoreChange(e, EmployeeId(s.employee_id()), CycleId(s.cycle_id()), txn);
 }
 
 absl::Status ReactorView::OnCalibrationAdjusted(const v1::Envelope& e,
@@ -237,11 +239,13 @@ absl::Status ReactorView::OnCalibrationAdjusted(const v1::Envelope& e,
   r.set_mean_milli(c.calibrated_score_milli());
   r.set_event_id(e.event_id());
   txn.Put(Key({"cal", c.cycle_id(), c.employee_id()}), r.SerializeAsString());
-  return OnScoreChange(e, c.employee_id(), c.cycle_id(), txn);
+  return OnScoreChange(e, EmployeeId(c.employee_id()), CycleId(c.cycle_id()), txn);
 }
 
-absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const std::string& employee,
-                                        const std::string& cycle, ViewTxn& txn) {
+absl::Status ReactorView::OnScoreChange(const v1::Envelope& e, const EmployeeId& employee_id,
+                                        const CycleId& cycle_id, ViewTxn& txn) {
+  const std::string& employee = employee_id.value();
+  const std::string& cycle = cycle_id.value();
   // Only a grade the policy computed from scores can be recomputed; a score changed after such
   // a grade yields a superseding grade (and, through it, cancelled and re-issued actions).
   ASSIGN_OR_RETURN(auto current, Load<internal::GradeRecord>(txn, Key({"g", employee, cycle})));
@@ -529,12 +533,13 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
   const policy::Disputes disputes = policy::DisputeSettings(pol.get());
   const google::protobuf::Timestamp window_ends =
       policy::DisputeWindowEnd(e.occurred_at(), disputes.window_business_days);
-  RETURN_IF_ERROR(AddDeadline(txn, policy::DisputeWindowSubject(g.employee_id(), g.cycle_id()),
-                              g.employee_id(), window_ends));
+  const EmployeeId employee(g.employee_id());
+  RETURN_IF_ERROR(AddDeadline(txn, policy::DisputeWindowSubject(employee, CycleId(g.cycle_id())),
+                              employee, window_ends));
   const std::string hold_key = Key({"hold", g.employee_id(), g.cycle_id()});
   txn.Delete(hold_key);
   if (!pol) return absl::OkStatus();
-  ASSIGN_OR_RETURN(policy::History history, HistoryOf(g.employee_id(), txn));
+  ASSIGN_OR_RETURN(policy::History history, HistoryOf(employee, txn));
   // The salary in force is sealed with the grade: opened here, in memory only.
   v1::Event opened;
   *opened.mutable_grade_finalized() = g;
@@ -566,7 +571,7 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
     *fu.mutable_grade() = g;
     fu.set_policy_version(g.policy_version());
     txn.Put(Key({"fu", plan->action_id}), fu.SerializeAsString());
-    RETURN_IF_ERROR(AddDeadline(txn, plan->deadline_subject, g.employee_id(), plan->deadline_at));
+    RETURN_IF_ERROR(AddDeadline(txn, plan->deadline_subject, employee, plan->deadline_at));
     decided.add_action_ids(plan->action_id);
   }
   txn.Put(Key({"act", e.event_id()}), decided.SerializeAsString());
@@ -578,7 +583,8 @@ absl::Status ReactorView::OnGrade(const v1::Envelope& e, const v1::GradeFinalize
   return absl::OkStatus();
 }
 
-absl::StatusOr<policy::History> ReactorView::HistoryOf(const std::string& employee, ViewTxn& txn) {
+absl::StatusOr<policy::History> ReactorView::HistoryOf(const EmployeeId& employee,
+                                                       ViewTxn& txn) {
   // Cycles ordered by period start; a cycle without a grade breaks a streak.
   std::vector<std::pair<int64_t, std::string>> cycles;
   ASSIGN_OR_RETURN(auto rows, txn.Scan("cyc/"));
@@ -590,8 +596,9 @@ absl::StatusOr<policy::History> ReactorView::HistoryOf(const std::string& employ
   std::sort(cycles.begin(), cycles.end());
   policy::History history;
   for (const auto& [start, cycle] : cycles) {
-    ASSIGN_OR_RETURN(auto g, Load<internal::GradeRecord>(txn, Key({"g", employee, cycle})));
-    history.push_back({cycle, g ? g->grade().grade() : std::string()});
+    ASSIGN_OR_RETURN(auto g,
+                     Load<internal::GradeRecord>(txn, Key({"g", employee.value(), cycle})));
+    history.push_back({CycleId(cycle), g ? g->grade().grade() : std::string()});
   }
   return history;
 }
@@ -630,7 +637,7 @@ absl::Status ReactorView::OnDisputeResolved(const v1::Envelope& e, const v1::Dis
   // The grade in force is settled: what it holds is issued (a corrected grade, recorded before
   // the resolution, has replaced what the disputed one held).
   txn.Delete(Key({"dsp", x.employee_id(), x.cycle_id()}));
-  return ReleaseHeld(e, x.employee_id(), x.cycle_id(), txn, nullptr);
+  return ReleaseHeld(e, EmployeeId(x.employee_id()), CycleId(x.cycle_id()), txn, nullptr);
 }
 
 absl::Status ReactorView::OnDeadlineReached(const v1::Envelope& e, const v1::DeadlineReached& d,
@@ -655,10 +662,10 @@ absl::Status ReactorView::OnDisputeWindowClosed(const v1::Envelope& e,
   const std::string rest = d.subject().substr(sizeof(policy::kDisputeWindowPrefix) - 1);
   const size_t slash = rest.find('/');
   if (slash == std::string::npos) return absl::OkStatus();
-  const std::string employee = rest.substr(0, slash);
-  const std::string cycle = rest.substr(slash + 1);
+  const EmployeeId employee(rest.substr(0, slash));
+  const CycleId cycle(rest.substr(slash + 1));
   // With a dispute open, its resolution settles the grade.
-  ASSIGN_OR_RETURN(auto open, txn.Get(Key({"dsp", employee, cycle})));
+  ASSIGN_OR_RETURN(auto open, txn.Get(Key({"dsp", employee.value(), cycle.value()})));
   if (open) return absl::OkStatus();
   return ReleaseHeld(e, employee, cycle, txn, &d.deadline_at());
 }
@@ -671,13 +678,13 @@ absl::Status ReactorView::OnFollowupDue(const v1::Envelope& e, const v1::Deadlin
   if (!fu) return absl::OkStatus();
   ASSIGN_OR_RETURN(auto pol, policies_.At(txn, fu->policy_version()));
   if (!pol) return absl::OkStatus();
-  ASSIGN_OR_RETURN(policy::History all, HistoryOf(fu->grade().employee_id(), txn));
+  ASSIGN_OR_RETURN(policy::History all, HistoryOf(EmployeeId(fu->grade().employee_id()), txn));
   // Grades of cycles after the graded one.
   policy::History since;
   bool after = false;
   for (const auto& h : all) {
     if (after && !h.grade.empty()) since.push_back(h);
-    if (h.cycle_id == fu->grade().cycle_id()) after = true;
+    if (h.cycle_id == CycleId(fu->grade().cycle_id())) after = true;
   }
   auto action = policy::FollowupOutcome(*pol, fu->policy_version(), fu->grade_event_id(),
                                         fu->grade(), e.event_id(), since, e.occurred_at());
@@ -685,10 +692,10 @@ absl::Status ReactorView::OnFollowupDue(const v1::Envelope& e, const v1::Deadlin
   return absl::OkStatus();
 }
 
-absl::Status ReactorView::ReleaseHeld(const v1::Envelope& e, const std::string& employee,
-                                      const std::string& cycle, ViewTxn& txn,
+absl::Status ReactorView::ReleaseHeld(const v1::Envelope& e, const EmployeeId& employee,
+                                      const CycleId& cycle, ViewTxn& txn,
                                       const google::protobuf::Timestamp* window_closed_at) {
-  const std::string key = Key({"hold", employee, cycle});
+  const std::string key = Key({"hold", employee.value(), cycle.value()});
   ASSIGN_OR_RETURN(auto held, Load<internal::HeldActions>(txn, key));
   if (!held) return absl::OkStatus();
   if (window_closed_at != nullptr &&

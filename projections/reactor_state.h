@@ -82,8 +82,8 @@ class ReactorView final : public View {
   absl::Status OnScoreAmended(const v1::Envelope& e, const v1::ScoreAmended& s, ViewTxn& txn);
   absl::Status OnCalibrationAdjusted(const v1::Envelope& e, const v1::CalibrationAdjusted& c,
                                      ViewTxn& txn);
-  absl::Status OnScoreChange(const v1::Envelope& e, const std::string& employee,
-                             const std::string& cycle, ViewTxn& txn);
+  absl::Status OnScoreChange(const v1::Envelope& e, const EmployeeId& employee_id,
+                             const CycleId& cycle_id, ViewTxn& txn);
   // Metrics: the cycle aggregate, the roll-ups to org units, and the alert rules over both.
   absl::Status OnMetric(const v1::Envelope& e, const v1::MetricObserved& m, ViewTxn& txn);
   absl::Status EmployeeAlert(const v1::Envelope& e, const v1::MetricObserved& m,
@@ -101,7 +101,7 @@ class ReactorView final : public View {
   // Grades: the actions a grade triggers (or holds while it is disputable), and those a
   // superseding grade cancels.
   absl::Status OnGrade(const v1::Envelope& e, const v1::GradeFinalized& g, ViewTxn& txn);
-  absl::StatusOr<policy::History> HistoryOf(const std::string& employee, ViewTxn& txn);
+  absl::StatusOr<policy::History> HistoryOf(const EmployeeId& employee, ViewTxn& txn);
   // Actions: in collect mode, what the log recorded.
   absl::Status OnActionRecorded(const v1::Envelope& e, const v1::Event& event);
   // Plans: a closed plan's outcome action.
@@ -118,8 +118,8 @@ class ReactorView final : public View {
   // Issues the actions held for the grade in force of `employee` in `cycle` (if any), caused by
   // `e` (the DisputeResolved or the window's DeadlineReached) and effective at its business
   // time. With `window_closed_at`, only those of a grade whose window ends by then.
-  absl::Status ReleaseHeld(const v1::Envelope& e, const std::string& employee,
-                           const std::string& cycle, ViewTxn& txn,
+  absl::Status ReleaseHeld(const v1::Envelope& e, const EmployeeId& employee,
+                           const CycleId& cycle, ViewTxn& txn,
                            const google::protobuf::Timestamp* window_closed_at);
 
   void Decide(internal::Reaction reaction);

@@ -28,9 +28,9 @@ void AppendSorted(const ViewRows& rows, rocksdb::ColumnFamilyHandle* cf, rocksdb
 
 }  // namespace
 
-std::string CheckpointKey(const std::string& projector, uint32_t partition) {
+std::string CheckpointKey(const std::string& projector, PartitionId partition) {
   std::string key = absl::StrCat("cp/", projector, "/");
-  PutBigEndian32(key, partition);
+  PutBigEndian32(key, partition.value());
   return key;
 }
 
@@ -129,10 +129,10 @@ absl::Status ViewSet::Write(const std::vector<PendingRows>& rows,
                          }});
       }
       parts.push_back({meta, [&](const StateStore::RowSink& put) {
-                         for (uint32_t p = 0; p < applied.size(); p++) {
+                         for (PartitionId p : applied.partitions()) {
                            if (applied[p] == started[p]) continue;
                            std::string value;
-                           PutBigEndian64(value, applied[p]);
+                           PutBigEndian64(value, applied[p].value());
                            RETURN_IF_ERROR(put(CheckpointKey(projector_, p), &value));
                          }
                          return absl::OkStatus();
@@ -155,13 +155,13 @@ absl::Status ViewSet::Write(const std::vector<PendingRows>& rows,
       for (size_t i = 0; i < views_.size(); i++) {
         for (const ViewRows& r : rows[i]) AppendSorted(r, families[i], batch);
       }
-      for (uint32_t p = 0; p < applied.size(); p++) {
+      for (PartitionId p : applied.partitions()) {
         // Only the partitions this batch moved: the others' stored checkpoints are still
         // right, and a batch of a few single commands would otherwise write more checkpoint
         // rows than view rows.
         if (applied[p] == started[p]) continue;
         std::string value;
-        PutBigEndian64(value, applied[p]);
+        PutBigEndian64(value, applied[p].value());
         batch.Put(meta, CheckpointKey(projector_, p), value).PermitUncheckedError();
       }
       // Not synced and without WAL (ledger/state_store.h): views are derived. A crash loses

@@ -33,7 +33,7 @@ enum class CommitMode {
 };
 
 // The key of projector `projector`'s checkpoint for `partition` in the meta family.
-std::string CheckpointKey(const std::string& projector, uint32_t partition);
+std::string CheckpointKey(const std::string& projector, PartitionId partition);
 
 class ViewSet {
  public:

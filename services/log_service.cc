@@ -42,8 +42,8 @@ class LogService final : public v1::Log::Service {
       uint64_t from = request->from_offset();
       while (sent < limit && scanned < limits::kReadScanEventsMax) {
         if (context->IsCancelled()) return grpc::Status::CANCELLED;
-        auto batch = log.Read(p, from, request->stream().empty() ? limit - sent
-                                                                 : limits::kReadLimitMax);
+        auto batch = log.Read(PartitionId(p), Offset(from),
+                              request->stream().empty() ? limit - sent : limits::kReadLimitMax);
         if (!batch.ok()) return ToGrpc(batch.status());
         if (batch->empty()) break;
         for (const StoredEvent& e : *batch) {
@@ -72,13 +72,14 @@ class LogService final : public v1::Log::Service {
     auto viewer = ViewerFor(context, Operation::kReadLog);
     if (!viewer.ok()) return ToGrpc(viewer.status());
     EventLog& log = *deps_->log;
-    LogEnds cursor = request->from_latest() ? log.Ends() : LogEnds(log.partitions(), 0);
-    for (const auto& pos : request->from()) {
-      if (pos.partition() >= log.partitions()) {
+    LogEnds cursor = request->from_latest() ? log.Ends() : LogEnds(log.partitions());
+    for (const v1::Position& from : request->from()) {
+      const LogPosition pos = PositionOf(from);
+      if (!cursor.contains(pos.partition)) {
         return ToGrpc(absl::InvalidArgumentError(
-            absl::StrFormat("from.partition: %d is not a partition", pos.partition())));
+            absl::StrFormat("from.partition: %d is not a partition", pos.partition)));
       }
-      cursor[pos.partition()] = pos.offset();
+      cursor[pos.partition] = pos.offset;
     }
     const std::vector<std::string> types(request->types().begin(), request->types().end());
     v1::RecordedEvent out;
@@ -86,11 +87,11 @@ class LogService final : public v1::Log::Service {
       // Ends before the pass: an append during the pass then wakes the wait at once.
       const LogEnds before = log.Ends();
       bool any = false;
-      for (uint32_t p = 0; p < log.partitions(); p++) {
+      for (PartitionId p : cursor.partitions()) {
         auto batch = log.Read(p, cursor[p], limits::kFollowBatchEvents);
         if (!batch.ok()) return ToGrpc(batch.status());
         for (const StoredEvent& e : *batch) {
-          cursor[p] = e.position().offset() + 1;
+          cursor[p] = Offset(e.position().offset()) + 1;
           if (!types.empty() && std::find(types.begin(), types.end(), e.type()) == types.end()) {
             continue;
           }
@@ -123,13 +124,13 @@ class LogService final : public v1::Log::Service {
     const LogEnds ends = log.Ends();
     const std::vector<std::string> tips = log.ChainTips();
     uint64_t total = 0;
-    for (uint32_t p = 0; p < ends.size(); p++) {
+    for (PartitionId p : ends.partitions()) {
       auto* ps = response->add_partitions();
-      ps->set_partition(p);
-      ps->set_end_offset(ends[p]);
-      ps->set_events(ends[p]);
-      ps->set_last_hash(ToHex(tips[p]));
-      total += ends[p];
+      ps->set_partition(p.value());
+      ps->set_end_offset(ends[p].value());
+      ps->set_events(ends[p].value());
+      ps->set_last_hash(ToHex(tips[p.value()]));
+      total += ends[p].value();
     }
     response->set_total_events(total);
     *response->mutable_started_at() = ToTimestamp(deps_->started_at);

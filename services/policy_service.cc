@@ -113,8 +113,8 @@ class PoliciesService final : public v1::Policies::Service {
   // Read-your-writes for policy reads: the policies live in the reactor's state.
   absl::Status WaitForPolicies(grpc::ServerContext* c, const v1::Consistency& consistency) {
     if (consistency.min_position().empty()) return absl::OkStatus();
-    std::vector<v1::Position> positions(consistency.min_position().begin(),
-                                        consistency.min_position().end());
+    std::vector<LogPosition> positions;
+    for (const v1::Position& pos : consistency.min_position()) positions.push_back(PositionOf(pos));
     return deps_->reactor->projector().WaitFor(positions, ConsistencyDeadline(c));
   }
 

@@ -94,9 +94,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerConfig& config
   std::filesystem::create_directories(config.data_dir);
   ASSIGN_OR_RETURN(server->keys_, KeyStore::Open(key_options));
   KeyStore* keys = server->keys_.get();
-  server->write_model_->SetErasureHook([keys](const std::string& employee_id, v1::SealKey key) {
-    return keys->Destroy(employee_id, key == v1::SEAL_KEY_RETAINED ? KeyPurpose::kRetained
-                                                                    : KeyPurpose::kPersonal);
+  server->write_model_->SetErasureHook([keys](const EmployeeId& employee, v1::SealKey key) {
+    return keys->Destroy(employee.value(), key == v1::SEAL_KEY_RETAINED ? KeyPurpose::kRetained
+                                                                         : KeyPurpose::kPersonal);
   });
   // A crash may leave the write model behind the log; fold the difference before serving.
   RETURN_IF_ERROR(server->write_model_->CatchUp(*server->log_));

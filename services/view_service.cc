@@ -184,10 +184,10 @@ class ViewsService final : public v1::Views::Service {
     if (grpc::Status s = Check(c, Operation::kReadStatus); !s.ok()) return s;
     projections::Projector& p = *deps_->projector;
     const LogEnds applied = p.Applied();
-    for (uint32_t i = 0; i < applied.size(); i++) {
+    for (PartitionId p : applied.partitions()) {
       auto* pos = out->add_applied();
-      pos->set_partition(i);
-      pos->set_offset(applied[i]);
+      pos->set_partition(p.value());
+      pos->set_offset(applied[p].value());
     }
     out->set_lag_events(p.Lag());
     out->set_events_applied(p.events_applied());
@@ -323,7 +323,7 @@ class ViewsService final : public v1::Views::Service {
         }
       }
       ASSIGN_OR_RETURN(std::vector<v1::ErasureAcknowledgement> acks,
-                       projections::QueryErasureAcknowledgements(r, q->employee_id()));
+                       projections::QueryErasureAcknowledgements(r, EmployeeId(q->employee_id())));
       for (auto& a : acks) *answer.add_acknowledgements() = std::move(a);
       for (KeyPurpose purpose : {KeyPurpose::kPersonal, KeyPurpose::kRetained}) {
         auto* key = answer.add_keys();
@@ -421,8 +421,10 @@ class ViewsService final : public v1::Views::Service {
     if (!consistency.min_position().empty()) {
       const absl::Time deadline =
           std::min(absl::FromChrono(c->deadline()), absl::Now() + kConsistencyWaitMax);
-      std::vector<v1::Position> positions(consistency.min_position().begin(),
-                                          consistency.min_position().end());
+      std::vector<LogPosition> positions;
+      for (const v1::Position& pos : consistency.min_position()) {
+        positions.push_back(PositionOf(pos));
+      }
       if (absl::Status s = p.WaitFor(positions, deadline); !s.ok()) return ToGrpc(s);
     }
     Viewer viewer(*deps_->access, *principal);

@@ -29,7 +29,7 @@ class CheckInsView final : public View {
     // the query opens them for callers who may read them.
     if (e.has_sealed()) *entry.mutable_sealed() = e.sealed();
     txn.PutOwned(Key({"c", c.employee_id(), c.manager_id()}) + "/" +
-                PositionSuffix(e.position().partition(), e.position().offset()),
+                PositionSuffix(PositionOf(e.position())),
             entry.SerializeAsString());
     // Business time may arrive out of order: keep the latest, not the last recorded.
     for (const std::string& last_key :

@@ -19,7 +19,7 @@ class EventIndexView final : public View {
  public:
   std::string_view name() const override { return kEventIndexView; }
   absl::Status Apply(const v1::Envelope& e, const v1::Event& event, ViewTxn& txn) override {
-    const std::string where = PositionSuffix(e.position().partition(), e.position().offset());
+    const std::string where = PositionSuffix(PositionOf(e.position()));
     if (!e.event_id().empty()) txn.PutOwned(Key({"e", e.event_id()}), where);
     if (event.has_action_triggered()) {
       const v1::ActionTriggered& a = event.action_triggered();

@@ -46,14 +46,14 @@ bool HookOpen(const internal::HookRecord& r) {
   return !r.acknowledged() && !r.rejected() && !r.cancelled();
 }
 
-std::string ErasureRecordKey(const std::string& employee) { return Key({"ae", employee}); }
-
-std::string ErasureIndexKey(uint32_t partition, uint64_t offset) {
-  return "e/" + PositionSuffix(partition, offset);
+std::string ErasureRecordKey(const EmployeeId& employee) {
+  return Key({"ae", employee.value()});
 }
 
-std::string ErasureAckKey(const std::string& employee, const std::string& consumer) {
-  return Key({"ea", employee, consumer});
+std::string ErasureIndexKey(LogPosition at) { return "e/" + PositionSuffix(at); }
+
+std::string ErasureAckKey(const EmployeeId& employee, const std::string& consumer) {
+  return Key({"ea", employee.value(), consumer});
 }
 
 bool HookNoticeOpen(const internal::HookRecord& r) {
@@ -66,8 +66,8 @@ std::string RecordKey(const std::string& employee, const std::string& action) {
   return Key({"a", employee, action});
 }
 
-std::string IndexKey(char index, v1::ActionKind kind, uint32_t partition, uint64_t offset) {
-  return HookKindPrefix(index, kind) + PositionSuffix(partition, offset);
+std::string IndexKey(char index, v1::ActionKind kind, LogPosition at) {
+  return HookKindPrefix(index, kind) + PositionSuffix(at);
 }
 
 class HooksView final : public View {
@@ -120,13 +120,13 @@ class HooksView final : public View {
         item.set_triggered_event_id(e.event_id());
         if (e.has_occurred_at()) *item.mutable_triggered_at() = e.occurred_at();
         *item.mutable_position() = e.position();
-        txn.Put(ErasureRecordKey(employee), r.SerializeAsString());
-        txn.Put(ErasureIndexKey(e.position().partition(), e.position().offset()), employee);
+        txn.Put(ErasureRecordKey(EmployeeId(employee)), r.SerializeAsString());
+        txn.Put(ErasureIndexKey(PositionOf(e.position())), employee);
         return absl::OkStatus();
       }
       case v1::Event::kErasureNoticeAcknowledged: {
         const auto& a = event.erasure_notice_acknowledged();
-        const std::string key = ErasureAckKey(a.employee_id(), a.consumer());
+        const std::string key = ErasureAckKey(EmployeeId(a.employee_id()), a.consumer());
         ASSIGN_OR_RETURN(auto existing, txn.Get(key));
         if (existing) return absl::OkStatus();  // the first answer stands
         v1::ErasureAcknowledgement ack;
@@ -177,8 +177,8 @@ class HooksView final : public View {
     *item.mutable_position() = e.position();
     txn.Put(key, r.SerializeAsString());
     const std::string ref = absl::StrCat(a.employee_id(), "/", a.action_id());
-    txn.Put(IndexKey('t', a.kind(), e.position().partition(), e.position().offset()), ref);
-    txn.Put(IndexKey('o', a.kind(), e.position().partition(), e.position().offset()), ref);
+    txn.Put(IndexKey('t', a.kind(), PositionOf(e.position())), ref);
+    txn.Put(IndexKey('o', a.kind(), PositionOf(e.position())), ref);
     return absl::OkStatus();
   }
 
@@ -199,9 +199,10 @@ class HooksView final : public View {
     const v1::ActionKind kind = r.item().kind();
     const std::string ref = absl::StrCat(employee, "/", action_id);
     if (was_open && !HookOpen(r)) {
-      txn.Delete(IndexKey('o', kind, r.item().position().partition(), r.item().position().offset()));
+      txn.Delete(IndexKey('o', kind, PositionOf(r.item().position())));
     }
-    const std::string notice_key = IndexKey('n', kind, r.cancel_partition(), r.cancel_offset());
+    const std::string notice_key = IndexKey(
+        'n', kind, LogPosition{PartitionId(r.cancel_partition()), Offset(r.cancel_offset())});
     if (!notice_was_open && HookNoticeOpen(r)) txn.Put(notice_key, ref);
     if (notice_was_open && !HookNoticeOpen(r)) txn.Delete(notice_key);
     txn.Put(key, r.SerializeAsString());

@@ -135,7 +135,7 @@ class PipView final : public View {
 
  private:
   static std::string PosOf(const v1::Envelope& e) {
-    return PositionSuffix(e.position().partition(), e.position().offset());
+    return PositionSuffix(PositionOf(e.position()));
   }
 
   static absl::Status Triggered(const v1::Envelope& e, const v1::ActionTriggered& a,

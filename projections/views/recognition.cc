@@ -120,7 +120,7 @@ class RecognitionView final : public View {
       const v1::Envelope& e) {
     std::string suffix;
     PutDescendingInt64(suffix, absl::ToUnixMicros(ToTime(e.occurred_at())));
-    suffix += PositionSuffix(e.position().partition(), e.position().offset());
+    suffix += PositionSuffix(PositionOf(e.position()));
     std::set<std::string> chain;
     for (const std::string& unit : units) {
       std::string walk = unit;

@@ -16,7 +16,7 @@ class TimelineView final : public View {
     const std::string employee = EmployeeOf(e, event);
     if (employee.empty()) return absl::OkStatus();
     std::string key = employee + "/";
-    key += PositionSuffix(e.position().partition(), e.position().offset());
+    key += PositionSuffix(PositionOf(e.position()));
     txn.PutOwned(std::move(key), txn.stored_bytes().empty() ? e.SerializeAsString()
                                                             : std::string(txn.stored_bytes()));
     return absl::OkStatus();

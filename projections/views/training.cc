@@ -52,7 +52,7 @@ Counts CountsOf(const v1::TrainingRecord& r) {
 
 std::string RecordKey(const std::string& employee, const std::string& course,
                       const v1::Position& at) {
-  return Key({"t", employee, course}) + "/" + PositionSuffix(at.partition(), at.offset());
+  return Key({"t", employee, course}) + "/" + PositionSuffix(PositionOf(at));
 }
 
 class TrainingView final : public View {

@@ -35,9 +35,9 @@ bool HookOpen(const internal::HookRecord& r);
 bool HookNoticeOpen(const internal::HookRecord& r);
 // The hooks view's erasure notices (views/hooks.cc): the notice of an employee, the index of
 // notices in log order ("e/" + position), and a consumer's acknowledgement.
-std::string ErasureRecordKey(const std::string& employee);
-std::string ErasureIndexKey(uint32_t partition, uint64_t offset);
-std::string ErasureAckKey(const std::string& employee, const std::string& consumer);
+std::string ErasureRecordKey(const EmployeeId& employee);
+std::string ErasureIndexKey(LogPosition at);
+std::string ErasureAckKey(const EmployeeId& employee, const std::string& consumer);
 inline constexpr char kEventIndexView[] = "event_index";
 std::unique_ptr<View> MakeEventIndexView();
 

@@ -145,7 +145,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
   uint64_t total = 0;
-  for (uint64_t end : log->Ends()) total += end;
+  const LogEnds ends = log->Ends();
+  for (PartitionId p : ends.partitions()) total += ends[p].value();
   std::printf("log: %llu events, %u data partitions, built in %.1f s\n",
               static_cast<unsigned long long>(total), f.partitions,
               absl::ToDoubleSeconds(absl::Now() - build_start));

@@ -15,6 +15,7 @@
 #include "perfledger/v1/audit.grpc.pb.h"
 #include "tests/scenario/scenario_support.h"
 #include "tests/support/embedded_log_peer.h"
+#include "tests/support/log_values.h"
 
 namespace perfledger::scenario {
 namespace {
@@ -152,7 +153,7 @@ TEST_CASE("audit e2e: explain a raise, verify, forge a grade on disk, verify and
       options.dir = dir.Sub("data") + "/log";
       auto log = EmbeddedLog::Open(options);
       REQUIRE(log.ok());
-      auto stored = (*log)->Read(partition, offset, 1);
+      auto stored = (*log)->Read(PartitionId(partition), Offset(offset), 1);
       REQUIRE(stored.ok());
       REQUIRE(stored->size() == 1);
       v1::Envelope forged = stored->front();
@@ -161,7 +162,7 @@ TEST_CASE("audit e2e: explain a raise, verify, forge a grade on disk, verify and
       const std::string was = event.grade_finalized().grade();
       event.mutable_grade_finalized()->set_grade(was == "A" ? "D" : "A");
       forged.set_payload(event.SerializeAsString());
-      REQUIRE(EmbeddedLogTestPeer::Tamper(**log, {partition, offset}, forged).ok());
+      REQUIRE(EmbeddedLogTestPeer::Tamper(**log, PositionAt(partition, offset), forged).ok());
       (*log)->Close();
     }
     server = std::make_unique<Server>(dir);

@@ -15,6 +15,7 @@
 #include "projections/view.h"
 #include "tests/integration/helpers.h"
 #include "tests/support/embedded_log_peer.h"
+#include "tests/support/log_values.h"
 
 namespace perfledger::testing {
 namespace {
@@ -112,7 +113,7 @@ EmbeddedLog& Embedded(TestServer& server) {
 }
 
 v1::Envelope StoredAt(TestServer& server, uint32_t partition, uint64_t offset) {
-  auto events = server.server().log().Read(partition, offset, 1);
+  auto events = server.server().log().Read(PartitionId(partition), Offset(offset), 1);
   REQUIRE(events.ok());
   REQUIRE(events->size() == 1);
   return events->front();
@@ -178,32 +179,32 @@ TEST_CASE("audit verify: a corrupted stored event is caught at its partition and
   const v1::Envelope original = StoredEvent(server, RegistrationOf(server, fx::kEmployee));
   const uint32_t partition = original.position().partition();
   const uint64_t offset = original.position().offset();
+  const LogPosition at = PositionOf(original.position());
   AuditClient client{server};
   REQUIRE(MustOk(client.Verify()).ok());
 
   std::string reason;
   SECTION("the payload is edited") {
-    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, Forged(original))
-                .ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), at, Forged(original)).ok());
     reason = "payload does not match payload_sha256";
   }
   SECTION("the payload and its digest are edited") {
     v1::Envelope forged = Forged(original);
     forged.set_payload_sha256(Sha256(forged.payload()));
-    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), at, forged).ok());
     reason = "hash does not match the envelope";
   }
   SECTION("the business time is moved") {
     v1::Envelope forged = original;
     forged.mutable_occurred_at()->set_seconds(original.occurred_at().seconds() - 86400);
-    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), at, forged).ok());
     reason = "hash does not match the envelope";
   }
   SECTION("the event is replaced by a resealed forgery") {
     // The forger recomputes this event's hash: the next event's prev_hash gives it away.
     v1::Envelope forged = Forged(original);
     SealEnvelope(forged, original.prev_hash(), original.sequence());
-    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, offset}, forged).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), at, forged).ok());
     const v1::ChainVerdict v = MustOk(client.Verify());
     REQUIRE_FALSE(v.ok());
     CHECK(v.broken().partition() == partition);
@@ -232,7 +233,7 @@ class ForwardingLog final : public EventLog {
   void Append(AppendBatch events, AppendDone done) override {
     base_->Append(std::move(events), std::move(done));
   }
-  absl::StatusOr<std::vector<v1::Envelope>> Read(uint32_t p, uint64_t from, size_t max) override {
+  absl::StatusOr<std::vector<v1::Envelope>> Read(PartitionId p, Offset from, size_t max) override {
     return base_->Read(p, from, max);
   }
   LogEnds Ends() override { return base_->Ends(); }
@@ -256,9 +257,8 @@ TEST_CASE("audit verify: the parsed path (any log) and the stored-bytes path agr
   CHECK(healthy->ok());
   CHECK(healthy->events_checked() == server.LogEnd());
   const v1::Envelope original = StoredEvent(server, RegistrationOf(server, fx::kEmployee));
-  REQUIRE(EmbeddedLogTestPeer::Tamper(
-              Embedded(server), {original.position().partition(), original.position().offset()},
-              Forged(original))
+  REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), PositionOf(original.position()),
+                                      Forged(original))
               .ok());
   auto from_parsed = VerifyChain(parsed, ChainCheckOptions());
   auto from_stored = VerifyChain(server.server().log(), ChainCheckOptions());
@@ -272,14 +272,14 @@ TEST_CASE("audit verify: the parsed path (any log) and the stored-bytes path agr
 // Rewrites partition `partition` from `offset` on with a forged event and a recomputed chain,
 // as a forger with write access would: every link verifies again.
 void RewriteHistory(TestServer& server, uint32_t partition, uint64_t offset) {
-  const uint64_t end = server.server().log().Ends()[partition];
+  const uint64_t end = server.server().log().Ends()[PartitionId(partition)].value();
   std::string prev = StoredAt(server, partition, offset).prev_hash();
   for (uint64_t o = offset; o < end; o++) {
     v1::Envelope e = StoredAt(server, partition, o);
     if (o == offset) e = Forged(e);
     SealEnvelope(e, prev, e.sequence());
     prev = e.hash();
-    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), {partition, o}, e).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server), PositionAt(partition, o), e).ok());
   }
 }
 
@@ -324,7 +324,7 @@ TEST_CASE("audit digest: a saved digest is proven after appends, and disproven b
   }
   SECTION("a corrupted event before the digest point") {
     REQUIRE(EmbeddedLogTestPeer::Tamper(Embedded(server),
-                                        {partition, registration.position().offset()},
+                                        PositionAt(partition, registration.position().offset()),
                                         Forged(registration))
                 .ok());
     const v1::ChainVerdict v = MustOk(client.Prove(saved));
@@ -335,7 +335,8 @@ TEST_CASE("audit digest: a saved digest is proven after appends, and disproven b
   }
   SECTION("a digest of a longer log than this one") {
     v1::LogDigest longer = saved;
-    longer.mutable_entries(1)->set_next_offset(server.server().log().Ends()[1] + 3);
+    const Offset end = server.server().log().Ends()[PartitionId(1)];
+    longer.mutable_entries(1)->set_next_offset((end + 3).value());
     const v1::ChainVerdict v = MustOk(client.Prove(longer));
     REQUIRE_FALSE(v.ok());
     CHECK(v.broken().partition() == 1);
@@ -372,7 +373,8 @@ TEST_CASE("audit as-of: a past position and time answer what the live view showe
     const v1::ProjectionStatusResponse status = client.Projection();
     bool caught_up = true;
     for (int p = 0; p < status.applied_size(); p++) {
-      caught_up = caught_up && status.applied(p).offset() == server.server().log().Ends()[p];
+      caught_up = caught_up && status.applied(p).offset() ==
+                                   server.server().log().Ends()[PartitionId(p)].value();
     }
     if (caught_up) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -384,7 +386,8 @@ TEST_CASE("audit as-of: a past position and time answer what the live view showe
   REQUIRE(before.applied_size() == after.applied_size());
   for (int p = 0; p < before.applied_size(); p++) {
     REQUIRE(before.applied(p).offset() == after.applied(p).offset());
-    REQUIRE(before.applied(p).offset() == server.server().log().Ends()[p]);  // caught up
+    // Caught up.
+    REQUIRE(before.applied(p).offset() == server.server().log().Ends()[PartitionId(p)].value());
   }
   REQUIRE(then.entries_size() == 2);
   REQUIRE(then.entries(0).employee_id() == fx::kEmployee);
@@ -545,7 +548,7 @@ TEST_CASE("audit: bad input names the field and writes nothing", "[audit]") {
     for (uint32_t part = 1; part < server.server().log().partitions(); part++) {
       auto* e = bad.mutable_positions()->add_ends();
       e->set_partition(part);
-      e->set_offset(server.server().log().Ends()[part]);
+      e->set_offset(server.server().log().Ends()[PartitionId(part)].value());
     }
     RequireError(client.AsOf(bad), invalid, "positions.ends");
     bad = as_of;

@@ -127,18 +127,19 @@ std::vector<LogPosition> AppendOk(EventLog& log, std::vector<v1::Envelope> event
   return *r;
 }
 
-std::vector<StoredEvent> ReadPartition(EventLog& log, uint32_t partition, size_t chunk = 100) {
+std::vector<StoredEvent> ReadPartition(EventLog& log, PartitionId partition, size_t chunk = 100) {
   std::vector<StoredEvent> all;
-  const uint64_t end = log.Ends()[partition];
-  uint64_t from = 0;
+  const Offset end = log.Ends()[partition];
+  Offset from(0);
   while (from < end) {
     auto batch = log.Read(partition, from, chunk);
     INFO(batch.status().ToString());
     REQUIRE(batch.ok());
     if (batch->empty()) break;
     for (auto& e : *batch) {
-      REQUIRE(e.position().offset() >= from);
-      from = e.position().offset() + 1;
+      const Offset at(e.position().offset());
+      REQUIRE(at >= from);
+      from = at + 1;
       all.push_back(std::move(e));
     }
   }
@@ -149,7 +150,7 @@ std::vector<StoredEvent> ReadPartition(EventLog& log, uint32_t partition, size_t
 size_t CheckChains(EventLog& log) {
   size_t total = 0;
   const std::vector<std::string> tips = log.ChainTips();
-  for (uint32_t p = 0; p < log.partitions(); p++) {
+  for (PartitionId p : AllPartitions(log.partitions())) {
     std::string prev = GenesisHash();
     uint64_t sequence = 0;
     for (const StoredEvent& e : ReadPartition(log, p, 7)) {
@@ -160,7 +161,7 @@ size_t CheckChains(EventLog& log) {
       sequence++;
       total++;
     }
-    REQUIRE(tips[p] == prev);
+    REQUIRE(tips[p.value()] == prev);
   }
   return total;
 }
@@ -172,7 +173,7 @@ CONFORMANCE_CASE("append, read back with positions, follow with WaitForAppend") 
   EventLog& log = *f.log;
   REQUIRE(log.partitions() == 4);
   const LogEnds empty = log.Ends();
-  REQUIRE(empty == LogEnds(4, 0));
+  REQUIRE(empty == LogEnds(4));
 
   // A follower blocked on the empty log wakes when an append lands.
   std::atomic<bool> woke{false};
@@ -187,22 +188,23 @@ CONFORMANCE_CASE("append, read back with positions, follow with WaitForAppend") 
   AppendOk(log, {Event(0, "control")});
   const auto third = AppendOk(log, {Event(1, "c", "K")});
 
-  const auto events = ReadPartition(log, 1);
+  const PartitionId one(1);
+  const auto events = ReadPartition(log, one);
   REQUIRE(events.size() == 3);
   CHECK(events[0].event_id() == "a");
   CHECK(events[1].event_id() == "b");
   CHECK(events[2].event_id() == "c");
-  CHECK(events[0].position().offset() == first[0].offset);
-  CHECK(events[2].position().offset() == third[0].offset);
+  CHECK(Offset(events[0].position().offset()) == first[0].offset);
+  CHECK(Offset(events[2].position().offset()) == third[0].offset);
   CHECK(events[2].payload() == "payload of c");
-  CHECK(log.Ends()[1] == third[0].offset + 1);
+  CHECK(log.Ends()[one] == third[0].offset + 1);
   // Reading from just after an event continues with the next one.
-  auto rest = log.Read(1, events[1].position().offset() + 1, 10);
+  auto rest = log.Read(one, Offset(events[1].position().offset()) + 1, 10);
   REQUIRE(rest.ok());
   REQUIRE(rest->size() == 1);
   CHECK(rest->front().event_id() == "c");
   // Caught up: nothing past the end, and WaitForAppend returns at its deadline.
-  auto none = log.Read(1, log.Ends()[1], 10);
+  auto none = log.Read(one, log.Ends()[one], 10);
   REQUIRE(none.ok());
   CHECK(none->empty());
   const LogEnds now = log.Ends();
@@ -222,11 +224,12 @@ CONFORMANCE_CASE("a batch across partitions is atomic and a refused batch writes
   const auto positions = AppendOk(log, batch);
   REQUIRE(positions.size() == 8);
   const LogEnds after = log.Ends();
-  for (uint32_t p = 0; p < 4; p++) {
-    CHECK(positions[2 * p].partition == p);
-    CHECK(positions[2 * p].offset >= before[p]);
-    CHECK(positions[2 * p + 1].offset > positions[2 * p].offset);
-    CHECK(after[p] == positions[2 * p + 1].offset + 1);
+  for (PartitionId p : AllPartitions(4)) {
+    const size_t i = 2 * p.value();
+    CHECK(positions[i].partition == p);
+    CHECK(positions[i].offset >= before[p]);
+    CHECK(positions[i + 1].offset > positions[i].offset);
+    CHECK(after[p] == positions[i + 1].offset + 1);
     const auto events = ReadPartition(log, p);
     REQUIRE(events.size() >= 2);
     CHECK(events[events.size() - 2].event_id() == absl::StrCat("x", p, "a"));
@@ -270,7 +273,7 @@ CONFORMANCE_CASE("concurrent appenders: order per key, one chain per partition")
   for (auto& t : threads) t.join();
   REQUIRE(failures.load() == 0);
   std::map<std::string, int> next;  // key → next expected index
-  for (uint32_t p = 1; p < log.partitions(); p++) {
+  for (PartitionId p : DataPartitions(log.partitions())) {
     for (const StoredEvent& e : ReadPartition(log, p)) {
       const std::string& key = e.partition_key();
       CHECK(e.event_id() == absl::StrCat(key, "-", next[key]));

@@ -19,7 +19,9 @@ using v1::Training;
 
 constexpr uint32_t kPartitions = 4;
 
-uint32_t PartitionOf(const std::string& key) { return DataPartitionFor(key, kPartitions); }
+uint32_t PartitionOf(const std::string& key) {
+  return DataPartitionFor(key, kPartitions).value();
+}
 
 // Requires a one-event answer on `stream` at `version` and returns its event id.
 std::string RequireOneEvent(const v1::CommandResult& r, const std::string& stream,

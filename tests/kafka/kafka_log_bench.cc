@@ -116,7 +116,7 @@ void BenchKafkaLog(const std::string& brokers, int seconds) {
   const double secs = absl::ToDoubleSeconds(absl::Now() - t0);
   Latencies all;
   for (auto& l : lat) all.ms.insert(all.ms.end(), l.ms.begin(), l.ms.end());
-  auto first = log.Read(1, 0, 1);
+  auto first = log.Read(PartitionId(1), Offset(0), 1);
   const size_t value_bytes = first.ok() && !first->empty() ? [&] {
     v1::Envelope e = first->front();
     e.clear_position();

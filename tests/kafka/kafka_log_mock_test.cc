@@ -154,7 +154,7 @@ TEST_CASE("kafka mock: produce errors fail the append and poison the log until r
   auto again = AppendAndWait(**reopened, {Event(1, "again")});
   INFO(again.status().ToString());
   REQUIRE(again.ok());
-  auto events = (*reopened)->Read(1, 0, 10);
+  auto events = (*reopened)->Read(PartitionId(1), Offset(0), 10);
   REQUIRE(events.ok());
   REQUIRE(events->size() == 2);
   REQUIRE(events->back().event_id() == "again");
@@ -222,7 +222,7 @@ TEST_CASE("kafka mock: after a failed write the log recovers on its own and hold
   INFO(after.status().ToString());
   REQUIRE(after.ok());
   // The chain continues from the last committed event: nothing of the failed or held appends.
-  auto events = log->Read(1, 0, 10);
+  auto events = log->Read(PartitionId(1), Offset(0), 10);
   REQUIRE(events.ok());
   REQUIRE(events->size() == 2);
   REQUIRE(events->back().event_id() == "after");

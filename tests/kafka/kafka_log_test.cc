@@ -104,10 +104,10 @@ std::vector<LogPosition> AppendOk(EventLog& log, std::vector<v1::Envelope> event
 // Every event of `partition`, read in chunks of `chunk` (a sequential scan).
 std::vector<StoredEvent> ReadAll(EventLog& log, uint32_t partition, size_t chunk = 1000) {
   std::vector<StoredEvent> all;
-  const uint64_t end = log.Ends()[partition];
+  const uint64_t end = log.Ends()[PartitionId(partition)].value();
   uint64_t from = 0;
   while (from < end) {
-    auto batch = log.Read(partition, from, chunk);
+    auto batch = log.Read(PartitionId(partition), Offset(from), chunk);
     INFO(batch.status().ToString());
     REQUIRE(batch.ok());
     if (batch->empty()) break;
@@ -147,26 +147,25 @@ TEST_CASE("kafka: append and read round trip with positions", "[kafka]") {
   auto log = OpenOrFail(Options(UniquePrefix()));
   REQUIRE(log->backend() == "kafka");
   REQUIRE(log->partitions() == 4);
-  REQUIRE(log->Ends() == LogEnds(4, 0));
+  REQUIRE(log->Ends() == LogEnds(4));
   REQUIRE(log->ChainTips() == std::vector<std::string>(4, GenesisHash()));
 
   auto positions = AppendOk(*log, {Event(1, "a", "E1"), Event(2, "b", "E2"), Event(0, "c")});
   REQUIRE(positions.size() == 3);
-  REQUIRE(positions[0].partition == 1);
-  REQUIRE(positions[1].partition == 2);
-  REQUIRE(positions[2].partition == 0);
+  REQUIRE(positions[0].partition == PartitionId(1));
+  REQUIRE(positions[1].partition == PartitionId(2));
+  REQUIRE(positions[2].partition == kControlPartition);
   const LogEnds ends = log->Ends();
   for (const LogPosition& pos : positions) REQUIRE(ends[pos.partition] == pos.offset + 1);
-  REQUIRE(ends[3] == 0);
+  REQUIRE(ends[PartitionId(3)] == Offset(0));
 
   const char* ids[] = {"a", "b", "c"};
   for (size_t i = 0; i < positions.size(); i++) {
-    auto read = log->Read(positions[i].partition, 0, 10);
+    auto read = log->Read(positions[i].partition, Offset(0), 10);
     REQUIRE(read.ok());
     REQUIRE(read->size() == 1);
     const StoredEvent& e = read->front();
-    REQUIRE(e.position().partition() == positions[i].partition);
-    REQUIRE(e.position().offset() == positions[i].offset);
+    REQUIRE(PositionOf(e.position()) == positions[i]);
     REQUIRE(e.event_id() == ids[i]);
     REQUIRE(e.type() == "MetricObserved");
     REQUIRE(e.payload() == absl::StrCat("payload of ", ids[i], std::string(100, 'x')));
@@ -174,9 +173,10 @@ TEST_CASE("kafka: append and read round trip with positions", "[kafka]") {
     REQUIRE(e.recorded_at().seconds() > 0);
     REQUIRE(VerifyLink(e, GenesisHash(), 0).ok());
   }
-  REQUIRE(log->Read(1, ends[1], 10)->empty());
-  REQUIRE(log->Read(3, 0, 10)->empty());
-  REQUIRE(log->Read(4, 0, 10).status().code() == absl::StatusCode::kInvalidArgument);
+  REQUIRE(log->Read(PartitionId(1), ends[PartitionId(1)], 10)->empty());
+  REQUIRE(log->Read(PartitionId(3), Offset(0), 10)->empty());
+  REQUIRE(log->Read(PartitionId(4), Offset(0), 10).status().code() ==
+          absl::StatusCode::kInvalidArgument);
 
   // The Kafka record itself: key, headers, and a value without a position.
   const std::string brokers = Brokers();
@@ -187,7 +187,8 @@ TEST_CASE("kafka: append and read round trip with positions", "[kafka]") {
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
   REQUIRE(rk != nullptr);
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, log->events_topic().c_str(), nullptr);
-  REQUIRE(rd_kafka_consume_start(rkt, 0, static_cast<int64_t>(positions[0].offset)) == 0);
+  const auto first_offset = static_cast<int64_t>(positions[0].offset.value());
+  REQUIRE(rd_kafka_consume_start(rkt, 0, first_offset) == 0);
   rd_kafka_message_t* m = rd_kafka_consume(rkt, 0, 10000);
   REQUIRE(m != nullptr);
   REQUIRE(m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -226,12 +227,13 @@ TEST_CASE("kafka: a multi-event batch across partitions is atomic", "[kafka]") {
   auto positions = AppendOk(*log, batch);
   REQUIRE(positions.size() == 8);
   const LogEnds after = log->Ends();
-  for (uint32_t p = 0; p < 4; p++) {
-    REQUIRE(positions[2 * p].partition == p);
-    REQUIRE(positions[2 * p + 1].partition == p);
-    REQUIRE(positions[2 * p].offset >= before[p]);
-    REQUIRE(positions[2 * p + 1].offset > positions[2 * p].offset);
-    REQUIRE(after[p] == positions[2 * p + 1].offset + 1);
+  for (PartitionId p : AllPartitions(4)) {
+    const size_t i = 2 * p.value();
+    REQUIRE(positions[i].partition == p);
+    REQUIRE(positions[i + 1].partition == p);
+    REQUIRE(positions[i].offset >= before[p]);
+    REQUIRE(positions[i + 1].offset > positions[i].offset);
+    REQUIRE(after[p] == positions[i + 1].offset + 1);
   }
 
   // An independent reader (a replica) sees the batch whole.
@@ -285,7 +287,7 @@ TEST_CASE("kafka: concurrent appenders keep order per partition", "[kafka]") {
 
   // Each thread's appends are ordered as its calls, in every partition.
   for (int t = 0; t < kThreads; t++) {
-    std::map<uint32_t, uint64_t> last;
+    std::map<PartitionId, Offset> last;
     for (const LogPosition& pos : seen[t]) {
       auto it = last.find(pos.partition);
       if (it != last.end()) REQUIRE(pos.offset > it->second);
@@ -331,15 +333,15 @@ TEST_CASE("kafka: the hash chain verifies on every event, reads continue cursors
   // Random access and two readers interleaving on one partition.
   auto all = ReadAll(*log, 1);
   REQUIRE(all.size() == 20);
-  auto middle = log->Read(1, all[13].position().offset(), 3);
+  auto middle = log->Read(PartitionId(1), Offset(all[13].position().offset()), 3);
   REQUIRE(middle.ok());
   REQUIRE(middle->size() == 3);
   REQUIRE(middle->front().event_id() == all[13].event_id());
   REQUIRE(middle->back().event_id() == all[15].event_id());
   uint64_t a = 0, b = all[10].position().offset();
   for (int round = 0; round < 2; round++) {
-    auto ra = log->Read(1, a, 4);
-    auto rb = log->Read(1, b, 4);
+    auto ra = log->Read(PartitionId(1), Offset(a), 4);
+    auto rb = log->Read(PartitionId(1), Offset(b), 4);
     REQUIRE(ra.ok());
     REQUIRE(rb.ok());
     REQUIRE(ra->size() == 4);
@@ -372,7 +374,7 @@ TEST_CASE("kafka: reopen recovers the tips and the chain continues", "[kafka]") 
   REQUIRE(log->Ends() == ends);
   auto positions = AppendOk(*log, {Event(1, "r5"), Event(3, "t0")});
   // Kafka offsets jump over the transaction marker; the sequence does not.
-  REQUIRE(positions[0].offset > ends[1]);
+  REQUIRE(positions[0].offset > ends[PartitionId(1)]);
   auto events = ReadAll(*log, 1);
   REQUIRE(events.size() == 6);
   REQUIRE(events.back().event_id() == "r5");
@@ -399,7 +401,7 @@ TEST_CASE("kafka: WaitForAppend wakes on a commit and times out otherwise", "[ka
   auto positions = AppendOk(*log, {Event(2, "wake")});
   waiter.join();
   REQUIRE(woke != seen);
-  REQUIRE(woke[2] == positions[0].offset + 1);
+  REQUIRE(woke[PartitionId(2)] == positions[0].offset + 1);
   REQUIRE(waited < absl::Seconds(10));
 }
 
@@ -450,13 +452,13 @@ TEST_CASE("kafka: a read replica follows the writer and cannot append", "[kafka]
   absl::SleepFor(absl::Milliseconds(100));
   auto positions = AppendOk(*writer, {Event(3, "w1")});
   waiter.join();
-  REQUIRE(woke[3] == positions[0].offset + 1);
+  REQUIRE(woke[PartitionId(3)] == positions[0].offset + 1);
   REQUIRE(waited < absl::Seconds(5));
-  auto read = replica->Read(3, 0, 10);
+  auto read = replica->Read(PartitionId(3), Offset(0), 10);
   REQUIRE(read.ok());
   REQUIRE(read->size() == 1);
   REQUIRE(read->front().event_id() == "w1");
-  REQUIRE(read->front().position().offset() == positions[0].offset);
+  REQUIRE(Offset(read->front().position().offset()) == positions[0].offset);
 
   // Catch up fully, then the replica's view equals the writer's.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);

@@ -453,17 +453,18 @@ TEST_CASE("policy: promotion needs the grade in N consecutive cycles", "[policy]
     return false;
   };
   CHECK_FALSE(nominated({}));
-  CHECK(nominated({{"2025H2", "A"}}));
-  CHECK_FALSE(nominated({{"2025H2", "B"}}));
-  CHECK(nominated({{"2025H1", "B"}, {"2025H2", "A"}}));
-  CHECK_FALSE(nominated({{"2025H1", "A"}, {"2025H2", "B"}}));
-  CHECK_FALSE(nominated({{"2025H1", "A"}, {"2025H2", ""}}));  // a cycle without a grade breaks it
+  CHECK(nominated({{CycleId("2025H2"), "A"}}));
+  CHECK_FALSE(nominated({{CycleId("2025H2"), "B"}}));
+  CHECK(nominated({{CycleId("2025H1"), "B"}, {CycleId("2025H2"), "A"}}));
+  CHECK_FALSE(nominated({{CycleId("2025H1"), "A"}, {CycleId("2025H2"), "B"}}));
+  // A cycle without a grade breaks it.
+  CHECK_FALSE(nominated({{CycleId("2025H1"), "A"}, {CycleId("2025H2"), ""}}));
   // An entry for the cycle being acted on (a superseded grade) does not count.
-  CHECK_FALSE(nominated({{"2026H1", "A"}}));
-  CHECK(nominated({{"2025H2", "A"}, {"2026H1", "A"}}));
-  CHECK(StreakHolds({{"c1", "A"}, {"c2", "A"}}, "c3", "A", 3));
-  CHECK_FALSE(StreakHolds({{"c1", "A"}, {"c2", "A"}}, "c3", "A", 4));
-  CHECK(StreakHolds({}, "c1", "A", 1));
+  CHECK_FALSE(nominated({{CycleId("2026H1"), "A"}}));
+  CHECK(nominated({{CycleId("2025H2"), "A"}, {CycleId("2026H1"), "A"}}));
+  CHECK(StreakHolds({{CycleId("c1"), "A"}, {CycleId("c2"), "A"}}, CycleId("c3"), "A", 3));
+  CHECK_FALSE(StreakHolds({{CycleId("c1"), "A"}, {CycleId("c2"), "A"}}, CycleId("c3"), "A", 4));
+  CHECK(StreakHolds({}, CycleId("c1"), "A", 1));
 }
 
 TEST_CASE("policy: zero raises and bonuses emit nothing", "[policy][actions]") {
@@ -504,10 +505,12 @@ TEST_CASE("policy: a D grade schedules a follow-up that ends in an exit review u
     CHECK(a->effective_at().seconds() == at.seconds());
   }
   SECTION("another D since: not improved") {
-    CHECK(FollowupOutcome(p, 3, "g-d", d, "deadline-1", {{"2026H2", "D"}}, at).has_value());
+    const History since = {{CycleId("2026H2"), "D"}};
+    CHECK(FollowupOutcome(p, 3, "g-d", d, "deadline-1", since, at).has_value());
   }
   SECTION("a C since: improved, no review") {
-    CHECK_FALSE(FollowupOutcome(p, 3, "g-d", d, "deadline-1", {{"2026H2", "C"}}, at).has_value());
+    const History since = {{CycleId("2026H2"), "C"}};
+    CHECK_FALSE(FollowupOutcome(p, 3, "g-d", d, "deadline-1", since, at).has_value());
   }
   SECTION("the same deadline twice gives the same action id") {
     auto a = FollowupOutcome(p, 3, "g-d", d, "deadline-1", {}, at);

@@ -678,7 +678,7 @@ TEST_CASE("policy: a dispute window counts business days", "[policy][disputes]")
   CHECK(end(thursday + 3 * 86'400, 1) == 1);   // Sunday -> Monday
   CHECK(end(thursday + 3 * 86'400, 5) == 5);   // Sunday -> Friday
   CHECK(end(-86'400, 1) == 1);                 // 1969-12-31, a Wednesday -> Thursday
-  CHECK(DisputeWindowSubject("E1", "C1") == "dispute-window/E1/C1");
+  CHECK(DisputeWindowSubject(EmployeeId("E1"), CycleId("C1")) == "dispute-window/E1/C1");
   CHECK(HeldWhileDisputable(v1::ACTION_KIND_PIP));
   CHECK(HeldWhileDisputable(v1::ACTION_KIND_HR_REVIEW));
   CHECK_FALSE(HeldWhileDisputable(v1::ACTION_KIND_BONUS));

@@ -7,10 +7,11 @@ namespace perfledger {
 
 absl::Status EmbeddedLogTestPeer::Tamper(EmbeddedLog& log, LogPosition at,
                                          const v1::Envelope& replacement) {
-  RETURN_IF_ERROR(CheckReadPartition(at.partition, log.partition_cfs_.size()));
+  RETURN_IF_ERROR(
+      CheckReadPartition(at.partition, static_cast<uint32_t>(log.partition_cfs_.size())));
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(log.db_->Put(wo, log.partition_cfs_[at.partition],
+  return FromRocks(log.db_->Put(wo, log.partition_cfs_[at.partition.value()],
                                 EmbeddedLog::StoredKey(at), replacement.SerializeAsString()),
                    "tamper");
 }

@@ -15,6 +15,7 @@
 #include "ledger/hash_chain.h"
 #include "ledger/rocks_util.h"
 #include "rocksdb/db.h"
+#include "tests/support/log_values.h"
 #include "tests/support/temp_dir.h"
 
 namespace perfledger {
@@ -131,15 +132,15 @@ std::unique_ptr<EmbeddedLog> MustOpen(const std::string& dir, uint32_t partition
 Stored ReadAll(EmbeddedLog& log) {
   Stored out;
   const LogEnds ends = log.Ends();
-  for (uint32_t p = 0; p < log.partitions(); p++) {
-    std::vector<std::string>& bytes = out[p];
-    REQUIRE(log.ScanStored(p, 0, SIZE_MAX, [&](uint64_t offset, std::string_view stored) {
-                 REQUIRE(offset == bytes.size());
+  for (PartitionId p : AllPartitions(log.partitions())) {
+    std::vector<std::string>& bytes = out[p.value()];
+    REQUIRE(log.ScanStored(p, Offset(0), SIZE_MAX, [&](Offset offset, std::string_view stored) {
+                 REQUIRE(offset.value() == bytes.size());
                  bytes.emplace_back(stored);
                  return true;
                }).ok());
-    REQUIRE(bytes.size() == ends[p]);
-    auto events = log.Read(p, 0, SIZE_MAX);
+    REQUIRE(bytes.size() == ends[p].value());
+    auto events = log.Read(p, Offset(0), SIZE_MAX);
     REQUIRE(events.ok());
     std::string prev = GenesisHash();
     for (uint64_t i = 0; i < events->size(); i++) {
@@ -148,8 +149,8 @@ Stored ReadAll(EmbeddedLog& log) {
       REQUIRE(s.ok());
       prev = (*events)[i].hash();
     }
-    CHECK(log.ChainTips()[p] == prev);
-    if (bytes.empty()) out.erase(p);
+    CHECK(log.ChainTips()[p.value()] == prev);
+    if (bytes.empty()) out.erase(p.value());
   }
   return out;
 }
@@ -212,7 +213,7 @@ TEST_CASE("embedded log layout: a one-family log is copied into a family per par
   {
     auto log = MustOpen(dir.path());
     CHECK(log->data_partitions() == 3);
-    CHECK(log->Ends() == LogEnds{2, 5, 0, 3});
+    CHECK(log->Ends() == EndsOf({2, 5, 0, 3}));
     CHECK(ReadAll(*log) == before);
     // The chain goes on from the copied tips.
     v1::Envelope next;
@@ -223,7 +224,7 @@ TEST_CASE("embedded log layout: a one-family log is copied into a family per par
     next.mutable_position()->set_partition(1);
     auto positions = AppendAndWait(*log, {next});
     REQUIRE(positions.ok());
-    CHECK(positions->front() == LogPosition{1, 5});
+    CHECK(positions->front() == PositionAt(1, 5));
     CHECK(ReadAll(*log).at(1).size() == 6);
   }
   CHECK(Families(dir.path()) == PartitionFamilies(3));
@@ -234,7 +235,7 @@ TEST_CASE("embedded log layout: a one-family log is copied into a family per par
   }
   // Opened again, it is already in the layout: nothing is copied twice.
   auto log = MustOpen(dir.path(), 3);
-  CHECK(log->Ends() == LogEnds{2, 6, 0, 3});
+  CHECK(log->Ends() == EndsOf({2, 6, 0, 3}));
 }
 
 TEST_CASE("embedded log layout: an interrupted copy is redone", "[embedded_log]") {
@@ -246,7 +247,7 @@ TEST_CASE("embedded log layout: an interrupted copy is redone", "[embedded_log]"
     db.Put("events.1", Key(1, 0), before.at(1)[0]);
   }
   auto log = MustOpen(dir.path());
-  CHECK(log->Ends() == LogEnds{1, 4, 2});
+  CHECK(log->Ends() == EndsOf({1, 4, 2}));
   CHECK(ReadAll(*log) == before);
   log.reset();
   CHECK(Families(dir.path()) == PartitionFamilies(2));

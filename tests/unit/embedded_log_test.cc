@@ -14,6 +14,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/support/wait.h"
 #include "tests/support/embedded_log_peer.h"
+#include "tests/support/log_values.h"
 
 namespace perfledger {
 namespace {
@@ -52,7 +53,7 @@ std::vector<LogPosition> MustAppend(EventLog& log, std::vector<v1::Envelope> eve
 
 std::vector<StoredEvent> MustRead(EventLog& log, uint32_t partition, uint64_t from = 0,
                                   size_t max = 100'000) {
-  auto r = log.Read(partition, from, max);
+  auto r = log.Read(PartitionId(partition), Offset(from), max);
   INFO(r.status().ToString());
   REQUIRE(r.ok());
   return *r;
@@ -66,7 +67,7 @@ uint64_t VerifyAll(EventLog& log) {
   for (uint32_t p = 0; p < log.partitions(); p++) {
     std::string prev = GenesisHash();
     const auto events = MustRead(log, p);
-    REQUIRE(events.size() == ends[p]);
+    REQUIRE(events.size() == ends[PartitionId(p)].value());
     for (uint64_t i = 0; i < events.size(); i++) {
       INFO("partition " << p << " offset " << i);
       REQUIRE(events[i].position().partition() == p);
@@ -88,18 +89,18 @@ TEST_CASE("embedded log: append and read round trip", "[embedded_log]") {
   CHECK(log->backend() == "embedded");
   CHECK(log->data_partitions() == 4);
   CHECK(log->partitions() == 5);
-  CHECK(log->Ends() == LogEnds(5, 0));
+  CHECK(log->Ends() == LogEnds(5));
   CHECK(log->ChainTips() == std::vector<std::string>(5, GenesisHash()));
 
   std::vector<v1::Envelope> batch = {Event(1, "a"), Event(2, "b"), Event(1, "c"), Event(0, "d")};
   batch[0].set_payload("payload-a");
   const auto positions = MustAppend(*log, batch);
   REQUIRE(positions.size() == 4);
-  CHECK(positions[0] == LogPosition{1, 0});
-  CHECK(positions[1] == LogPosition{2, 0});
-  CHECK(positions[2] == LogPosition{1, 1});
-  CHECK(positions[3] == LogPosition{0, 0});
-  CHECK(log->Ends() == LogEnds{1, 2, 1, 0, 0});
+  CHECK(positions[0] == PositionAt(1, 0));
+  CHECK(positions[1] == PositionAt(2, 0));
+  CHECK(positions[2] == PositionAt(1, 1));
+  CHECK(positions[3] == PositionAt(0, 0));
+  CHECK(log->Ends() == EndsOf({1, 2, 1, 0, 0}));
 
   const auto p1 = MustRead(*log, 1);
   REQUIRE(p1.size() == 2);
@@ -122,12 +123,13 @@ TEST_CASE("embedded log: append and read round trip", "[embedded_log]") {
   CHECK(MustRead(*log, 1, 99).empty());
   CHECK(MustRead(*log, 1, 0, 0).empty());
   CHECK(MustRead(*log, 3).empty());
-  CHECK(log->Read(5, 0, 10).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(log->Read(PartitionId(5), Offset(0), 10).status().code() ==
+        absl::StatusCode::kInvalidArgument);
   CHECK(VerifyAll(*log) == 4);
 
   // An empty append succeeds and writes nothing.
   CHECK(MustAppend(*log, {}).empty());
-  CHECK(log->Ends() == LogEnds{1, 2, 1, 0, 0});
+  CHECK(log->Ends() == EndsOf({1, 2, 1, 0, 0}));
 }
 
 TEST_CASE("embedded log: Read with an unbounded max_events returns the rest", "[embedded_log]") {
@@ -152,11 +154,11 @@ TEST_CASE("embedded log: positions are contiguous per partition", "[embedded_log
     REQUIRE(positions.size() == batch.size());
     for (size_t i = 0; i < batch.size(); i++) {
       const uint32_t p = batch[i].position().partition();
-      CHECK(positions[i].partition == p);
-      CHECK(positions[i].offset == next[p]++);
+      CHECK(positions[i].partition == PartitionId(p));
+      CHECK(positions[i].offset == Offset(next[p]++));
     }
   }
-  CHECK(log->Ends() == LogEnds(next.begin(), next.end()));
+  CHECK(log->Ends() == EndsOf(next));
   CHECK(VerifyAll(*log) == next[0] + next[1] + next[2] + next[3]);
 }
 
@@ -227,9 +229,9 @@ TEST_CASE("embedded log: oversized batches are refused and write nothing", "[emb
   CHECK(log->ChainTips() == tips);
   // The refused batch released what it had reserved: the chain continues from the old tips.
   const auto positions = MustAppend(*log, {Event(1, "after"), Event(2, "after2")});
-  CHECK(positions[0] == LogPosition{1, ends[1]});
-  CHECK(positions[1] == LogPosition{2, ends[2]});
-  CHECK(MustRead(*log, 1, ends[1]).front().prev_hash() == tips[1]);
+  CHECK(positions[0] == LogPosition{PartitionId(1), ends[PartitionId(1)]});
+  CHECK(positions[1] == LogPosition{PartitionId(2), ends[PartitionId(2)]});
+  CHECK(MustRead(*log, 1, ends[PartitionId(1)].value()).front().prev_hash() == tips[1]);
   CHECK(VerifyAll(*log) == 4);
 }
 
@@ -249,12 +251,12 @@ TEST_CASE("embedded log: reopen recovers ends and tips and the chain continues",
   CHECK(log->data_partitions() == 3);
   CHECK(log->Ends() == ends);
   CHECK(log->ChainTips() == tips);
-  CHECK(ends == LogEnds{1, 3, 0, 1});
+  CHECK(ends == EndsOf({1, 3, 0, 1}));
 
   const auto positions = MustAppend(*log, {Event(1, "d"), Event(2, "e"), Event(3, "f")});
-  CHECK(positions[0] == LogPosition{1, 3});
-  CHECK(positions[1] == LogPosition{2, 0});
-  CHECK(positions[2] == LogPosition{3, 1});
+  CHECK(positions[0] == PositionAt(1, 3));
+  CHECK(positions[1] == PositionAt(2, 0));
+  CHECK(positions[2] == PositionAt(3, 1));
   const auto d = MustRead(*log, 1, 3);
   REQUIRE(d.size() == 1);
   CHECK(d[0].prev_hash() == tips[1]);
@@ -303,7 +305,7 @@ TEST_CASE("embedded log: WaitForAppend wakes on append and times out", "[embedde
   SECTION("returns at once when the caller is behind") {
     MustAppend(*log, {Event(1, "x")});
     const absl::Time start = absl::Now();
-    CHECK(log->WaitForAppend(LogEnds(3, 0), start + absl::Seconds(30)) == LogEnds{0, 1, 0});
+    CHECK(log->WaitForAppend(LogEnds(3), start + absl::Seconds(30)) == EndsOf({0, 1, 0}));
     CHECK(absl::Now() - start < absl::Seconds(5));
   }
   SECTION("wakes when another thread appends") {
@@ -320,7 +322,7 @@ TEST_CASE("embedded log: WaitForAppend wakes on append and times out", "[embedde
     waiting.WaitForNotification();
     MustAppend(*log, {Event(2, "y")});
     waiter.join();
-    CHECK(woke_with == LogEnds{0, 0, 1});
+    CHECK(woke_with == EndsOf({0, 0, 1}));
     CHECK(waited < absl::Seconds(10));
   }
   SECTION("wakes when the log closes") {
@@ -388,7 +390,7 @@ TEST_CASE("embedded log: Close refuses later appends", "[embedded_log]") {
   REQUIRE(r.status().code() == absl::StatusCode::kUnavailable);
   CHECK(absl::StrContains(r.status().message(), "closed"));
   // What was durable stays readable.
-  CHECK(log->Ends() == LogEnds{0, 1, 0});
+  CHECK(log->Ends() == EndsOf({0, 1, 0}));
   CHECK(MustRead(*log, 1).size() == 1);
 }
 
@@ -399,7 +401,7 @@ TEST_CASE("embedded log: a tampered event breaks the chain", "[embedded_log]") {
   auto events = MustRead(*log, 1);
   v1::Envelope forged = events[1];
   forged.set_stream_version(42);
-  REQUIRE(EmbeddedLogTestPeer::Tamper(*log, {1, 1}, forged).ok());
+  REQUIRE(EmbeddedLogTestPeer::Tamper(*log, PositionAt(1, 1), forged).ok());
   const auto reread = MustRead(*log, 1);
   CHECK(VerifyLink(reread[0], GenesisHash(), 0).ok());
   const absl::Status s = VerifyLink(reread[1], reread[0].hash(), 1);

@@ -52,12 +52,12 @@ TEST_CASE("partitioner: Murmur2 equals Kafka's Java murmur2", "[partitioner]") {
 TEST_CASE("partitioner: DataPartitionFor is Java's partition plus one", "[partitioner]") {
   for (const Vector& v : Vectors()) {
     INFO("key '" << v.key << "'");
-    CHECK(DataPartitionFor(v.key, 8) == v.java_partition_of_8 + 1);
-    CHECK(DataPartitionFor(v.key, 3) == v.java_partition_of_3 + 1);
-    CHECK(DataPartitionFor(v.key, 1) == 1);
+    CHECK(DataPartitionFor(v.key, 8).value() == v.java_partition_of_8 + 1);
+    CHECK(DataPartitionFor(v.key, 3).value() == v.java_partition_of_3 + 1);
+    CHECK(DataPartitionFor(v.key, 1) == PartitionId(1));
   }
   // Kafka's documented example: "foobar" over 50 partitions is partition 16.
-  CHECK(DataPartitionFor("foobar", 50) == 17);
+  CHECK(DataPartitionFor("foobar", 50) == PartitionId(17));
 }
 
 TEST_CASE("partitioner: DataPartitionFor stays in 1..N and spreads keys", "[partitioner]") {
@@ -65,10 +65,10 @@ TEST_CASE("partitioner: DataPartitionFor stays in 1..N and spreads keys", "[part
     std::set<uint32_t> used;
     for (int i = 0; i < 10000; i++) {
       const std::string key = "E" + std::to_string(i);
-      const uint32_t p = DataPartitionFor(key, n);
+      const uint32_t p = DataPartitionFor(key, n).value();
       REQUIRE(p >= 1);
       REQUIRE(p <= n);
-      REQUIRE(DataPartitionFor(key, n) == p);  // deterministic
+      REQUIRE(DataPartitionFor(key, n) == PartitionId(p));  // deterministic
       used.insert(p);
     }
     INFO("partitions " << n);

@@ -130,7 +130,7 @@ class Harness {
     auto positions = AppendAndWait(*log_, std::move(envelopes));
     REQUIRE(positions.ok());
     for (size_t i = 0; i < events.size(); i++) {
-      events[i]->header.mutable_position()->set_offset((*positions)[i].offset);
+      events[i]->header.mutable_position()->set_offset((*positions)[i].offset.value());
     }
   }
 

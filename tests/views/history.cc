@@ -87,7 +87,7 @@ void LogWriter::DataWithControlVersion(const std::string& partition_key,
       std::move(event), occurred_at, control_version);
 }
 
-void LogWriter::Add(uint32_t partition, const std::string& partition_key,
+void LogWriter::Add(PartitionId partition, const std::string& partition_key,
                     const std::string& stream, v1::Event event,
                     const google::protobuf::Timestamp& occurred_at, uint64_t control_version) {
   v1::Envelope e;
@@ -99,7 +99,7 @@ void LogWriter::Add(uint32_t partition, const std::string& partition_key,
   e.set_stream(stream);
   e.set_stream_version(++stream_versions_[stream]);
   e.set_partition_key(partition_key);
-  e.mutable_position()->set_partition(partition);
+  e.mutable_position()->set_partition(partition.value());
   *e.mutable_occurred_at() = occurred_at;
   e.set_schema_version(1);
   e.set_control_version(control_version);

@@ -76,7 +76,7 @@ class LogWriter {
   std::string NextEventId() const;
 
  private:
-  void Add(uint32_t partition, const std::string& partition_key, const std::string& stream,
+  void Add(PartitionId partition, const std::string& partition_key, const std::string& stream,
            v1::Event event, const google::protobuf::Timestamp& occurred_at,
            uint64_t control_version);
 

@@ -641,8 +641,8 @@ void CompareAll(projections::Projector& projector, EventLog& log, const Model& m
             got_events.push_back(e.envelope().event_id());
             // The entry is the log's event, byte for byte (the projector copies the bytes the
             // log stores; a fold without them serializes the parsed envelope).
-            auto stored = log.Read(e.envelope().position().partition(),
-                                   e.envelope().position().offset(), 1);
+            const LogPosition at = PositionOf(e.envelope().position());
+            auto stored = log.Read(at.partition, at.offset, 1);
             REQUIRE(stored.ok());
             REQUIRE(stored->size() == 1);
             CHECK(e.envelope().SerializeAsString() == stored->front().SerializeAsString());

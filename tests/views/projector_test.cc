@@ -92,15 +92,8 @@ uint64_t WriteHistory(EventLog* log, uint64_t seed, int events) {
 // Events up to `ends`, all partitions together.
 uint64_t Sum(const LogEnds& ends) {
   uint64_t sum = 0;
-  for (uint64_t end : ends) sum += end;
+  for (PartitionId p : ends.partitions()) sum += ends[p].value();
   return sum;
-}
-
-v1::Position ToPosition(const LogPosition& at) {
-  v1::Position p;
-  p.set_partition(at.partition);
-  p.set_offset(at.offset);
-  return p;
 }
 
 TEST_CASE("a projector stopped mid-log resumes exactly once", "[projector]") {
@@ -418,19 +411,19 @@ TEST_CASE("a data event waits for the control stream it was decided against", "[
   REQUIRE(behind.partition == gated.partition);
 
   auto p = StartProjector(log.get(), store.get());
-  const absl::Status early = p->WaitFor({ToPosition(gated)}, absl::Now() + absl::Milliseconds(300));
+  const absl::Status early = p->WaitFor({gated}, absl::Now() + absl::Milliseconds(300));
   CHECK(absl::IsDeadlineExceeded(early));
-  CHECK(p->Applied()[kControlPartition] == 1);
+  CHECK(p->Applied()[kControlPartition] == Offset(1));
   CHECK(p->Applied()[gated.partition] == gated.offset);
   CHECK(RankingTotal(*p) == 0);
 
   writer.Control("policy/default", Policy(2), Ts(4));
   REQUIRE(writer.Flush().ok());
   CHECK(absl::IsDeadlineExceeded(
-      p->WaitFor({ToPosition(gated)}, absl::Now() + absl::Milliseconds(300))));
+      p->WaitFor({gated}, absl::Now() + absl::Milliseconds(300))));
   writer.Control("policy/default", Policy(3), Ts(5));
   REQUIRE(writer.Flush().ok());
-  REQUIRE(p->WaitFor({ToPosition(behind)}, absl::Now() + absl::Seconds(10)).ok());
+  REQUIRE(p->WaitFor({behind}, absl::Now() + absl::Seconds(10)).ok());
   CHECK(RankingTotal(*p) == 1);
   v1::RankingRequest q;
   q.set_cycle_id("C1");
@@ -463,9 +456,7 @@ TEST_CASE("WaitFor(min_position) gives read-your-writes", "[projector]") {
     writer.Data(emp, "action/" + action, ack, Ts(i));
     REQUIRE(writer.Flush().ok());
 
-    std::vector<v1::Position> positions;
-    for (const LogPosition& at : writer.last_appended()) positions.push_back(ToPosition(at));
-    REQUIRE(p->WaitFor(positions, absl::Now() + absl::Seconds(10)).ok());
+    REQUIRE(p->WaitFor(writer.last_appended(), absl::Now() + absl::Seconds(10)).ok());
     v1::ListPayrollItemsRequest q;
     q.set_employee_id(emp);
     q.set_page_size(1000);
@@ -482,8 +473,7 @@ TEST_CASE("WaitFor(min_position) gives read-your-writes", "[projector]") {
     REQUIRE(seen);
   }
 
-  v1::Position nowhere;
-  nowhere.set_partition(99);
+  const LogPosition nowhere{PartitionId(99), Offset(0)};
   CHECK(absl::IsInvalidArgument(p->WaitFor({nowhere}, absl::Now() + absl::Seconds(1))));
 }
 
@@ -501,9 +491,9 @@ TEST_CASE("KNOWN ISSUE: distribution policy version depends on partition interle
   std::string newer, older;
   for (int i = 0; i < 100 && (newer.empty() || older.empty()); i++) {
     const std::string id = absl::StrCat("E", i);
-    const uint32_t part = DataPartitionFor(id, 4);
-    if (part == 1 && newer.empty()) newer = id;
-    if (part == 3 && older.empty()) older = id;
+    const PartitionId part = DataPartitionFor(id, 4);
+    if (part == PartitionId(1) && newer.empty()) newer = id;
+    if (part == PartitionId(3) && older.empty()) older = id;
   }
   REQUIRE((!newer.empty() && !older.empty()));
   auto store = OpenStore(dir.Sub("state"));
@@ -550,16 +540,16 @@ TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming th
   ScratchDir dir("views-bad-payload");
   auto log = OpenLog(dir.Sub("log"), 1);  // one data partition: batch order is offset order
   WriteHistory(log.get(), 31, 3'000);
-  const uint64_t end = log->Ends()[1];
+  const uint64_t end = log->Ends()[PartitionId(1)].value();
   REQUIRE(end > 1000);
   // Two broken payloads in one batch, one in each thread's share of the parsing.
   for (uint64_t offset : {end - 10, uint64_t{10}}) {
-    auto stored = log->Read(1, offset, 1);
+    auto stored = log->Read(PartitionId(1), Offset(offset), 1);
     REQUIRE(stored.ok());
     REQUIRE(stored->size() == 1);
     v1::Envelope broken = stored->front();
     broken.set_payload("\xff\xff\xff");  // a truncated varint tag
-    REQUIRE(EmbeddedLogTestPeer::Tamper(*log, {1, offset}, broken).ok());
+    REQUIRE(EmbeddedLogTestPeer::Tamper(*log, {PartitionId(1), Offset(offset)}, broken).ok());
   }
   const bool in_bulk = GENERATE(false, true);
   INFO((in_bulk ? "bulk" : "batch by batch"));
@@ -572,7 +562,7 @@ TEST_CASE("a payload that does not parse stops the fold with DATA_LOSS naming th
   CHECK(absl::IsDataLoss(s));
   CHECK(absl::StrContains(s.message(), "partition 1 offset 10: payload does not parse"));
   // Nothing of the batch was applied.
-  CHECK(p->Applied()[1] == 0);
+  CHECK(p->Applied()[PartitionId(1)] == Offset(0));
   CHECK(p->events_applied() == 0);
 }
 
@@ -686,14 +676,14 @@ TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them a
   auto log = OpenLog(dir.Sub("log"), 4);
   const uint64_t total = WriteHistory(log.get(), 23, 6'000);
   const LogEnds ends = log->Ends();
-  REQUIRE(ends[1] > 1000);
+  REQUIRE(ends[PartitionId(1)] > Offset(1000));
 
   // All the batches before the failure uncommitted, or most of them ingested, or being
   // ingested by another thread when it happens.
   const size_t bulk_bytes = GENERATE(size_t{1} << 30, size_t{16} << 10, size_t{64} << 10);
   INFO("bulk_bytes " << bulk_bytes);
   std::vector<std::unique_ptr<projections::View>> views;
-  auto flaky = std::make_unique<FlakyCountingView>(ends[1] * 2 / 3);
+  auto flaky = std::make_unique<FlakyCountingView>(ends[PartitionId(1)].value() * 2 / 3);
   FlakyCountingView* raw = flaky.get();
   views.push_back(std::move(flaky));
   StateStoreOptions store_options;
@@ -706,13 +696,13 @@ TEST_CASE("a bulk fold that fails drops its uncommitted batches and folds them a
   CHECK(raw->failed_);
   CHECK(p->events_applied() == total);
   uint64_t counted = 0;
-  for (uint32_t part = 0; part < ends.size(); part++) {
+  for (PartitionId part : ends.partitions()) {
     std::string value;
     auto reader = p->Read();
     rocksdb::Status s = reader.db()->Get(rocksdb::ReadOptions(), reader.family("counting"),
-                                         "p" + std::to_string(part), &value);
+                                         "p" + std::to_string(part.value()), &value);
     REQUIRE(s.ok());
-    CHECK(std::stoull(value) == ends[part]);
+    CHECK(std::stoull(value) == ends[part].value());
     counted += std::stoull(value);
   }
   CHECK(counted == total);

@@ -215,7 +215,8 @@ int Main(int argc, char** argv) {
   auto log = OpenLog(f.log_dir.empty() ? dir.Sub("log") : f.log_dir, f.partitions);
   const absl::Time build_start = absl::Now();
   bool empty = true;
-  for (uint64_t end : log->Ends()) empty = empty && end == 0;
+  const LogEnds ends = log->Ends();
+  for (PartitionId p : ends.partitions()) empty = empty && ends[p] == Offset(0);
   if (empty) {
     LogWriter writer(log.get(), /*keep_history=*/false, /*batch=*/5000);
     BuildLog(f, writer);
@@ -225,7 +226,8 @@ int Main(int argc, char** argv) {
     }
   }
   uint64_t total = 0;
-  for (uint64_t end : log->Ends()) total += end;
+  const LogEnds built = log->Ends();
+  for (PartitionId p : built.partitions()) total += built[p].value();
   std::printf("log: %llu events, %u data partitions, built in %.1f s\n",
               static_cast<unsigned long long>(total), f.partitions,
               absl::ToDoubleSeconds(absl::Now() - build_start));
