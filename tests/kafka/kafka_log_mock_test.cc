@@ -258,7 +258,7 @@ TEST_CASE("kafka mock: a fatal producer error other than fencing is recovered fr
   auto after = AppendAndWait(*log, {Event(1, "after")});
   INFO(after.status().ToString());
   REQUIRE(after.ok());
-  auto events = log->Read(1, 0, 10);
+  auto events = log->Read(PartitionId(1), Offset(0), 10);
   REQUIRE(events.ok());
   REQUIRE(events->back().event_id() == "after");
   REQUIRE(VerifyLink(events->back(), tips[1], events->back().sequence()).ok());
