@@ -340,6 +340,45 @@ void Decision::Emit(std::string stream, Route route, v1::Event event, std::strin
 
 // ---------------------------------------------------------------- the pipeline
 
+void PendingAnswer::Deliver(Result result) {
+  std::vector<absl::AnyInvocable<void(Result) &&>> waiting;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    result_ = result;
+    waiting.swap(waiting_);
+  }
+  cv_.notify_all();
+  for (auto& then : waiting) std::move(then)(result);
+}
+
+void PendingAnswer::Then(absl::AnyInvocable<void(Result) &&> then) {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (!result_.has_value()) {
+      waiting_.push_back(std::move(then));
+      return;
+    }
+  }
+  std::move(then)(*result_);  // result_ never changes once set
+}
+
+PendingAnswer::Result PendingAnswer::Wait() {
+  std::unique_lock<std::mutex> guard(mu_);
+  cv_.wait(guard, [&] { return result_.has_value(); });
+  return *result_;
+}
+
+template <typename Then>
+Ledger::Result Ledger::Await(const CommandContext& ctx, PendingAnswer& pending, Then then) {
+  if (ctx.answer_later != nullptr) {
+    pending.Then([answer = ctx.answer_later->Take(), then = std::move(then)](Result r) mutable {
+      std::move(answer)(then(std::move(r)));
+    });
+    return v1::CommandResult();  // Submit sees the answer taken and ignores this
+  }
+  return then(pending.Wait());
+}
+
 Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
                                const google::protobuf::Message& request,
                                const CommandContext& ctx, const Decider& decide,
@@ -385,24 +424,25 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
   }
   if (!command_id.empty()) {
     // A retry of a command still in flight waits for the first one's answer.
-    std::shared_ptr<InFlight> first;
+    std::shared_ptr<PendingAnswer> first;
     {
       std::lock_guard<std::mutex> guard(in_flight_mu_);
       if (auto it = in_flight_.find(command_id); it != in_flight_.end()) first = it->second;
     }
     if (first != nullptr) {
       lock.unlock();
-      if (first->digest != digest) {
+      if (first->digest() != digest) {
         rejected_++;
         return absl::AlreadyExistsError(
             "meta.idempotency_key: already used by a different command (still in flight)");
       }
-      Result r = first->result.get();
-      if (r.ok()) {
-        r->set_deduplicated(true);
-        deduplicated_++;
-      }
-      return r;
+      return Await(ctx, *first, [this](Result r) {
+        if (r.ok()) {
+          r->set_deduplicated(true);
+          deduplicated_++;
+        }
+        return r;
+      });
     }
     if (auto record = write_model_->FindCommand(command_id)) {
       lock.unlock();
@@ -423,18 +463,30 @@ Ledger::Result Ledger::Execute(const v1::CommandMeta& meta,
       return result;
     }
   }
-  Result r = ExecuteLocked(meta, command_id, digest, ctx, decide, lock);
-  if (r.ok()) {
-    accepted_++;
-  } else {
-    rejected_++;
-  }
-  return r;
+  auto count = [this](Result r) {
+    if (r.ok()) {
+      accepted_++;
+    } else {
+      rejected_++;
+    }
+    return r;
+  };
+  Appended appended;
+  Result r = ExecuteLocked(meta, command_id, digest, ctx, decide, lock, appended);
+  if (appended.pending == nullptr) return count(std::move(r));
+  return Await(ctx, *appended.pending,
+               [count, duplicates = std::move(appended.duplicates)](Result r) {
+                 if (r.ok()) {
+                   for (const std::string& id : duplicates) r->add_duplicate_event_ids(id);
+                 }
+                 return count(std::move(r));
+               });
 }
 
 Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
                                      const std::string& digest, const CommandContext& ctx,
-                                     const Decider& decide, std::unique_lock<std::mutex>& lock) {
+                                     const Decider& decide, std::unique_lock<std::mutex>& lock,
+                                     Appended& appended) {
   // Every event records the control stream it was decided against (control_version: the end
   // of the control stream the write model has folded), and the projector holds a data event
   // back until that much of the control stream is applied. A control event still in flight
@@ -561,10 +613,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     events->push_back(std::move(decided[i].event));
     write_model_->ApplyPending({&(*batch)[i], &events->back()});
   }
-  auto promise = std::make_shared<std::promise<Result>>();
-  auto in_flight = std::make_shared<InFlight>();
-  in_flight->digest = digest;
-  in_flight->result = promise->get_future().share();
+  auto pending = std::make_shared<PendingAnswer>(digest);
   const bool control = std::any_of(decided.begin(), decided.end(),
                                    [](const DecidedEvent& d) { return d.route.control; });
   auto client_ids = std::make_shared<std::vector<std::string>>();
@@ -573,7 +622,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   }
   {
     std::lock_guard<std::mutex> guard(in_flight_mu_);
-    if (!command_id.empty()) in_flight_[command_id] = in_flight;
+    if (!command_id.empty()) in_flight_[command_id] = pending;
     for (const auto& id : *client_ids) in_flight_event_ids_[id]++;
   }
   if (control) {
@@ -588,13 +637,13 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
                   })
           ? Answering::kAfterFold
           : Answering::kWhenDurable;
-  log_->Append(batch, [this, batch, events, promise, command_id, client_ids, control, answering](
+  log_->Append(batch, [this, batch, events, pending, command_id, client_ids, control, answering](
                           absl::StatusOr<std::vector<LogPosition>> positions) {
     // A durable command is answered here, on the log's thread, as soon as its write is synced:
     // its events stay in the write model's overlay, and its idempotency key and event ids stay
     // in flight, until the folder has folded them, so every later decision and retry sees them.
     // A failed append is answered by the folder, after it dropped the overlay.
-    Completed c{batch, events, absl::OkStatus(), answering, {}, promise, command_id, client_ids,
+    Completed c{batch, events, absl::OkStatus(), answering, {}, pending, command_id, client_ids,
                 control};
     if (positions.ok()) {
       for (size_t i = 0; i < batch->size(); i++) {
@@ -602,7 +651,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
         h.mutable_position()->set_offset((*positions)[i].offset.value());
         WriteModel::AddToAnswer(h, c.answer);
       }
-      if (answering == Answering::kWhenDurable) promise->set_value(std::move(c.answer));
+      if (answering == Answering::kWhenDurable) pending->Deliver(std::move(c.answer));
     } else {
       c.failure = positions.status();
     }
@@ -611,11 +660,9 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
     fold_cv_.notify_one();
   });
   lock.unlock();
-  Result result = in_flight->result.get();
-  if (result.ok()) {
-    for (const std::string& id : decision.duplicates()) result->add_duplicate_event_ids(id);
-  }
-  return result;
+  appended.pending = std::move(pending);
+  appended.duplicates = decision.duplicates();
+  return v1::CommandResult();  // the answer comes through appended.pending
 }
 
 Ledger::Ledger(EventLog* log, WriteModel* write_model) : log_(log), write_model_(write_model) {
@@ -659,7 +706,7 @@ void Ledger::FoldLoop() {
       }
       for (Completed* c : folded) {
         Release(*c);
-        if (c->answering == Answering::kAfterFold) c->promise->set_value(std::move(c->answer));
+        if (c->answering == Answering::kAfterFold) c->pending->Deliver(std::move(c->answer));
       }
       inputs.clear();
       folded.clear();
@@ -669,7 +716,7 @@ void Ledger::FoldLoop() {
         flush();
         write_model_->DropPending();
         Release(c);
-        c.promise->set_value(c.failure);
+        c.pending->Deliver(c.failure);
         continue;
       }
       for (size_t i = 0; i < c.envelopes->size(); i++) {

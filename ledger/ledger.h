@@ -4,6 +4,8 @@
 // look up what the command refers to (NOT_FOUND, FAILED_PRECONDITION) → check the expected
 // version (ABORTED) → decide the events, enriched with the context their consumers need →
 // append them atomically → answer once they are durable. A rejected command appends nothing.
+// A command method returns its answer once durable; Submit runs the same method and has the
+// answer delivered instead, so the calling thread does not wait for the log's sync.
 //
 // Decisions are serialized by one mutex (the single-writer rule of ARCHITECTURE §4); the append itself
 // is only enqueued under it, so concurrent commands share the log's group commit.
@@ -14,7 +16,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/access.h"
@@ -39,6 +41,8 @@
 
 namespace perfledger {
 
+class AnswerSink;
+
 // Who is calling and when; built by the server from the authenticated call.
 struct CommandContext {
   v1::Actor actor;
@@ -50,6 +54,30 @@ struct CommandContext {
   absl::Time now = absl::Now();
   // The caller's deadline: admission control (Ledger::SetAdmission) waits no longer.
   absl::Time deadline = absl::InfiniteFuture();
+  // Set by Ledger::Submit only: where the answer of a command that reaches the log goes, so
+  // the caller need not wait for the sync. Null: the command method waits and returns it.
+  AnswerSink* answer_later = nullptr;
+};
+
+// Receives a command's answer, exactly once.
+using CommandAnswer = absl::AnyInvocable<void(absl::StatusOr<v1::CommandResult>) &&>;
+
+// The answer of a command run by Ledger::Submit, held until the ledger knows it.
+class AnswerSink {
+ public:
+  explicit AnswerSink(CommandAnswer answer) : answer_(std::move(answer)) {}
+  AnswerSink(const AnswerSink&) = delete;
+  AnswerSink& operator=(const AnswerSink&) = delete;
+  // The answer, for a continuation that delivers it later; once only.
+  CommandAnswer Take() {
+    taken_ = true;
+    return std::move(answer_);
+  }
+  bool taken() const { return taken_; }
+
+ private:
+  CommandAnswer answer_;
+  bool taken_ = false;
 };
 
 struct LedgerStats {
@@ -59,6 +87,29 @@ struct LedgerStats {
 };
 
 class Decision;
+
+// One appended command's answer and whoever waits for it: the command's own caller, and any
+// retry under the same idempotency key that arrives while it is in flight.
+class PendingAnswer {
+ public:
+  using Result = absl::StatusOr<v1::CommandResult>;
+  explicit PendingAnswer(std::string digest) : digest_(std::move(digest)) {}
+  // The request digest of the command (a retry must match it).
+  const std::string& digest() const { return digest_; }
+  // Sets the answer and runs every continuation with it, on this thread. Once only.
+  void Deliver(Result result);
+  // Runs `then` with the answer: now if it is known, else in Deliver.
+  void Then(absl::AnyInvocable<void(Result) &&> then);
+  // Blocks until the answer is known.
+  Result Wait();
+
+ private:
+  const std::string digest_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Result> result_;
+  std::vector<absl::AnyInvocable<void(Result) &&>> waiting_;
+};
 
 class Ledger {
  public:
@@ -71,6 +122,22 @@ class Ledger {
   Ledger& operator=(const Ledger&) = delete;
 
   using Result = absl::StatusOr<v1::CommandResult>;
+  template <typename Request>
+  using Command = Result (Ledger::*)(const Request&, const CommandContext&);
+
+  // Runs `command` and gives its answer to `answer` instead of returning it. The calling thread
+  // validates, decides and appends; a command that reaches the log is answered on the log's
+  // thread once durable (or on the folder's, for an erasure), and any other on the calling
+  // thread before Submit returns. Every command method returns Execute's result unchanged,
+  // which is what lets Execute take the answer over.
+  template <typename Request>
+  void Submit(Command<Request> command, const Request& request, CommandContext ctx,
+              CommandAnswer answer) {
+    AnswerSink sink(std::move(answer));
+    ctx.answer_later = &sink;
+    Result result = (this->*command)(request, ctx);
+    if (!sink.taken()) sink.Take()(std::move(result));
+  }
 
   // People (org units on the control stream; employees keyed by employee id).
   Result DefineOrgUnit(const v1::DefineOrgUnitRequest& r, const CommandContext& ctx);
@@ -177,9 +244,19 @@ class Ledger {
   // The pipeline every command runs through. `request` is hashed for idempotency.
   Result Execute(const v1::CommandMeta& meta, const google::protobuf::Message& request,
                  const CommandContext& ctx, const Decider& decide, bool admit = true);
+  // What ExecuteLocked handed to the log: the append's answer to come, and the event ids the
+  // command named that were recorded before (added to that answer).
+  struct Appended {
+    std::shared_ptr<PendingAnswer> pending;
+    std::vector<std::string> duplicates;
+  };
+  // Decides and appends under `lock` (which it releases once the append is queued). Returns
+  // the answer of a command that appends nothing (an error, or nothing to record); one that
+  // appends fills `appended` and returns a placeholder.
   Result ExecuteLocked(const v1::CommandMeta& meta, const std::string& command_id,
                        const std::string& digest, const CommandContext& ctx,
-                       const Decider& decide, std::unique_lock<std::mutex>& lock);
+                       const Decider& decide, std::unique_lock<std::mutex>& lock,
+                       Appended& appended);
 
   // An append the log has finished, waiting for the folder thread. A durable one was answered
   // already by the log's callback, unless it is answered after its fold; a failed one is
@@ -194,7 +271,7 @@ class Ledger {
     absl::Status failure;
     Answering answering = Answering::kWhenDurable;
     v1::CommandResult answer;  // kAfterFold: what the folder answers
-    std::shared_ptr<std::promise<Result>> promise;
+    std::shared_ptr<PendingAnswer> pending;
     std::string command_id;
     std::shared_ptr<std::vector<std::string>> client_ids;
     bool control = false;  // holds a control-stream event (see control_in_flight_)
@@ -253,14 +330,15 @@ class Ledger {
   std::thread folder_;
 
   std::mutex mu_;  // serializes decisions
+  // Gives `pending`'s answer, passed through `then`, to the caller: to ctx.answer_later when
+  // set (returning a placeholder the caller ignores), else by waiting for it.
+  template <typename Then>
+  Result Await(const CommandContext& ctx, PendingAnswer& pending, Then then);
+
   // Guards in_flight_ only. Separate from mu_ because the log's completion callbacks erase
   // entries while an appender may hold mu_ waiting for room in the log's queue.
   std::mutex in_flight_mu_;
-  struct InFlight {
-    std::string digest;
-    std::shared_future<Result> result;
-  };
-  absl::flat_hash_map<std::string, std::shared_ptr<InFlight>> in_flight_;
+  absl::flat_hash_map<std::string, std::shared_ptr<PendingAnswer>> in_flight_;
   // Client-supplied event ids of appends still in flight (the write model only knows committed
   // ones). Guarded by in_flight_mu_.
   absl::flat_hash_map<std::string, uint32_t> in_flight_event_ids_;

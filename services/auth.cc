@@ -107,7 +107,8 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Load(const std::st
   return auth;
 }
 
-absl::StatusOr<Principal> Authenticator::Authenticate(const grpc::ServerContext& context) const {
+absl::StatusOr<Principal> Authenticator::Authenticate(
+    const grpc::ServerContextBase& context) const {
   if (tokens_.empty()) return Principal{"local", v1::ROLE_ADMIN, "", {}};
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");

@@ -55,7 +55,7 @@ class Authenticator {
   bool open() const { return tokens_.empty(); }
 
   // UNAUTHENTICATED when a token is required and missing or unknown.
-  absl::StatusOr<Principal> Authenticate(const grpc::ServerContext& context) const;
+  absl::StatusOr<Principal> Authenticate(const grpc::ServerContextBase& context) const;
 
  private:
   // Keyed by SHA-256 of the token, so lookups do not compare secrets byte by byte.

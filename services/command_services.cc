@@ -1,7 +1,10 @@
-// The command services: thin adapters. Each RPC authenticates, authorizes, calls the ledger and
-// maps the result; the domain logic lives in ledger/.
+// The command services: thin adapters. Each RPC authenticates, authorizes, submits the command
+// to the ledger and maps its answer; the domain logic lives in ledger/. The unary commands use
+// gRPC's callback API: the handler decides and appends on gRPC's thread and returns, and the
+// ledger finishes the call once the events are durable, so no thread waits for the log's sync.
 #include "absl/strings/str_cat.h"
 #include "ledger/limits.h"
+#include "ledger/status_macros.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
 #include "services/server.h"
 #include "services/status_map.h"
@@ -13,29 +16,52 @@ namespace {
 // ended (documented with the RPC in proto/perfledger/v1/ledger.proto).
 constexpr char kBatchesRecordedTrailer[] = "perfledger-batches-recorded";
 
-template <typename Request>
-using LedgerFn = Ledger::Result (Ledger::*)(const Request&, const CommandContext&);
-
-template <typename Request>
-grpc::Status Run(ServiceDeps* deps, grpc::ServerContext* context, Operation op,
-                 const Request& request, v1::CommandResult* response, LedgerFn<Request> fn) {
-  auto principal = deps->auth->Authenticate(*context);
-  if (!principal.ok()) return ToGrpc(principal.status());
-  if (absl::Status s = Authorize(*principal, op); !s.ok()) return ToGrpc(s);
-  const CommandContext ctx = CallerContext(*principal, *context);
-  Ledger::Result result = (deps->ledger->*fn)(request, ctx);
-  if (!result.ok()) return ToGrpc(result.status());
-  *response = std::move(*result);
-  return grpc::Status::OK;
+// Finishes `reactor`'s call with `result`.
+void Finish(grpc::ServerUnaryReactor* reactor, v1::CommandResult* response,
+            Ledger::Result result) {
+  if (!result.ok()) {
+    reactor->Finish(ToGrpc(result.status()));
+    return;
+  }
+  *response = *std::move(result);
+  reactor->Finish(grpc::Status::OK);
 }
 
-#define PL_COMMAND_RPC(Method, Op)                                                     \
-  grpc::Status Method(grpc::ServerContext* context, const v1::Method##Request* request, \
-                      v1::CommandResult* response) override {                          \
-    return Run(deps_, context, Op, *request, response, &Ledger::Method);                \
+// The caller's context for a command, or the error that refuses the call.
+absl::StatusOr<CommandContext> Admit(ServiceDeps* deps, grpc::CallbackServerContext* context,
+                                     Operation op) {
+  auto principal = deps->auth->Authenticate(*context);
+  if (!principal.ok()) return principal.status();
+  RETURN_IF_ERROR(Authorize(*principal, op));
+  return CallerContext(*principal, *context);
+}
+
+template <typename Request>
+grpc::ServerUnaryReactor* Run(ServiceDeps* deps, grpc::CallbackServerContext* context,
+                              Operation op, const Request* request, v1::CommandResult* response,
+                              Ledger::Command<Request> command) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<CommandContext> ctx = Admit(deps, context, op);
+  if (!ctx.ok()) {
+    reactor->Finish(ToGrpc(ctx.status()));
+    return reactor;
+  }
+  // The request and response stay valid until the call is finished.
+  deps->ledger->Submit(command, *request, *std::move(ctx),
+                       [reactor, response](Ledger::Result result) {
+                         Finish(reactor, response, std::move(result));
+                       });
+  return reactor;
+}
+
+#define PL_COMMAND_RPC(Method, Op)                                                        \
+  grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,                 \
+                                   const v1::Method##Request* request,                    \
+                                   v1::CommandResult* response) override {                \
+    return Run(deps_, context, Op, request, response, &Ledger::Method);                   \
   }
 
-class PeopleService final : public v1::People::Service {
+class PeopleService final : public v1::People::CallbackService {
  public:
   explicit PeopleService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(DefineOrgUnit, Operation::kWritePeople)
@@ -47,7 +73,7 @@ class PeopleService final : public v1::People::Service {
   ServiceDeps* deps_;
 };
 
-class CyclesService final : public v1::Cycles::Service {
+class CyclesService final : public v1::Cycles::CallbackService {
  public:
   explicit CyclesService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(OpenCycle, Operation::kWriteCycles)
@@ -56,7 +82,7 @@ class CyclesService final : public v1::Cycles::Service {
   ServiceDeps* deps_;
 };
 
-class GoalsService final : public v1::Goals::Service {
+class GoalsService final : public v1::Goals::CallbackService {
  public:
   explicit GoalsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(SetGoal, Operation::kWriteGoals)
@@ -67,7 +93,7 @@ class GoalsService final : public v1::Goals::Service {
   ServiceDeps* deps_;
 };
 
-class CheckInsService final : public v1::CheckIns::Service {
+class CheckInsService final : public v1::CheckIns::CallbackService {
  public:
   explicit CheckInsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(RecordCheckIn, Operation::kWriteCheckIns)
@@ -75,7 +101,15 @@ class CheckInsService final : public v1::CheckIns::Service {
   ServiceDeps* deps_;
 };
 
-class ReviewsService final : public v1::Reviews::Service {
+// Every command through the callback API but FinalizeGrade (below).
+using ReviewsBase = v1::Reviews::WithCallbackMethod_SubmitScore<
+    v1::Reviews::WithCallbackMethod_AmendScore<v1::Reviews::WithCallbackMethod_AdjustCalibration<
+        v1::Reviews::WithCallbackMethod_RecordFeedback<
+            v1::Reviews::WithCallbackMethod_AcknowledgeGrade<
+                v1::Reviews::WithCallbackMethod_RaiseDispute<
+                    v1::Reviews::WithCallbackMethod_ResolveDispute<v1::Reviews::Service>>>>>>>;
+
+class ReviewsService final : public ReviewsBase {
  public:
   explicit ReviewsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(SubmitScore, Operation::kWriteReviews)
@@ -83,22 +117,24 @@ class ReviewsService final : public v1::Reviews::Service {
   PL_COMMAND_RPC(AdjustCalibration, Operation::kWriteGrades)
   // With an explicit grade, a plain command. Without one, the policy in force computes it from
   // the folded scores or metrics (the reactor's state), then the same command records it
-  // (projections/grading.h).
+  // (projections/grading.h). That waits for the reactor to apply the log, so this RPC runs on a
+  // sync thread, made for waiting.
   grpc::Status FinalizeGrade(grpc::ServerContext* context, const v1::FinalizeGradeRequest* request,
                              v1::CommandResult* response) override {
-    if (!request->grade().empty() || deps_->reactor == nullptr) {
-      return Run(deps_, context, Operation::kWriteGrades, *request, response,
-                 &Ledger::FinalizeGrade);
-    }
     auto principal = deps_->auth->Authenticate(*context);
     if (!principal.ok()) return ToGrpc(principal.status());
     if (absl::Status s = Authorize(*principal, Operation::kWriteGrades); !s.ok()) return ToGrpc(s);
     const CommandContext ctx = CallerContext(*principal, *context);
-    const absl::Time deadline = std::min(
-        ctx.deadline, absl::Now() + absl::Seconds(limits::kComputedGradeWaitSeconds));
-    auto result = deps_->reactor->FinalizeComputedGrade(*request, ctx, deadline);
+    Ledger::Result result;
+    if (!request->grade().empty() || deps_->reactor == nullptr) {
+      result = deps_->ledger->FinalizeGrade(*request, ctx);
+    } else {
+      const absl::Time deadline = std::min(
+          ctx.deadline, absl::Now() + absl::Seconds(limits::kComputedGradeWaitSeconds));
+      result = deps_->reactor->FinalizeComputedGrade(*request, ctx, deadline);
+    }
     if (!result.ok()) return ToGrpc(result.status());
-    *response = std::move(*result);
+    *response = *std::move(result);
     return grpc::Status::OK;
   }
   PL_COMMAND_RPC(RecordFeedback, Operation::kWriteReviews)
@@ -111,7 +147,7 @@ class ReviewsService final : public v1::Reviews::Service {
   ServiceDeps* deps_;
 };
 
-class PipsService final : public v1::Pips::Service {
+class PipsService final : public v1::Pips::CallbackService {
  public:
   explicit PipsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(OpenPip, Operation::kWritePips)
@@ -123,7 +159,7 @@ class PipsService final : public v1::Pips::Service {
   ServiceDeps* deps_;
 };
 
-class RecognitionService final : public v1::Recognition::Service {
+class RecognitionService final : public v1::Recognition::CallbackService {
  public:
   explicit RecognitionService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(GivePraise, Operation::kWriteRecognition)
@@ -136,7 +172,7 @@ class RecognitionService final : public v1::Recognition::Service {
   ServiceDeps* deps_;
 };
 
-class TrainingService final : public v1::Training::Service {
+class TrainingService final : public v1::Training::CallbackService {
  public:
   explicit TrainingService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(RecordTraining, Operation::kWriteTraining)
@@ -144,7 +180,12 @@ class TrainingService final : public v1::Training::Service {
   ServiceDeps* deps_;
 };
 
-class MetricsService final : public v1::Metrics::Service {
+// The unary commands through the callback API; StreamMetrics on a sync thread (it reads one
+// batch after another, each answered before the next).
+using MetricsBase = v1::Metrics::WithCallbackMethod_ObserveMetric<
+    v1::Metrics::WithCallbackMethod_ObserveMetrics<v1::Metrics::Service>>;
+
+class MetricsService final : public MetricsBase {
  public:
   explicit MetricsService(ServiceDeps* deps) : deps_(deps) {}
   PL_COMMAND_RPC(ObserveMetric, Operation::kWriteMetrics)

@@ -200,7 +200,8 @@ void Server::Shutdown(absl::Duration grace) {
 
 void Server::Wait() { server_->Wait(); }
 
-CommandContext CallerContext(const Principal& principal, const grpc::ServerContext& call) {
+CommandContext CallerContext(const Principal& principal,
+                             const grpc::ServerContextBase& call) {
   CommandContext ctx;
   ctx.actor = ToActor(principal);
   ctx.principal = principal;

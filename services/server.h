@@ -45,7 +45,8 @@ struct ServiceDeps {
 
 // A client command's context: who sent it (from the authenticated call), received now, and
 // the call's deadline (admission control waits no longer).
-CommandContext CallerContext(const Principal& principal, const grpc::ServerContext& call);
+CommandContext CallerContext(const Principal& principal,
+                             const grpc::ServerContextBase& call);
 
 class Server {
  public:

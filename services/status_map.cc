@@ -11,9 +11,9 @@
 namespace perfledger::services {
 namespace {
 
-// The field protobuf last reported as invalid UTF-8 on this thread ("" = none). A sync server
-// parses a request and sends its status on the same thread, so the interceptor below finds the
-// field of its own call here.
+// The field protobuf last reported as invalid UTF-8 on this thread ("" = none). The server
+// parses a request and, when that fails, sends its status on the same thread (sync and callback
+// handlers alike), so the interceptor below finds the field of its own call here.
 thread_local std::string invalid_utf8_field;
 
 google::protobuf::LogHandler* previous_log_handler = nullptr;
@@ -33,15 +33,26 @@ void CaptureUtf8Errors(google::protobuf::LogLevel level, const char* filename, i
   if (previous_log_handler != nullptr) previous_log_handler(level, filename, line, message);
 }
 
+// How gRPC answers a request that does not parse: a sync handler with INTERNAL, a callback
+// handler with UNIMPLEMENTED, both without a message. Our own errors always carry one, and an
+// unknown method never reaches a unary interceptor (gRPC serves it as a generic bidi stream).
+bool IsParseFailure(const grpc::Status& status, grpc::experimental::ServerRpcInfo::Type type) {
+  if (!status.error_message().empty()) return false;
+  return status.error_code() == grpc::StatusCode::INTERNAL ||
+         (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+          type == grpc::experimental::ServerRpcInfo::Type::UNARY);
+}
+
 class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
  public:
+  explicit ParseErrorInterceptor(grpc::experimental::ServerRpcInfo::Type type) : type_(type) {}
+
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       const std::string field = TakeInvalidUtf8Field();  // consumed by this call either way
-      // Our own INTERNAL errors always carry a message; an empty one is gRPC's parse failure.
-      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+      if (IsParseFailure(status, type_)) {
         methods->ModifySendStatus(grpc::Status(
             grpc::StatusCode::INVALID_ARGUMENT,
             field.empty() ? "request: the message does not parse (malformed protobuf)"
@@ -51,14 +62,17 @@ class ParseErrorInterceptor final : public grpc::experimental::Interceptor {
     }
     methods->Proceed();
   }
+
+ private:
+  const grpc::experimental::ServerRpcInfo::Type type_;
 };
 
 class ParseErrorInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   grpc::experimental::Interceptor* CreateServerInterceptor(
-      grpc::experimental::ServerRpcInfo*) override {
-    return new ParseErrorInterceptor();
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new ParseErrorInterceptor(info->type());
   }
 };
 

@@ -15,8 +15,8 @@ namespace perfledger::services {
 grpc::StatusCode ToGrpcCode(absl::StatusCode code);
 grpc::Status ToGrpc(const absl::Status& status);
 
-// A request whose bytes do not parse never reaches a handler: gRPC answers INTERNAL with an
-// empty message. The usual cause is a string field holding invalid UTF-8, which proto3 rejects
+// A request whose bytes do not parse never reaches a handler: gRPC answers it without a message,
+// INTERNAL from a sync handler and UNIMPLEMENTED from a callback one. The usual cause is a string field holding invalid UTF-8, which proto3 rejects
 // while parsing, and protobuf names that field only in its error log. This interceptor turns
 // such an answer into INVALID_ARGUMENT naming the field ("feedback: not valid UTF-8 ..."), or,
 // for other malformed bytes, INVALID_ARGUMENT saying the request did not parse. Install once
