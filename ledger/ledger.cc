@@ -104,22 +104,29 @@ std::string Ledger::RejectReason(const internal::ActionState& action) {
 absl::StatusOr<Prior> Ledger::PriorObservation(
     const std::string& event_id, const v1::MetricObserved& candidate,
     const google::protobuf::Timestamp* observed_at) {
+  // In flight first, then folded (the order of `recorded` in Decide, for the same reason).
+  std::optional<LogPosition> at;
   {
     std::lock_guard<std::mutex> guard(in_flight_mu_);
-    if (in_flight_event_ids_.contains(event_id)) return Prior::kInFlight;
+    auto it = in_flight_event_ids_.find(event_id);
+    if (it != in_flight_event_ids_.end()) {
+      if (!it->second.durable) return Prior::kInFlight;
+      at = it->second.durable;
+    }
   }
-  std::optional<WriteModel::IndexedEvent> found = write_model_->FindEvent(event_id);
-  if (!found) return Prior::kNone;
-  // Recorded before positions were indexed: it cannot be compared, so it is not the same.
-  if (!found->position) return Prior::kDifferent;
-  ASSIGN_OR_RETURN(std::vector<StoredEvent> stored,
-                   log_->Read(found->position->partition, found->position->offset, 1));
+  if (!at) {
+    std::optional<WriteModel::IndexedEvent> found = write_model_->FindEvent(event_id);
+    if (!found) return Prior::kNone;
+    // Recorded before positions were indexed: it cannot be compared, so it is not the same.
+    if (!found->position) return Prior::kDifferent;
+    at = found->position;
+  }
+  ASSIGN_OR_RETURN(std::vector<StoredEvent> stored, log_->Read(at->partition, at->offset, 1));
   v1::Event event;
   if (stored.empty() || stored[0].event_id() != event_id ||
       !event.ParseFromString(stored[0].payload())) {
-    return absl::DataLossError(absl::StrCat("event ", event_id, " is indexed at ",
-                                            found->position->partition, ":",
-                                            found->position->offset, " but is not there"));
+    return absl::DataLossError(absl::StrCat("event ", event_id, " is indexed at ", at->partition,
+                                            ":", at->offset, " but is not there"));
   }
   if (!event.has_metric_observed()) return Prior::kDifferent;
   const v1::MetricObserved& m = event.metric_observed();
@@ -623,7 +630,7 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
   {
     std::lock_guard<std::mutex> guard(in_flight_mu_);
     if (!command_id.empty()) in_flight_[command_id] = pending;
-    for (const auto& id : *client_ids) in_flight_event_ids_[id]++;
+    for (const auto& id : *client_ids) in_flight_event_ids_[id].commands++;
   }
   if (control) {
     std::lock_guard<std::mutex> guard(fold_mu_);
@@ -650,6 +657,13 @@ Ledger::Result Ledger::ExecuteLocked(const v1::CommandMeta& meta, const std::str
         v1::Envelope& h = (*batch)[i];
         h.mutable_position()->set_offset((*positions)[i].offset.value());
         WriteModel::AddToAnswer(h, c.answer);
+      }
+      if (!client_ids->empty()) {
+        std::lock_guard<std::mutex> guard(in_flight_mu_);
+        for (size_t i = 0; i < batch->size(); i++) {
+          auto it = in_flight_event_ids_.find((*batch)[i].event_id());
+          if (it != in_flight_event_ids_.end()) it->second.durable = (*positions)[i];
+        }
       }
       if (answering == Answering::kWhenDurable) pending->Deliver(std::move(c.answer));
     } else {
@@ -753,7 +767,9 @@ void Ledger::Release(const Completed& c) {
   if (!c.command_id.empty()) in_flight_.erase(c.command_id);
   for (const auto& id : *c.client_ids) {
     auto it = in_flight_event_ids_.find(id);
-    if (it != in_flight_event_ids_.end() && --it->second == 0) in_flight_event_ids_.erase(it);
+    if (it != in_flight_event_ids_.end() && --it->second.commands == 0) {
+      in_flight_event_ids_.erase(it);
+    }
   }
 }
 

@@ -339,9 +339,15 @@ class Ledger {
   // entries while an appender may hold mu_ waiting for room in the log's queue.
   std::mutex in_flight_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<PendingAnswer>> in_flight_;
-  // Client-supplied event ids of appends still in flight (the write model only knows committed
-  // ones). Guarded by in_flight_mu_.
-  absl::flat_hash_map<std::string, uint32_t> in_flight_event_ids_;
+  // Client-supplied event ids of appends not yet folded (the write model only knows folded
+  // ones). Once the append is durable the id's position is set, before the command is answered:
+  // a client that got its answer and sends the id again is compared with what the log holds,
+  // never told the id is still being recorded. Guarded by in_flight_mu_.
+  struct InFlightId {
+    uint32_t commands = 0;
+    std::optional<LogPosition> durable;
+  };
+  absl::flat_hash_map<std::string, InFlightId> in_flight_event_ids_;
 
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> rejected_{0};

@@ -158,6 +158,32 @@ TEST_CASE("idempotency: observation event ids", "[idempotency]") {
   CHECK(server.LogEnd() == end + 4);
 }
 
+TEST_CASE("idempotency: an answered reading is compared at once and never still in flight",
+          "[idempotency]") {
+  // A reading is answered once durable, before the write model has folded it: a client that
+  // sends its id again right after the answer gets the verdict on the content (a duplicate, or
+  // ALREADY_EXISTS), not ABORTED. Many rounds, so the fold rarely wins the race.
+  TestServer server;
+  SeedFixture(server);
+  for (int round = 0; round < 100; round++) {
+    INFO("round " << round);
+    auto single = ObserveMetricReq();
+    single.mutable_observation()->set_event_id(absl::StrCat("answered-", round));
+    MustOk(server.Call(server.metrics(), &Metrics::Stub::ObserveMetric, single));
+    if (round % 2 == 0) {
+      const auto again = MustOk(server.Call(server.metrics(), &Metrics::Stub::ObserveMetric, single));
+      CHECK(again.deduplicated());
+    } else {
+      auto changed = ObserveMetricsReq(1);
+      *changed.mutable_observations(0) = single.observation();
+      changed.mutable_observations(0)->set_value_milli(single.observation().value_milli() + 1);
+      RequireError(server.Call(server.metrics(), &Metrics::Stub::ObserveMetrics, changed),
+                   grpc::StatusCode::ALREADY_EXISTS,
+                   absl::StrCat("observations[0].event_id: answered-", round));
+    }
+  }
+}
+
 TEST_CASE("read-your-writes: a policy is readable right after it is published", "[idempotency]") {
   TestServer server;
   SeedFixture(server);
