@@ -602,16 +602,35 @@ LogEnds EmbeddedLog::WaitForAppend(const LogEnds& seen, absl::Time deadline) {
   return durable_ends_;
 }
 
+std::string EmbeddedLog::TipBefore(PartitionId partition, Offset end) {
+  if (end == Offset(0)) return GenesisHash();
+  auto last = Read(partition, end - 1, 1);
+  return last.ok() && !last->empty() ? last->front().hash() : GenesisHash();
+}
+
 std::vector<std::string> EmbeddedLog::ChainTips() {
   // Tips of durable events only: read each partition's last durable event.
-  LogEnds ends = Ends();
-  std::vector<std::string> tips(ends.size(), GenesisHash());
-  for (PartitionId p : ends.partitions()) {
-    if (ends[p] == Offset(0)) continue;
-    auto last = Read(p, ends[p] - 1, 1);
-    if (last.ok() && !last->empty()) tips[p.value()] = last->front().hash();
-  }
+  const LogEnds ends = Ends();
+  std::vector<std::string> tips;
+  tips.reserve(ends.size());
+  for (PartitionId p : ends.partitions()) tips.push_back(TipBefore(p, ends[p]));
   return tips;
+}
+
+LogSummary EmbeddedLog::Summary() {
+  LogEnds ends;
+  LogSummary summary;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ends = durable_ends_;
+    summary.appends = stats_.appends;
+    summary.group_commits = stats_.group_commits;
+  }
+  // Offsets are contiguous: a partition holds as many events as its end says.
+  for (PartitionId p : ends.partitions()) {
+    summary.partitions.push_back({ends[p], ends[p].value(), TipBefore(p, ends[p])});
+  }
+  return summary;
 }
 
 void EmbeddedLog::Close() {

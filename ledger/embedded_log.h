@@ -63,6 +63,8 @@ class EmbeddedLog final : public EventLog {
   LogEnds Ends() override;
   LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override;
   std::vector<std::string> ChainTips() override;
+  // Ends and tips read at one moment, with the append and group-commit counters.
+  LogSummary Summary() override;
   void Close() override;
 
   EmbeddedLogStats stats();
@@ -97,6 +99,8 @@ class EmbeddedLog final : public EventLog {
   };
 
   EmbeddedLog() = default;
+  // The hash of the event before `end` in `partition` (GenesisHash() when end is 0).
+  std::string TipBefore(PartitionId partition, Offset end);
   void CommitLoop();
 
   uint32_t data_partitions_ = 0;

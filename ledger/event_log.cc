@@ -42,6 +42,17 @@ absl::Status EventLog::ReadOnArena(PartitionId partition, Offset from, size_t ma
   return absl::OkStatus();
 }
 
+LogSummary EventLog::Summary() {
+  const LogEnds ends = Ends();
+  const std::vector<std::string> tips = ChainTips();
+  LogSummary summary;
+  for (PartitionId p : ends.partitions()) {
+    summary.partitions.push_back(
+        {ends[p], ends[p].value(), p.value() < tips.size() ? tips[p.value()] : std::string()});
+  }
+  return summary;
+}
+
 absl::Status DecodeRecorded(const StoredEvent& stored, v1::RecordedEvent* out) {
   *out->mutable_envelope() = stored;
   if (!out->mutable_event()->ParseFromString(stored.payload())) {

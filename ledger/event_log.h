@@ -42,6 +42,20 @@ absl::Status CheckReadPartition(PartitionId partition, uint32_t partitions);
 // the position when the payload does not parse).
 absl::Status DecodeRecorded(const StoredEvent& stored, v1::RecordedEvent* out);
 
+// What a log says about itself (Log.Status), read at one moment.
+struct LogSummary {
+  struct Partition {
+    Offset end;           // as Ends()
+    uint64_t events = 0;  // events in the partition: the end where offsets are contiguous,
+                          // fewer on Kafka, whose transaction markers take offsets too
+    std::string tip;      // as ChainTips()
+  };
+  std::vector<Partition> partitions;  // partitions() of them
+  uint64_t appends = 0;        // appends accepted since the log opened (0 on a read replica)
+  uint64_t group_commits = 0;  // durable writes they were grouped into: an fsync of the
+                               // embedded log, a transaction on Kafka
+};
+
 class EventLog {
  public:
   virtual ~EventLog() = default;
@@ -94,6 +108,10 @@ class EventLog {
 
   // The hash of the last event of each partition (GenesisHash() when empty).
   virtual std::vector<std::string> ChainTips() = 0;
+
+  // Ends, event counts, tips and write counters. The default suits a log whose offsets are
+  // contiguous and that counts no writes: events = end, counters 0.
+  virtual LogSummary Summary();
 
   // After a failed write the log refuses writes. A backend that can recover on its own (Kafka:
   // a new producer, chain tips re-read from the broker) then holds writes instead: appends still

@@ -454,11 +454,13 @@ absl::Status KafkaLog::Start() {
   tip_.assign(partitions, GenesisHash());
   durable_ends_ = LogEnds(partitions);
   durable_tips_.assign(partitions, GenesisHash());
+  durable_events_.assign(partitions, 0);
   for (uint32_t p = 0; p < partitions; p++) {
     ASSIGN_OR_RETURN(Tail tail, ScanTail(*lanes_[0], p, deadline));
     next_sequence_[p] = tail.next_sequence;
     tip_[p] = tail.tip;
     durable_tips_[p] = tail.tip;
+    durable_events_[p] = tail.next_sequence;
     durable_ends_[PartitionId(p)] = Offset(tail.end);
   }
 
@@ -1085,6 +1087,7 @@ void KafkaLog::Recover() {
       next_sequence_[p] = tails[p].next_sequence;
       tip_[p] = tails[p].tip;
       durable_tips_[p] = tails[p].tip;
+      durable_events_[p] = tails[p].next_sequence;
       Offset& end = durable_ends_[PartitionId(p)];
       end = std::max(end, Offset(tails[p].end));
     }
@@ -1180,6 +1183,7 @@ void KafkaLog::CommitLoop() {
             durable_ends_[pos.partition] =
                 std::max(durable_ends_[pos.partition], pos.offset + 1);
             durable_tips_[pos.partition.value()] = p.hashes[i];
+            durable_events_[pos.partition.value()]++;
           }
           stats_.events += p.positions.size();
         }
@@ -1267,6 +1271,7 @@ void KafkaLog::FollowLoop() {
   struct Update {
     uint32_t partition;
     uint64_t end;
+    uint64_t events;  // the last event's sequence + 1
     std::string tip;
   };
   std::vector<Update> updates;
@@ -1304,7 +1309,7 @@ void KafkaLog::FollowLoop() {
                                  m->offset));
         continue;
       }
-      updates.push_back({p, static_cast<uint64_t>(m->offset) + 1, e.hash()});
+      updates.push_back({p, static_cast<uint64_t>(m->offset) + 1, e.sequence() + 1, e.hash()});
     }
     for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(batch[i]);
     if (updates.empty()) continue;
@@ -1314,6 +1319,7 @@ void KafkaLog::FollowLoop() {
       if (Offset(u.end) > durable_ends_[PartitionId(u.partition)]) {
         durable_ends_[PartitionId(u.partition)] = Offset(u.end);
         durable_tips_[u.partition] = std::move(u.tip);
+        durable_events_[u.partition] = u.events;
         advanced = true;
       }
     }
@@ -1521,6 +1527,18 @@ void KafkaLog::Close() {
   queue_cv_.notify_all();
   space_cv_.notify_all();
   appended_cv_.notify_all();
+}
+
+LogSummary KafkaLog::Summary() {
+  std::lock_guard<std::mutex> lock(mu_);
+  LogSummary summary;
+  for (PartitionId p : durable_ends_.partitions()) {
+    summary.partitions.push_back(
+        {durable_ends_[p], durable_events_[p.value()], durable_tips_[p.value()]});
+  }
+  summary.appends = stats_.appends;
+  summary.group_commits = stats_.transactions;
+  return summary;
 }
 
 KafkaLogStats KafkaLog::stats() {

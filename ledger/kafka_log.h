@@ -187,6 +187,9 @@ class KafkaLog final : public EventLog {
   LogEnds Ends() override;
   LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override;
   std::vector<std::string> ChainTips() override;
+  // Events per partition from the sequences (offsets count transaction markers too); appends
+  // and committed group transactions.
+  LogSummary Summary() override;
   // See "Failure handling".
   bool WritesHeld() override;
   void ResumeWrites() override;
@@ -292,6 +295,7 @@ class KafkaLog final : public EventLog {
   std::vector<std::string> tip_;         // writer: hash of the last assigned event
   LogEnds durable_ends_;                 // committed, visible to readers
   std::vector<std::string> durable_tips_;  // writer: hash of the last committed event
+  std::vector<uint64_t> durable_events_;  // committed events per partition (= next sequence)
   absl::Status failed_;                  // first write error; sticky until Recover succeeds
   bool held_ = false;                    // recovered; writes wait for ResumeWrites
   bool closed_ = false;

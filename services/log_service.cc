@@ -3,7 +3,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "ledger/embedded_log.h"
 #include "ledger/hash_chain.h"
 #include "ledger/limits.h"
 #include "perfledger/v1/ledger.grpc.pb.h"
@@ -121,27 +120,24 @@ class LogService final : public v1::Log::Service {
     response->set_version(PERFLEDGER_VERSION);
     response->set_log_backend(std::string(log.backend()));
     response->set_data_dir(deps_->config->data_dir);
-    const LogEnds ends = log.Ends();
-    const std::vector<std::string> tips = log.ChainTips();
+    const LogSummary summary = log.Summary();
     uint64_t total = 0;
-    for (PartitionId p : ends.partitions()) {
+    for (uint32_t p = 0; p < summary.partitions.size(); p++) {
+      const LogSummary::Partition& part = summary.partitions[p];
       auto* ps = response->add_partitions();
-      ps->set_partition(p.value());
-      ps->set_end_offset(ends[p].value());
-      ps->set_events(ends[p].value());
-      ps->set_last_hash(ToHex(tips[p.value()]));
-      total += ends[p].value();
+      ps->set_partition(p);
+      ps->set_end_offset(part.end.value());
+      ps->set_events(part.events);
+      ps->set_last_hash(ToHex(part.tip));
+      total += part.events;
     }
     response->set_total_events(total);
+    response->set_appends(summary.appends);
+    response->set_group_commits(summary.group_commits);
     *response->mutable_started_at() = ToTimestamp(deps_->started_at);
     const LedgerStats stats = deps_->ledger->stats();
     response->set_commands_accepted(stats.accepted);
     response->set_commands_rejected(stats.rejected);
-    if (auto* embedded = dynamic_cast<EmbeddedLog*>(&log)) {
-      const EmbeddedLogStats ls = embedded->stats();
-      response->set_appends(ls.appends);
-      response->set_group_commits(ls.group_commits);
-    }
     // The views share one projector (they advance together); the policy reactor has its own.
     if (deps_->projector != nullptr) {
       auto* v = response->add_views();

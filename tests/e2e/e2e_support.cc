@@ -669,10 +669,26 @@ std::vector<std::string> CheckKafkaLog(const WholeLog& log) {
       tip = e.hash();
       sequence++;
     }
-    if (p < static_cast<size_t>(log.status.partitions_size()) &&
-        log.status.partitions(static_cast<int>(p)).last_hash() != ToHex(tip)) {
+    if (p >= static_cast<size_t>(log.status.partitions_size())) continue;
+    const v1::PartitionStatus& status = log.status.partitions(static_cast<int>(p));
+    if (status.last_hash() != ToHex(tip)) {
       problems.push_back("partition " + std::to_string(p) + ": Status last_hash differs");
     }
+    // Offsets count transaction markers too; Status counts events.
+    if (status.events() != log.partitions[p].size()) {
+      problems.push_back("partition " + std::to_string(p) + ": Status says " +
+                         std::to_string(status.events()) + " events, the log holds " +
+                         std::to_string(log.partitions[p].size()));
+    }
+  }
+  if (log.status.total_events() != log.total()) {
+    problems.push_back("Status total_events " + std::to_string(log.status.total_events()) +
+                       ", the log holds " + std::to_string(log.total()));
+  }
+  // Each transaction holds at least one append (counted since this server started).
+  if (log.status.group_commits() > log.status.appends()) {
+    problems.push_back("Status appends " + std::to_string(log.status.appends()) +
+                       ", group_commits " + std::to_string(log.status.group_commits()));
   }
   return problems;
 }

@@ -267,7 +267,8 @@ std::string JoinLines(const std::vector<std::string>& lines);
 
 // Kafka offsets have gaps (transaction markers), so CheckLog's contiguity does not apply:
 // per partition the sequences are contiguous from 0, every link verifies, event ids are unique
-// and Status agrees on the last hash.
+// and Status agrees on the last hash, the events in each partition and in all, and has no more
+// group commits than appends.
 std::vector<std::string> CheckKafkaLog(const WholeLog& log);
 // The log holds exactly `known` (each id once, at its acknowledged position) and nothing else.
 std::vector<std::string> CompareWithKnown(const WholeLog& log,

@@ -330,6 +330,22 @@ TEST_CASE("kafka: the hash chain verifies on every event, reads continue cursors
   const KafkaLogStats stats = log->stats();
   REQUIRE(stats.cursor_hits > stats.cursor_seeks);  // chunked scans continue, they don't seek
 
+  // Log.Status's figures: events counted from the sequences, not from offsets, which the
+  // transaction markers take too; 20 appends in at most 20 transactions.
+  const LogSummary summary = log->Summary();
+  REQUIRE(summary.partitions.size() == 3);
+  for (uint32_t p = 0; p < 3; p++) {
+    INFO("partition " << p);
+    REQUIRE(summary.partitions[p].events == 20);
+    REQUIRE(summary.partitions[p].end > Offset(20));
+    REQUIRE(summary.partitions[p].end == log->Ends()[PartitionId(p)]);
+    REQUIRE(summary.partitions[p].tip == log->ChainTips()[p]);
+  }
+  REQUIRE(summary.appends == 20);
+  REQUIRE(summary.group_commits >= 1);
+  REQUIRE(summary.group_commits <= 20);
+  REQUIRE(summary.group_commits == stats.transactions);
+
   // Random access and two readers interleaving on one partition.
   auto all = ReadAll(*log, 1);
   REQUIRE(all.size() == 20);
@@ -468,6 +484,17 @@ TEST_CASE("kafka: a read replica follows the writer and cannot append", "[kafka]
   REQUIRE(replica->Ends() == writer->Ends());
   REQUIRE(replica->ChainTips() == writer->ChainTips());
   REQUIRE(VerifyChains(*replica) == 3);
+  // The replica counts the events it follows, and writes none.
+  const LogSummary followed = replica->Summary();
+  const LogSummary written = writer->Summary();
+  REQUIRE(followed.partitions.size() == written.partitions.size());
+  for (size_t p = 0; p < written.partitions.size(); p++) {
+    REQUIRE(followed.partitions[p].events == written.partitions[p].events);
+  }
+  REQUIRE(written.partitions[0].events == 1);
+  REQUIRE(written.partitions[3].events == 1);
+  REQUIRE(followed.appends == 0);
+  REQUIRE(followed.group_commits == 0);
 }
 
 TEST_CASE("kafka: reopening with another partition count fails", "[kafka]") {

@@ -378,6 +378,17 @@ TEST_CASE("embedded log: concurrent appenders share group commits", "[embedded_l
   CHECK(stats.group_commits >= 1);
   CHECK(stats.group_commits < stats.appends);
   CHECK(VerifyAll(*log) == kAppends);
+  // Log.Status's figures: the same counters; events = ends, since offsets are contiguous.
+  const LogSummary summary = log->Summary();
+  CHECK(summary.appends == stats.appends);
+  CHECK(summary.group_commits == stats.group_commits);
+  uint64_t events = 0;
+  for (uint32_t p = 0; p < summary.partitions.size(); p++) {
+    CHECK(summary.partitions[p].events == summary.partitions[p].end.value());
+    CHECK(summary.partitions[p].tip == log->ChainTips()[p]);
+    events += summary.partitions[p].events;
+  }
+  CHECK(events == kAppends);
 }
 
 TEST_CASE("embedded log: Close refuses later appends", "[embedded_log]") {
