@@ -3,7 +3,7 @@
 // Order of a run: connect → fixture (through the API, idempotent) → wait for the views to catch up
 // → raw baseline (with --baseline, while the server is idle) → warmup + measured window → report.
 // Every phase is bounded in time; the tool only talks to --server and writes only under
-// --baseline-dir.
+// --baseline-dir (or, with --baseline-kafka, to a topic of its own that it deletes afterwards).
 
 #include <unistd.h>
 
@@ -22,6 +22,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/perfbench/baseline.h"
+#include "tools/perfbench/kafka_baseline.h"
 #include "tools/perfbench/client.h"
 #include "tools/perfbench/fixture.h"
 #include "tools/perfbench/lag.h"
@@ -204,6 +205,9 @@ int Main(int argc, char** argv) {
   std::string policy_file;
   std::string mix_spec = "metric=70,checkin=10,score=10,progress=10";
   std::string baseline_dir = "/tmp";
+  std::string baseline_kafka, baseline_kafka_mode = "produce";
+  uint32_t baseline_kafka_linger_ms = 0;
+  std::vector<std::string> baseline_kafka_set;
   uint32_t concurrency = 32, batch_size = 100, subjects = 1000, io_threads = 2, channels = 0;
   uint32_t lines = 0;
   uint32_t value_bytes = 0, timeout_ms = 5000, probe_interval_ms = 100;
@@ -249,6 +253,18 @@ int Main(int argc, char** argv) {
   app.add_flag("--baseline-only", baseline_only, "run only the raw baseline; no server needed");
   app.add_option("--baseline-dir", baseline_dir, "parent folder of the scratch baseline database "
                  "(put it on the server's disk)")->capture_default_str();
+  app.add_option("--baseline-kafka", baseline_kafka,
+                 "bootstrap servers: make the baseline raw librdkafka on this cluster instead of "
+                 "RocksDB (idempotent, acks=all, a fresh topic at the cluster's default "
+                 "replication), for a server on --log-backend kafka");
+  app.add_option("--baseline-kafka-mode", baseline_kafka_mode,
+                 "produce: each client's write is its records and their delivery reports; "
+                 "transaction: begin, produce, reports, commit (one producer per client)")
+      ->check(CLI::IsMember({"produce", "transaction"}))->capture_default_str();
+  app.add_option("--baseline-kafka-linger-ms", baseline_kafka_linger_ms,
+                 "the baseline producer's linger.ms")->capture_default_str();
+  app.add_option("--baseline-kafka-set", baseline_kafka_set,
+                 "KEY=VALUE: a librdkafka property of the baseline producers (repeatable)");
   app.add_option("--value-bytes", value_bytes, "baseline value size; 0 = serialized size of a "
                  "typical event envelope of the scenario")->check(CLI::Range(0, 1 << 20));
   app.add_option("--output", output, "report format")
@@ -272,6 +288,7 @@ int Main(int argc, char** argv) {
   // Scenario defaults: the targets are about an org unit of 100,000 people and about
   // 50,000 events/s (500 batches of 100); an explicit flag always wins.
   if (scenario == "ranking" && app.count("--subjects") == 0) subjects = 100000;
+  if (!baseline_kafka.empty() && !baseline_only) baseline = true;
   if (scenario == "lag" && app.count("--rate") == 0) rate = 500;
   if (scenario == "lag" && rate <= 0) {
     std::cerr << "perfbench: --scenario lag is open loop; it needs --rate > 0\n";
@@ -324,6 +341,22 @@ int Main(int argc, char** argv) {
   bo.value_bytes = value_bytes > 0 ? value_bytes : static_cast<size_t>(bytes + 0.5);
   bo.warmup = report.run_options.warmup;
   bo.duration = report.run_options.duration;
+  if (!baseline_kafka.empty()) {
+    KafkaBaselineOptions kafka;
+    kafka.brokers = baseline_kafka;
+    kafka.mode = baseline_kafka_mode == "transaction" ? KafkaBaselineMode::kTransaction
+                                                      : KafkaBaselineMode::kProduce;
+    kafka.linger_ms = baseline_kafka_linger_ms;
+    for (const std::string& kv : baseline_kafka_set) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "perfbench: --baseline-kafka-set " << kv << ": expected KEY=VALUE\n";
+        return 1;
+      }
+      kafka.properties.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
+    report.kafka_baseline = kafka;
+  }
 
   auto print = [&] {
     if (output == "json") {
@@ -334,13 +367,15 @@ int Main(int argc, char** argv) {
   };
   auto run_baseline = [&]() -> bool {
     if (!quiet) {
-      std::fprintf(stderr, "[perfbench] baseline: %u threads x %u keys x %zu B, sync, %.1f s\n",
-                   bo.threads, bo.keys_per_batch, bo.value_bytes, warmup + duration);
+      std::fprintf(stderr, "[perfbench] baseline: %u threads x %u keys x %zu B, %s, %.1f s\n",
+                   bo.threads, bo.keys_per_batch, bo.value_bytes,
+                   report.kafka_baseline ? "kafka" : "rocksdb sync", warmup + duration);
     }
     const Clock::time_point started = Clock::now();
     const double self_start = SelfCpuSeconds();
     const std::optional<double> machine_start = MachineBusyCpuSeconds();
-    absl::StatusOr<BaselineResult> b = RunBaseline(bo);
+    absl::StatusOr<BaselineResult> b =
+        report.kafka_baseline ? RunKafkaBaseline(bo, *report.kafka_baseline) : RunBaseline(bo);
     if (!b.ok()) {
       std::cerr << "perfbench: " << b.status().message() << '\n';
       return false;

@@ -259,9 +259,18 @@ void PrintText(const Report& r, std::ostream& out) {
   if (r.baseline) {
     const BaselineResult& b = *r.baseline;
     const BaselineOptions& bo = r.baseline_options;
-    out << "baseline   rocksdb sync WriteBatch, " << bo.threads << " threads x "
-        << bo.keys_per_batch << " keys x " << bo.value_bytes << " B in " << b.db_path << "\n"
-        << "baseline   events/s " << Format("%.0f", b.keys_per_second()) << "  batches/s "
+    if (r.kafka_baseline) {
+      out << "baseline   kafka " << KafkaBaselineModeName(r.kafka_baseline->mode)
+          << " (idempotent, acks=all, linger.ms " << r.kafka_baseline->linger_ms;
+      for (const auto& [key, value] : r.kafka_baseline->properties) out << ", " << key << " " << value;
+      out << "), "
+          << bo.threads << " threads x " << bo.keys_per_batch << " records x " << bo.value_bytes
+          << " B to topic " << b.db_path << " on " << r.kafka_baseline->brokers << "\n";
+    } else {
+      out << "baseline   rocksdb sync WriteBatch, " << bo.threads << " threads x "
+          << bo.keys_per_batch << " keys x " << bo.value_bytes << " B in " << b.db_path << "\n";
+    }
+    out << "baseline   events/s " << Format("%.0f", b.keys_per_second()) << "  batches/s "
         << Format("%.0f", b.batches_per_second()) << "  latency us " << LatencyLine(b.latency)
         << '\n';
     out << "baseline   cpu cores " << Format("%.2f", r.baseline_cpu_cores);
@@ -449,7 +458,11 @@ void PrintJson(const Report& r, std::ostream& out) {
   }
   if (r.baseline) {
     const BaselineResult& b = *r.baseline;
-    j["baseline"] = {{"threads", r.baseline_options.threads},
+    j["baseline"] = {{"kind", r.kafka_baseline
+                                  ? std::string("kafka ") +
+                                        KafkaBaselineModeName(r.kafka_baseline->mode)
+                                  : std::string("rocksdb")},
+                     {"threads", r.baseline_options.threads},
                      {"keys_per_batch", r.baseline_options.keys_per_batch},
                      {"value_bytes", r.baseline_options.value_bytes},
                      {"dir", b.db_path},

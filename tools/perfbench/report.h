@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tools/perfbench/baseline.h"
+#include "tools/perfbench/kafka_baseline.h"
 #include "tools/perfbench/fixture.h"
 #include "tools/perfbench/lag.h"
 #include "tools/perfbench/runner.h"
@@ -52,6 +53,7 @@ struct Report {
 
   std::optional<BaselineResult> baseline;
   BaselineOptions baseline_options;
+  std::optional<KafkaBaselineOptions> kafka_baseline;  // set: the baseline is raw Kafka
   double baseline_cpu_cores = 0;                     // this process while the baseline ran
   std::optional<double> baseline_machine_cpu_cores;  // every process, same interval
 
