@@ -11,12 +11,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,8 +25,8 @@ namespace perfledger::e2e {
 namespace {
 
 constexpr int kEmployees = 12;
-constexpr char kCycle[] = "2026H1";
-constexpr char kManager[] = "M1";
+constexpr const char* kCycle = kLoadCycle;
+constexpr const char* kManager = kLoadManager;
 constexpr int kWriters = 3;
 constexpr int kRounds = 3;
 // A round kills the server once this many events are acknowledged (or after kMaxWriting).
@@ -38,11 +36,7 @@ constexpr auto kMaxWriting = seconds(5);
 // Unary calls get a deadline generous enough for a loaded 2-core machine.
 constexpr auto kCallDeadline = seconds(15);
 
-std::string Employee(int i) {
-  char id[8];
-  std::snprintf(id, sizeof(id), "E%02d", i);
-  return id;
-}
+std::string Employee(int i) { return LoadEmployee(i); }
 
 enum class Kind { kMetrics, kScore, kCheckIn };
 
@@ -190,31 +184,6 @@ bool SamePosition(const v1::Position& a, const v1::Position& b) {
   return a.partition() == b.partition() && a.offset() == b.offset();
 }
 
-void RequireOk(const CommandOutput& out) {
-  INFO(out.Describe());
-  REQUIRE(out.status.exited);
-  REQUIRE(out.status.code == 0);
-}
-
-// The fixture, through the real perfctl: two org units, a manager and kEmployees reports, a cycle.
-void Seed(const TempDir& dir, const ServerProcess& server) {
-  const std::string units = dir.WriteFile("units.csv",
-                                          "org_unit_id,name,parent_id,manager_id\n"
-                                          "HQ,Headquarters,,\n"
-                                          "OPS,Operations,HQ,\n");
-  std::ostringstream staff;
-  staff << "employee_id,name,org_unit_id,manager_id,base_salary_minor,currency\n";
-  staff << kManager << ",Mona Manager,HQ,,9000000,EUR\n";
-  for (int i = 1; i <= kEmployees; i++) {
-    staff << Employee(i) << ",Worker " << i << ",OPS," << kManager << ",4000000,EUR\n";
-  }
-  const std::string employees = dir.WriteFile("employees.csv", staff.str());
-  RequireOk(RunPerfctl(dir.path(), server.address(), {"import", "org-units", units}));
-  RequireOk(RunPerfctl(dir.path(), server.address(), {"import", "employees", employees}));
-  RequireOk(RunPerfctl(dir.path(), server.address(),
-                       {"cycle", "open", kCycle, "--name", "First half 2026", "--start",
-                        "2026-01-01", "--end", "2026-07-01"}));
-}
 
 std::string Join(const std::vector<std::string>& lines) {
   std::string out;
@@ -228,7 +197,7 @@ TEST_CASE("crash_test: SIGKILL under concurrent appends loses no acknowledged ev
   ServerProcess server(dir.Sub("data"), dir.path(),
                        {"--data-partitions", "4", "--shutdown-grace-seconds", "5"});
   server.Start();
-  Seed(dir, server);
+  SeedLoadOrg(dir, server, kEmployees);
 
   // Every event the clients know of (seed included): event id → position.
   std::map<std::string, v1::Position> known;

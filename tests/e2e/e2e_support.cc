@@ -22,6 +22,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 
+#include "absl/strings/str_cat.h"
 #include "ledger/hash_chain.h"
 #include "perfledger/v1/audit.grpc.pb.h"
 #include "perfledger/v1/views.grpc.pb.h"
@@ -504,9 +505,9 @@ int KafkaScript(const std::string& args, std::string* output) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-namespace {
+std::string LoadEmployee(int i) { return absl::StrCat("E", i); }
 
-std::string LoadEmployee(int i) { return "E" + std::to_string(i); }
+namespace {
 
 void RequireExit0(const CommandOutput& out) {
   if (!out.status.exited || out.status.code != 0) {
@@ -516,20 +517,20 @@ void RequireExit0(const CommandOutput& out) {
 
 }  // namespace
 
-void SeedLoadOrg(const TempDir& dir, const ServerProcess& server) {
+void SeedLoadOrg(const TempDir& dir, const ServerProcess& server, int employees) {
   const std::string units = dir.WriteFile("units.csv",
                                           "org_unit_id,name,parent_id,manager_id\n"
                                           "HQ,Headquarters,,\n"
                                           "OPS,Operations,HQ,\n");
   std::ostringstream staff;
   staff << "employee_id,name,org_unit_id,manager_id,base_salary_minor,currency\n";
-  staff << "M1,Mona Manager,HQ,,9000000,EUR\n";
-  for (int i = 1; i <= kLoadEmployees; i++) {
-    staff << LoadEmployee(i) << ",Worker " << i << ",OPS,M1,4000000,EUR\n";
+  staff << kLoadManager << ",Mona Manager,HQ,,9000000,EUR\n";
+  for (int i = 1; i <= employees; i++) {
+    staff << LoadEmployee(i) << ",Worker " << i << ",OPS," << kLoadManager << ",4000000,EUR\n";
   }
-  const std::string employees = dir.WriteFile("employees.csv", staff.str());
+  const std::string staff_file = dir.WriteFile("employees.csv", staff.str());
   RequireExit0(RunPerfctl(dir.path(), server.address(), {"import", "org-units", units}));
-  RequireExit0(RunPerfctl(dir.path(), server.address(), {"import", "employees", employees}));
+  RequireExit0(RunPerfctl(dir.path(), server.address(), {"import", "employees", staff_file}));
   RequireExit0(RunPerfctl(dir.path(), server.address(),
                           {"cycle", "open", kLoadCycle, "--name", "First half 2026", "--start",
                            "2026-01-01", "--end", "2026-07-01"}));

@@ -205,11 +205,14 @@ std::map<std::string, std::string> RebuildDigests(const std::shared_ptr<grpc::Ch
 // `output` when given, else nowhere.
 int KafkaScript(const std::string& args, std::string* output = nullptr);
 
-// The org the load writes about: employees E1..E<kLoadEmployees> under manager M1, cycle
-// kLoadCycle open. Seeded through perfctl (throws on failure).
+// The org the load writes about: org units HQ and OPS under it, manager M1 in HQ, employees
+// LoadEmployee(1..employees) in OPS reporting to M1, cycle kLoadCycle open: 2 + 1 + employees + 1
+// events. Seeded through perfctl (throws on failure).
 inline constexpr int kLoadEmployees = 8;
 inline constexpr char kLoadCycle[] = "2026H1";
-void SeedLoadOrg(const TempDir& dir, const ServerProcess& server);
+inline constexpr char kLoadManager[] = "M1";
+std::string LoadEmployee(int i);  // "E<i>"
+void SeedLoadOrg(const TempDir& dir, const ServerProcess& server, int employees = kLoadEmployees);
 
 // One command: a metric batch over several employees (several partitions, one transaction) or
 // a check-in (one event), always with an idempotency key.
