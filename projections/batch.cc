@@ -105,7 +105,30 @@ absl::Status ParsePayloads(Batch& batch, ApplyPool& pool) {
 }
 
 BatchReader::~BatchReader() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void BatchReader::ReadAheadLoop() {
+  NameThisThread(thread_name_);
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || job_.has_value(); });
+    if (stop_) return;
+    const Job job = std::move(*job_);
+    job_.reset();
+    reading_ = true;
+    lock.unlock();
+    absl::StatusOr<Batch> batch = ReadBatch(*log_, job.from, job.ends, job.events);
+    lock.lock();
+    next_ = std::move(batch);
+    reading_ = false;
+    cv_.notify_all();
+  }
 }
 
 absl::StatusOr<Batch> BatchReader::Read(const LogEnds& from, const LogEnds& ends,
@@ -117,19 +140,25 @@ absl::StatusOr<Batch> BatchReader::Read(const LogEnds& from, const LogEnds& ends
 }
 
 void BatchReader::StartReadAhead(const LogEnds& from, const LogEnds& ends, size_t events) {
-  PL_CHECK(!thread_.joinable());
-  next_.reset();
-  thread_ = std::thread([this, from, ends, events] {
-    NameThisThread(thread_name_);
-    next_ = ReadBatch(*log_, from, ends, events);
-  });
+  if (!thread_.joinable()) thread_ = std::thread([this] { ReadAheadLoop(); });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    PL_CHECK(!job_ && !reading_);
+    next_.reset();
+    job_ = Job{from, ends, events};
+  }
+  cv_.notify_all();
 }
 
 void BatchReader::FinishReadAhead() {
-  if (!thread_.joinable()) return;
-  thread_.join();
-  if (next_ && next_->ok() && !next_->value().empty()) prefetched_ = std::move(next_->value());
-  next_.reset();
+  std::optional<absl::StatusOr<Batch>> next;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !job_ && !reading_; });
+    next = std::move(next_);
+    next_.reset();
+  }
+  if (next && next->ok() && !next->value().empty()) prefetched_ = std::move(next->value());
 }
 
 void BatchReader::Reset() {

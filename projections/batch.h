@@ -3,9 +3,11 @@
 // them, one batch ahead when the folder asks for it.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,13 +54,14 @@ absl::StatusOr<Batch> ReadBatch(EventLog& log, const LogEnds& from, const LogEnd
 absl::Status ParsePayloads(Batch& batch, ApplyPool& pool);
 
 // Reads batches for the projector thread, and the next one ahead on a thread of its own
-// (pl-<name>-read) while one is folded, when the folder asks for it (Folder::reads_ahead): in
-// bulk folding, reading the log is a fifth of the time, and the folding threads leave room
-// for it. Not thread-safe: the projector thread alone uses it.
+// (pl-<name>-read, started at the first read ahead and kept) while one is folded, when the
+// folder asks for it (Folder::reads_ahead): in bulk folding, reading the log is a fifth of the
+// time, and the folding threads leave room for it. Not thread-safe: the projector thread alone
+// uses it.
 class BatchReader {
  public:
   BatchReader(EventLog* log, std::string thread_name) : log_(log), thread_name_(thread_name) {}
-  // Joins a read ahead still running.
+  // Waits for a read ahead still running and stops the thread.
   ~BatchReader();
   BatchReader(const BatchReader&) = delete;
   BatchReader& operator=(const BatchReader&) = delete;
@@ -66,7 +69,8 @@ class BatchReader {
   // The batch from `from` (see ReadBatch): the one read ahead if it starts there, else read
   // now. A batch read ahead that starts elsewhere is dropped.
   absl::StatusOr<Batch> Read(const LogEnds& from, const LogEnds& ends, size_t events);
-  // Starts reading the batch from `from` on the read-ahead thread.
+  // Starts reading the batch from `from` on the read-ahead thread. One read ahead at a time:
+  // FinishReadAhead comes before the next.
   void StartReadAhead(const LogEnds& from, const LogEnds& ends, size_t events);
   // Waits for the read ahead, if one runs, and keeps its batch for Read if it holds events (a
   // read error is left for Read to meet again).
@@ -75,10 +79,22 @@ class BatchReader {
   void Reset();
 
  private:
-  EventLog* log_;
-  std::string thread_name_;
+  struct Job {
+    LogEnds from, ends;
+    size_t events = 0;
+  };
+  void ReadAheadLoop();
+
+  EventLog* const log_;
+  const std::string thread_name_;
+  std::mutex mu_;
+  std::condition_variable cv_;  // a job was asked for, a job is done, or stop_
+  std::optional<Job> job_;      // asked for, not yet taken by the thread
+  bool reading_ = false;        // taken, its batch not yet in next_
+  bool stop_ = false;
+  std::optional<absl::StatusOr<Batch>> next_;  // the last job's batch, until FinishReadAhead
   std::thread thread_;
-  std::optional<absl::StatusOr<Batch>> next_;
+  // Projector thread only: the batch read ahead, until Read takes it.
   std::optional<Batch> prefetched_;
 };
 
