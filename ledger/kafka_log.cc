@@ -450,28 +450,22 @@ absl::Status KafkaLog::Start() {
   // transaction, so the tails read next are final.
   if (role_ == KafkaRole::kWriter) RETURN_IF_ERROR(StartProducer(deadline));
 
-  next_sequence_.assign(partitions, 0);
-  tip_.assign(partitions, GenesisHash());
-  durable_ends_ = LogEnds(partitions);
-  durable_tips_.assign(partitions, GenesisHash());
-  durable_events_.assign(partitions, 0);
+  std::vector<DurableTail> tails;
   for (uint32_t p = 0; p < partitions; p++) {
     ASSIGN_OR_RETURN(Tail tail, ScanTail(*lanes_[0], p, deadline));
-    next_sequence_[p] = tail.next_sequence;
-    tip_[p] = tail.tip;
-    durable_tips_[p] = tail.tip;
-    durable_events_[p] = tail.next_sequence;
-    durable_ends_[PartitionId(p)] = Offset(tail.end);
+    tails.push_back({Offset(tail.end), tail.next_sequence, std::move(tail.tip)});
   }
 
-  if (role_ == KafkaRole::kWriter) {
-    committer_ = std::thread([this] {
-      NameThisThread("pl-kcommit");
-      CommitLoop();
-    });
-  } else {
-    RETURN_IF_ERROR(StartFollower());
-  }
+  // The writer's committer starts here; a replica only keeps the durable ends its follower
+  // sees.
+  GroupCommit::Options writer;
+  writer.offsets = OffsetSource::kWrite;
+  writer.linger = options_.linger;
+  writer.thread_name = "pl-kcommit";
+  writer.log_name = "kafka log";
+  GroupCommit::Sink* sink = role_ == KafkaRole::kWriter ? this : nullptr;
+  durable_ = std::make_unique<GroupCommit>(std::move(writer), std::move(tails), sink);
+  if (role_ == KafkaRole::kReadReplica) RETURN_IF_ERROR(StartFollower());
   LogInfo(absl::StrFormat("kafka log open: %s, topics %s/%s, %d data partitions, role %s",
                           options_.brokers, control_topic_, events_topic_, data_partitions_,
                           role_ == KafkaRole::kWriter ? "writer" : "read-replica"));
@@ -827,8 +821,9 @@ absl::Status KafkaLog::StartFollower() {
   ASSIGN_OR_RETURN(follower_,
                    NewConsumer("follower", Ms(options_.replica_poll_interval)));
   follower_queue_ = rd_kafka_queue_new(follower_->rk);
-  for (uint32_t p = 0; p < durable_ends_.size(); p++) {
-    const uint64_t from = durable_ends_[PartitionId(p)].value();
+  const LogEnds ends = durable_->Ends();
+  for (uint32_t p = 0; p < ends.size(); p++) {
+    const uint64_t from = ends[PartitionId(p)].value();
     if (rd_kafka_consume_start_queue(follower_->topics[TopicIndex(p)], KafkaPartition(p),
                                      static_cast<int64_t>(from), follower_queue_) == -1) {
       return FromKafka(rd_kafka_last_error(), absl::StrFormat("follow log partition %d", p));
@@ -842,13 +837,14 @@ absl::Status KafkaLog::StartFollower() {
 }
 
 KafkaLog::~KafkaLog() {
-  Close();
-  if (committer_.joinable()) committer_.join();
+  // The follower first (it advances durable_), then the committer (queued appends complete,
+  // with the producer still there).
   stop_follower_ = true;
   if (follow_thread_.joinable()) follow_thread_.join();
+  durable_.reset();
   if (follower_ != nullptr) {
     if (follower_queue_ != nullptr) {
-      for (uint32_t p = 0; p < durable_ends_.size(); p++) {
+      for (uint32_t p = 0; p < data_partitions_ + 1; p++) {
         rd_kafka_consume_stop(follower_->topics[TopicIndex(p)], KafkaPartition(p));
       }
       rd_kafka_queue_destroy(follower_queue_);
@@ -874,95 +870,30 @@ KafkaLog::~KafkaLog() {
 // Writing
 
 void KafkaLog::Append(AppendBatch batch, AppendDone done) {
-  std::vector<v1::Envelope>& events = *batch;
-  if (events.empty()) {
-    done(std::vector<LogPosition>{});
-    return;
-  }
   if (role_ != KafkaRole::kWriter) {
     done(absl::FailedPreconditionError(
         "this kafka log is a read replica: appends go to the writer"));
     return;
   }
-  if (absl::Status s = CheckAppendBatch(events, data_partitions_ + 1); !s.ok()) {
-    done(std::move(s));
-    return;
-  }
+  durable_->Append(std::move(batch), std::move(done));
+}
 
-  std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock, [&] {
-    return closed_ || !failed_.ok() || held_ || queue_.size() < limits::kAppendQueueDepthMax;
-  });
-  if (closed_ || !failed_.ok() || held_) {
-    absl::Status error;
-    if (closed_) {
-      error = absl::UnavailableError("the log is closed");
-    } else if (failed_.code() == absl::StatusCode::kFailedPrecondition) {
-      error = absl::FailedPreconditionError(
-          absl::StrCat("the log refuses writes: ", failed_.message()));
-    } else if (held_) {
-      error = absl::UnavailableError(
-          "the log recovered from a failed write; writes resume once the writer has caught up");
-    } else {
-      error = absl::UnavailableError(absl::StrCat(
-          "the log refuses writes after a failed write (recovering): ", failed_.message()));
-    }
-    lock.unlock();
-    done(error);
-    return;
+absl::StatusOr<std::string> KafkaLog::Encode(v1::Envelope& sealed) {
+  // Kafka assigns the offset; the stored value carries no position. The envelope keeps its
+  // partition for the caller.
+  const uint32_t p = sealed.position().partition();
+  sealed.clear_position();
+  std::string value = sealed.SerializeAsString();
+  sealed.mutable_position()->set_partition(p);
+  const size_t record_bytes = value.size() + sealed.partition_key().size() +
+                              sealed.type().size() + sealed.event_id().size() +
+                              64;  // + header names and framing
+  if (record_bytes > limits::kKafkaRecordBytesMax) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("event %s: %d bytes as a Kafka record, at most %d", sealed.event_id(),
+                        record_bytes, limits::kKafkaRecordBytesMax));
   }
-
-  // Sealing happens here, under the lock, because the chain is ordered by it: chain order =
-  // append order = the order the committer produces in.
-  Pending pending;
-  pending.records.reserve(events.size());
-  pending.positions.reserve(events.size());
-  pending.hashes.reserve(events.size());
-  const google::protobuf::Timestamp recorded_at = ToTimestamp(absl::Now());
-  std::vector<uint64_t> rollback_sequence = next_sequence_;
-  std::vector<std::string> rollback_tip = tip_;
-  std::string too_big;
-  for (auto& e : events) {
-    const uint32_t p = e.position().partition();
-    *e.mutable_recorded_at() = recorded_at;
-    SealEnvelope(e, tip_[p], next_sequence_[p]++);
-    tip_[p] = e.hash();
-    // Kafka assigns the offset; the stored value carries no position. The envelope keeps its
-    // partition for the caller.
-    e.clear_position();
-    Record& r = pending.records.emplace_back();
-    r.partition = p;
-    r.value = e.SerializeAsString();
-    e.mutable_position()->set_partition(p);
-    r.key = e.partition_key();
-    r.type = e.type();
-    r.event_id = e.event_id();
-    r.schema_version = e.schema_version();
-    const size_t record_bytes = r.value.size() + r.key.size() + r.type.size() +
-                                r.event_id.size() + 64;  // + header names and framing
-    if (record_bytes > limits::kKafkaRecordBytesMax && too_big.empty()) {
-      too_big = absl::StrFormat("event %s: %d bytes as a Kafka record, at most %d", r.event_id,
-                                record_bytes, limits::kKafkaRecordBytesMax);
-    }
-    pending.bytes += r.value.size();
-    pending.positions.push_back({PartitionId(p), Offset(0)});
-    pending.hashes.push_back(e.hash());
-  }
-  if (!too_big.empty() || pending.bytes > limits::kBatchBytesMax) {
-    // Undo the reservation: nothing of this batch reached the queue.
-    next_sequence_ = std::move(rollback_sequence);
-    tip_ = std::move(rollback_tip);
-    lock.unlock();
-    done(absl::ResourceExhaustedError(
-        !too_big.empty() ? too_big
-                         : absl::StrFormat("batch: %d bytes, at most %d in one append",
-                                           pending.bytes, limits::kBatchBytesMax)));
-    return;
-  }
-  pending.done = std::move(done);
-  queue_.push_back(std::move(pending));
-  stats_.appends++;
-  queue_cv_.notify_one();
+  return value;
 }
 
 void KafkaLog::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque) {
@@ -981,12 +912,12 @@ void KafkaLog::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, voi
   d.offset = message->offset;
 }
 
-absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) {
+absl::Status KafkaLog::CommitGroup(std::vector<SealedAppend>& group, bool* in_doubt) {
   *in_doubt = false;
   rd_kafka_t* rk = producer_->rk;
   const absl::Time deadline = absl::Now() + options_.append_timeout;
   size_t n = 0;
-  for (const Pending& p : group) n += p.records.size();
+  for (const SealedAppend& a : group) n += a.values.size();
   group_generation_++;
   deliveries_.assign(n, Delivery{});
   delivered_ = 0;
@@ -994,29 +925,33 @@ absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) 
   RETURN_IF_ERROR(FromKafkaError(rd_kafka_begin_transaction(rk), "begin transaction"));
   const uint64_t generation = group_generation_ & ((uint64_t{1} << (64 - kTagIndexBits)) - 1);
   size_t index = 0;
-  for (Pending& p : group) {
-    for (Record& r : p.records) {
-      const std::string schema = absl::StrCat(r.schema_version);
+  for (SealedAppend& a : group) {
+    for (size_t i = 0; i < a.values.size(); i++) {
+      const v1::Envelope& e = (*a.events)[i];
+      const std::string& value = a.values[i];
+      const std::string& key = e.partition_key();
+      const uint32_t partition = a.positions[i].partition.value();
+      const std::string schema = absl::StrCat(e.schema_version());
       const auto tag = static_cast<uintptr_t>((generation << kTagIndexBits) | index);
       rd_kafka_resp_err_t err;
       for (;;) {
         err = rd_kafka_producev(
-            rk, RD_KAFKA_V_RKT(producer_->topics[TopicIndex(r.partition)]),
-            RD_KAFKA_V_PARTITION(KafkaPartition(r.partition)),
+            rk, RD_KAFKA_V_RKT(producer_->topics[TopicIndex(partition)]),
+            RD_KAFKA_V_PARTITION(KafkaPartition(partition)),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_VALUE(r.value.data(), r.value.size()),
-            RD_KAFKA_V_KEY(r.key.empty() ? nullptr : r.key.data(), r.key.size()),
-            RD_KAFKA_V_HEADER(kHeaderType, r.type.data(), static_cast<ssize_t>(r.type.size())),
+            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+            RD_KAFKA_V_KEY(key.empty() ? nullptr : key.data(), key.size()),
+            RD_KAFKA_V_HEADER(kHeaderType, e.type().data(), static_cast<ssize_t>(e.type().size())),
             RD_KAFKA_V_HEADER(kHeaderSchema, schema.data(), static_cast<ssize_t>(schema.size())),
-            RD_KAFKA_V_HEADER(kHeaderEventId, r.event_id.data(),
-                              static_cast<ssize_t>(r.event_id.size())),
+            RD_KAFKA_V_HEADER(kHeaderEventId, e.event_id().data(),
+                              static_cast<ssize_t>(e.event_id().size())),
             RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || absl::Now() >= deadline) break;
         rd_kafka_poll(rk, 5);  // let deliveries drain the local queue
       }
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         // Not committed: the caller aborts the transaction.
-        return FromKafka(err, absl::StrFormat("produce to log partition %d", r.partition));
+        return FromKafka(err, absl::StrFormat("produce to log partition %d", partition));
       }
       index++;
     }
@@ -1047,8 +982,8 @@ absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) 
   // Committed. Every report was served by the flush inside commit; poll for stragglers.
   while (delivered_ < n && absl::Now() < deadline + absl::Seconds(1)) rd_kafka_poll(rk, 10);
   index = 0;
-  for (Pending& p : group) {
-    for (LogPosition& pos : p.positions) {
+  for (SealedAppend& a : group) {
+    for (LogPosition& pos : a.positions) {
       const Delivery& d = deliveries_[index++];
       if (d.err != RD_KAFKA_RESP_ERR_NO_ERROR || d.offset < 0) {
         *in_doubt = true;  // committed, but we cannot name the offsets
@@ -1062,201 +997,81 @@ absl::Status KafkaLog::CommitGroup(std::vector<Pending>& group, bool* in_doubt) 
   return absl::OkStatus();
 }
 
-void KafkaLog::Recover() {
-  // One attempt is bounded by append_timeout so that Close (the destructor joins this thread)
-  // waits at most that long while the broker is away.
-  auto attempt = [this]() -> absl::Status {
-    const absl::Time deadline = absl::Now() + options_.append_timeout;
-    if (producer_ != nullptr) {
-      // Nothing of the failed group may still go out; the old producer's open transaction is
-      // completed or aborted by the new producer's init_transactions (same transactional.id).
-      rd_kafka_purge(producer_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-      producer_.reset();
-    }
-    RETURN_IF_ERROR(StartProducer(deadline));
-    // The tips after init_transactions are final: re-read them, since a group whose outcome was
-    // unknown may have committed. A consumer of its own: lane 0 may be serving readers.
-    ASSIGN_OR_RETURN(std::unique_ptr<Client> scanner, NewConsumer("recover", 50));
-    std::vector<Tail> tails;
-    for (uint32_t p = 0; p < data_partitions_ + 1; p++) {
-      ASSIGN_OR_RETURN(Tail tail, ScanTail(*scanner, p, deadline));
-      tails.push_back(std::move(tail));
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    for (uint32_t p = 0; p < tails.size(); p++) {
-      next_sequence_[p] = tails[p].next_sequence;
-      tip_[p] = tails[p].tip;
-      durable_tips_[p] = tails[p].tip;
-      durable_events_[p] = tails[p].next_sequence;
-      Offset& end = durable_ends_[PartitionId(p)];
-      end = std::max(end, Offset(tails[p].end));
-    }
-    failed_ = absl::OkStatus();
-    held_ = true;
-    stats_.recoveries++;
-    appended_cv_.notify_all();
-    space_cv_.notify_all();
-    return absl::OkStatus();
-  };
-  for (int tries = 1;; tries++) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (closed_) return;
-    }
-    absl::Status s = attempt();
-    if (s.ok()) {
-      LogInfo(absl::StrFormat("kafka log: recovered after a failed write (attempt %d); writes "
-                              "resume once the writer has caught up",
-                              tries));
-      return;
-    }
-    LogWarning(absl::StrFormat("kafka log: recovery attempt %d: %s", tries, s.message()));
-    std::unique_lock<std::mutex> lock(mu_);
-    queue_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return closed_; });
+absl::Status KafkaLog::Write(std::vector<SealedAppend>& group, GroupFailure& failure) {
+  bool in_doubt = false;
+  absl::Status status = CommitGroup(group, &in_doubt);
+  if (status.ok()) return status;
+  // A fenced producer is FAILED_PRECONDITION: this instance can never write again, and
+  // reopening would fence the newer writer. Any other fatal error ends this producer only:
+  // Recover replaces it.
+  char reason[512] = {0};
+  const rd_kafka_resp_err_t fatal_err = rd_kafka_fatal_error(producer_->rk, reason, sizeof(reason));
+  const bool fenced = MeansAnotherWriter(fatal_err);
+  if (fenced) {
+    absl::Status cause = FromKafka(fatal_err, "the producer failed fatally", reason);
+    status = cause.code() == absl::StatusCode::kFailedPrecondition
+                 ? cause
+                 : absl::FailedPreconditionError(cause.message());
+  } else if (fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = absl::UnavailableError(
+        absl::StrCat(FromKafka(fatal_err, "the producer failed fatally", reason).message(),
+                     " (a new producer takes over)"));
   }
-}
-
-bool KafkaLog::WritesHeld() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return held_;
-}
-
-void KafkaLog::ResumeWrites() {
-  std::lock_guard<std::mutex> lock(mu_);
-  held_ = false;
-  space_cv_.notify_all();
-}
-
-void KafkaLog::CommitLoop() {
-  std::vector<Pending> group;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      while (!closed_ && queue_.empty()) {
-        // Idle: serve the producer's queue now and then (errors, late reports).
-        if (queue_cv_.wait_for(lock, std::chrono::milliseconds(100)) ==
-                std::cv_status::timeout &&
-            queue_.empty()) {
-          lock.unlock();
-          rd_kafka_poll(producer_->rk, 0);
-          lock.lock();
-        }
-      }
-      if (queue_.empty()) return;  // closed and drained
-      // A Kafka transaction costs a few broker round trips whatever its size, so a fuller
-      // group is worth a short wait: appenders whose callbacks just ran are typically about to
-      // append again. Wait (at most `linger`) until as many appends are queued as the last
-      // group had; a lone appender (last group of 1) never waits.
-      const auto gather_until = std::chrono::steady_clock::now() +
-                                absl::ToChronoMicroseconds(options_.linger);
-      while (!closed_ && queue_.size() < last_group_appends_ &&
-             queue_cv_.wait_until(lock, gather_until) != std::cv_status::timeout) {
-      }
-      last_group_appends_ = std::max<size_t>(1, std::min(queue_.size(), size_t{64}));
-      size_t events = 0, bytes = 0;
-      while (!queue_.empty()) {
-        Pending& next = queue_.front();
-        if (!group.empty() && (events + next.records.size() > limits::kGroupCommitEventsMax ||
-                               bytes + next.bytes > limits::kGroupCommitBytesMax)) {
-          break;
-        }
-        events += next.records.size();
-        bytes += next.bytes;
-        group.push_back(std::move(next));
-        queue_.pop_front();
-      }
-      space_cv_.notify_all();
-    }
-
-    bool in_doubt = false;
-    absl::Status status = CommitGroup(group, &in_doubt);
-
-    absl::Status group_error, queued_error;
-    std::vector<Pending> failed_queue;
-    bool fenced = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (status.ok()) {
-        for (const Pending& p : group) {
-          for (size_t i = 0; i < p.positions.size(); i++) {
-            const LogPosition& pos = p.positions[i];
-            durable_ends_[pos.partition] =
-                std::max(durable_ends_[pos.partition], pos.offset + 1);
-            durable_tips_[pos.partition.value()] = p.hashes[i];
-            durable_events_[pos.partition.value()]++;
-          }
-          stats_.events += p.positions.size();
-        }
-        stats_.transactions++;
-        appended_cv_.notify_all();
-      } else {
-        // Everything queued behind the failed group was sealed against it, and decided
-        // against its pending effects one level up: fail it too, and refuse later writes.
-        // A fenced producer is FAILED_PRECONDITION: this instance can never write again, and
-        // reopening would fence the newer writer.
-        // Any other fatal error ends this producer only: Recover replaces it.
-        char reason[512] = {0};
-        const rd_kafka_resp_err_t fatal_err =
-            rd_kafka_fatal_error(producer_->rk, reason, sizeof(reason));
-        fenced = MeansAnotherWriter(fatal_err);
-        if (fatal_err != RD_KAFKA_RESP_ERR_NO_ERROR && !fenced) {
-          status = absl::UnavailableError(absl::StrCat(
-              FromKafka(fatal_err, "the producer failed fatally", reason).message(),
-              " (a new producer takes over)"));
-        }
-        if (fenced) {
-          absl::Status cause = FromKafka(fatal_err, "the producer failed fatally", reason);
-          status = cause.code() == absl::StatusCode::kFailedPrecondition
-                       ? cause
-                       : absl::FailedPreconditionError(cause.message());
-        }
-        // Fenced first: whatever became of the group, this writer cannot write again, and a
-        // retry belongs with the writer that fenced it.
-        if (fenced) {
-          group_error = absl::FailedPreconditionError(absl::StrCat(
-              in_doubt ? "append outcome unknown, and this writer is fenced: "
-                       : "append failed, nothing was written: ",
-              status.message()));
-        } else if (in_doubt) {
-          group_error = absl::UnavailableError(absl::StrCat(
-              "append outcome unknown (the commit did not finish within append_timeout; the "
-              "events may be in the log, reopen the log and read it to know): ",
-              status.message()));
-        } else {
-          group_error = absl::UnavailableError(
-              absl::StrCat("append failed, nothing was written: ", status.message()));
-        }
-        queued_error = fenced ? absl::FailedPreconditionError(absl::StrCat(
-                                    "append refused: an earlier append failed: ", status.message()))
-                              : absl::UnavailableError(absl::StrCat(
-                                    "append refused: an earlier append failed: ", status.message()));
-        failed_ = fenced ? absl::FailedPreconditionError(status.message()) : group_error;
-        while (!queue_.empty()) {
-          failed_queue.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        space_cv_.notify_all();
-        appended_cv_.notify_all();
-      }
-    }
-    if (!status.ok()) {
-      LogError(absl::StrCat("kafka log: ", group_error.message(), "; ", failed_queue.size(),
-                            " queued appends failed; the log refuses writes until it recovers"));
-    }
-    for (Pending& p : group) {
-      if (status.ok()) {
-        p.done(std::move(p.positions));
-      } else {
-        p.done(group_error);
-      }
-    }
-    for (Pending& p : failed_queue) p.done(queued_error);
-    group.clear();
-    // After the callbacks, so a dead broker does not hold them up. A fenced writer never
-    // writes again: reopening would fence the newer writer.
-    if (!status.ok() && !fenced) Recover();
+  // Fenced first: whatever became of the group, this writer cannot write again, and a retry
+  // belongs with the writer that fenced it.
+  if (fenced) {
+    failure.group = absl::FailedPreconditionError(
+        absl::StrCat(in_doubt ? "append outcome unknown, and this writer is fenced: "
+                              : "append failed, nothing was written: ",
+                     status.message()));
+    failure.queued = absl::FailedPreconditionError(
+        absl::StrCat("append refused: an earlier append failed: ", status.message()));
+    failure.refusal = absl::FailedPreconditionError(status.message());
+  } else {
+    failure.group = absl::UnavailableError(
+        in_doubt ? absl::StrCat("append outcome unknown (the commit did not finish within "
+                                "append_timeout; the events may be in the log, reopen the log "
+                                "and read it to know): ",
+                                status.message())
+                 : absl::StrCat("append failed, nothing was written: ", status.message()));
+    failure.queued = absl::UnavailableError(
+        absl::StrCat("append refused: an earlier append failed: ", status.message()));
+    failure.refusal = failure.group;
+    failure.recoverable = true;
   }
+  return status;
 }
+
+absl::StatusOr<std::vector<DurableTail>> KafkaLog::Recover() {
+  // One attempt is bounded by append_timeout so that Close (the destructor joins the
+  // committer) waits at most that long while the broker is away.
+  const absl::Time deadline = absl::Now() + options_.append_timeout;
+  if (producer_ != nullptr) {
+    // Nothing of the failed group may still go out; the old producer's open transaction is
+    // completed or aborted by the new producer's init_transactions (same transactional.id).
+    rd_kafka_purge(producer_->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    producer_.reset();
+  }
+  RETURN_IF_ERROR(StartProducer(deadline));
+  // The tips after init_transactions are final: re-read them, since a group whose outcome was
+  // unknown may have committed. A consumer of its own: lane 0 may be serving readers.
+  ASSIGN_OR_RETURN(std::unique_ptr<Client> scanner, NewConsumer("recover", 50));
+  std::vector<DurableTail> tails;
+  for (uint32_t p = 0; p < data_partitions_ + 1; p++) {
+    ASSIGN_OR_RETURN(Tail tail, ScanTail(*scanner, p, deadline));
+    tails.push_back({Offset(tail.end), tail.next_sequence, std::move(tail.tip)});
+  }
+  return tails;
+}
+
+void KafkaLog::Idle() {
+  // Serve the producer's queue now and then: errors, late reports.
+  if (producer_ != nullptr) rd_kafka_poll(producer_->rk, 0);
+}
+
+bool KafkaLog::WritesHeld() { return durable_->WritesHeld(); }
+
+void KafkaLog::ResumeWrites() { durable_->ResumeWrites(); }
 
 // ---------------------------------------------------------------------------------------------
 // Following (read replica)
@@ -1312,18 +1127,9 @@ void KafkaLog::FollowLoop() {
       updates.push_back({p, static_cast<uint64_t>(m->offset) + 1, e.sequence() + 1, e.hash()});
     }
     for (ssize_t i = 0; i < n; i++) rd_kafka_message_destroy(batch[i]);
-    if (updates.empty()) continue;
-    std::lock_guard<std::mutex> lock(mu_);
-    bool advanced = false;
     for (Update& u : updates) {
-      if (Offset(u.end) > durable_ends_[PartitionId(u.partition)]) {
-        durable_ends_[PartitionId(u.partition)] = Offset(u.end);
-        durable_tips_[u.partition] = std::move(u.tip);
-        durable_events_[u.partition] = u.events;
-        advanced = true;
-      }
+      durable_->Advance(PartitionId(u.partition), {Offset(u.end), u.events, std::move(u.tip)});
     }
-    if (advanced) appended_cv_.notify_all();
   }
 }
 
@@ -1483,12 +1289,8 @@ absl::StatusOr<std::vector<StoredEvent>> KafkaLog::Read(PartitionId partition_id
   // The cursors and librdkafka work in raw partition numbers and offsets.
   const uint32_t partition = partition_id.value();
   const uint64_t from_offset = from.value();
-  uint64_t end;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(CheckReadPartition(partition_id, durable_ends_.size()));
-    end = durable_ends_[partition_id].value();
-  }
+  RETURN_IF_ERROR(CheckReadPartition(partition_id, data_partitions_ + 1));
+  const uint64_t end = durable_->Ends()[partition_id].value();
   std::vector<StoredEvent> out;
   if (from_offset >= end || max_events == 0) return out;
   absl::Status error;
@@ -1501,52 +1303,30 @@ absl::StatusOr<std::vector<StoredEvent>> KafkaLog::Read(PartitionId partition_id
   return out;
 }
 
-LogEnds KafkaLog::Ends() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return durable_ends_;
-}
+LogEnds KafkaLog::Ends() { return durable_->Ends(); }
 
 LogEnds KafkaLog::WaitForAppend(const LogEnds& seen, absl::Time deadline) {
-  // The writer's committer and the replica's follower both notify appended_cv_.
-  std::unique_lock<std::mutex> lock(mu_);
-  appended_cv_.wait_until(lock, absl::ToChronoTime(deadline),
-                          [&] { return closed_ || durable_ends_ != seen; });
-  return durable_ends_;
+  // The writer's committer and the replica's follower both move durable_.
+  return durable_->WaitForAppend(seen, deadline);
 }
 
 std::vector<std::string> KafkaLog::ChainTips() {
   // The writer records the hash of each committed event; the replica's follower that of each
-  // event it sees. Either way: the tips of Ends(), read under the same lock.
-  std::lock_guard<std::mutex> lock(mu_);
-  return durable_tips_;
+  // event it sees. Either way: the tips of Ends().
+  return durable_->Tips();
 }
 
-void KafkaLog::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
-  closed_ = true;
-  queue_cv_.notify_all();
-  space_cv_.notify_all();
-  appended_cv_.notify_all();
-}
+void KafkaLog::Close() { durable_->Close(); }
 
-LogSummary KafkaLog::Summary() {
-  std::lock_guard<std::mutex> lock(mu_);
-  LogSummary summary;
-  for (PartitionId p : durable_ends_.partitions()) {
-    summary.partitions.push_back(
-        {durable_ends_[p], durable_events_[p.value()], durable_tips_[p.value()]});
-  }
-  summary.appends = stats_.appends;
-  summary.group_commits = stats_.transactions;
-  return summary;
-}
+LogSummary KafkaLog::Summary() { return durable_->Summary(); }
 
 KafkaLogStats KafkaLog::stats() {
   KafkaLogStats s;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    s = stats_;
-  }
+  const GroupCommitStats w = durable_->stats();
+  s.appends = w.appends;
+  s.transactions = w.group_commits;
+  s.events = w.events;
+  s.recoveries = w.recoveries;
   std::lock_guard<std::mutex> lock(readers_mu_);
   s.cursor_hits = cursor_hits_;
   s.cursor_seeks = cursor_seeks_;

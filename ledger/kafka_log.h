@@ -20,11 +20,12 @@
 // Writing (role kWriter). Exactly one writer per log, guaranteed by Kafka: the writer's
 // transactional producer (enable.idempotence, acks=all) owns `transactional_id`; opening a
 // second writer with the same id fences the first (its next append fails with
-// FAILED_PRECONDITION). Append seals events under a lock (sequence, prev_hash, hash,
-// recorded_at), so chain order = append order, and queues them. One committer thread takes the
-// queued appends as a group (limits::kGroupCommit*) and writes the group as ONE Kafka
-// transaction: begin, produce all, commit. Offsets come from the delivery reports; callbacks
-// run after the commit, in append order, on the committer thread.
+// FAILED_PRECONDITION). The write path is group_commit.h's: Append seals events under a lock
+// (sequence, prev_hash, hash, recorded_at), so chain order = append order, and queues them; one
+// committer thread takes the queued appends as a group (limits::kGroupCommit*, gathered for up
+// to `linger`) and this log writes the group as ONE Kafka transaction: begin, produce all,
+// commit. Offsets come from the delivery reports; callbacks run after the commit, in append
+// order, on the committer thread.
 //
 // Failure handling. Any failed group makes the log refuse writes (sticky), as the embedded log
 // does, and fails every append queued behind it. Re-sealing the queued appends against the
@@ -96,6 +97,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/event_log.h"
+#include "ledger/group_commit.h"
 #include "ledger/limits.h"
 
 // librdkafka's opaque handles (rdkafka.h stays out of this header).
@@ -158,7 +160,7 @@ struct KafkaLogStats {
   uint64_t recoveries = 0;      // failed writes recovered from (new producer, tips re-read)
 };
 
-class KafkaLog final : public EventLog {
+class KafkaLog final : public EventLog, private GroupCommit::Sink {
  public:
   // Connects, creates or checks the topics, and (writer) initializes the transactional producer
   // (fencing any older writer with the same transactional_id and completing or aborting its
@@ -205,22 +207,6 @@ class KafkaLog final : public EventLog {
   // Client handles for one consumer ("lane") or the producer; topics indexed 0 control, 1 events.
   struct Client;
   struct Cursor;
-  // One event as it will be produced.
-  struct Record {
-    uint32_t partition = 0;
-    std::string key;
-    std::string value;
-    std::string type;
-    std::string event_id;
-    uint32_t schema_version = 0;
-  };
-  struct Pending {
-    std::vector<Record> records;
-    std::vector<LogPosition> positions;
-    std::vector<std::string> hashes;  // for the durable tips after commit
-    size_t bytes = 0;
-    AppendDone done;
-  };
   struct Delivery {
     int64_t offset = -1;
     int err = -1;  // rd_kafka_resp_err_t; -1 = no report yet
@@ -246,14 +232,18 @@ class KafkaLog final : public EventLog {
   // Client creation: a consumer (read lane, follower) or the transactional producer.
   absl::StatusOr<std::unique_ptr<Client>> NewConsumer(const char* purpose, int fetch_wait_ms);
 
-  // Writer side.
-  void CommitLoop();
+  // Writer side: GroupCommit::Sink. An event is its envelope without the position (Kafka
+  // assigns the offset); a group is one transaction (CommitGroup), whose failure Write
+  // classifies (see "Failure handling"); Recover is one attempt at a new producer and the tails
+  // from Kafka (the committer retries it until it works or the log closes, then holds writes
+  // until ResumeWrites); Idle serves the producer's queue.
+  absl::StatusOr<std::string> Encode(v1::Envelope& sealed) override;
+  absl::Status Write(std::vector<SealedAppend>& group, GroupFailure& failure) override;
+  absl::StatusOr<std::vector<DurableTail>> Recover() override;
+  void Idle() override;
   // Writes `group` as one transaction; fills the positions. On error sets *in_doubt when the
   // commit's outcome is unknown.
-  absl::Status CommitGroup(std::vector<Pending>& group, bool* in_doubt);
-  // After a failed group: a new producer and the tips from Kafka, retried until it works or
-  // the log closes; then writes are held (held_) until ResumeWrites.
-  void Recover();
+  absl::Status CommitGroup(std::vector<SealedAppend>& group, bool* in_doubt);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
 
   // Replica side.
@@ -279,28 +269,14 @@ class KafkaLog final : public EventLog {
   std::string events_topic_;
   std::string transactional_id_;
 
-  // Writer: the producer and the committer. Committer-thread only: producer_ calls, deliveries_.
+  // Writer: the producer. Committer-thread only: producer_ calls, deliveries_.
   std::unique_ptr<Client> producer_;
   uint64_t group_generation_ = 0;
-  size_t last_group_appends_ = 1;  // appends the last group took (gathering target)
   std::vector<Delivery> deliveries_;
   size_t delivered_ = 0;
 
-  std::mutex mu_;
-  std::condition_variable queue_cv_;     // committer waits for work
-  std::condition_variable space_cv_;     // appenders wait for queue room
-  std::condition_variable appended_cv_;  // waiters for new committed events
-  std::deque<Pending> queue_;
-  std::vector<uint64_t> next_sequence_;  // writer: assigned (maybe not yet committed)
-  std::vector<std::string> tip_;         // writer: hash of the last assigned event
-  LogEnds durable_ends_;                 // committed, visible to readers
-  std::vector<std::string> durable_tips_;  // writer: hash of the last committed event
-  std::vector<uint64_t> durable_events_;  // committed events per partition (= next sequence)
-  absl::Status failed_;                  // first write error; sticky until Recover succeeds
-  bool held_ = false;                    // recovered; writes wait for ResumeWrites
-  bool closed_ = false;
-  KafkaLogStats stats_;
-  std::thread committer_;
+  // The write path (writer) and the committed ends, tips and event counts (both roles).
+  std::unique_ptr<GroupCommit> durable_;
 
   // Replica: the follower.
   std::unique_ptr<Client> follower_;
