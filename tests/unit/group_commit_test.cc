@@ -218,7 +218,7 @@ TEST_CASE("group commit: offsets that the write assigns reach the callback and t
 
 TEST_CASE("group commit: appends queued behind a write go out together and answer in order") {
   FakeSink sink;
-  GroupCommit log(SequenceOffsets(), EmptyTails(2), &sink);
+  GroupCommit log(SequenceOffsets(), EmptyTails(3), &sink);
   sink.Hold();
   Outcome first;
   log.Append(std::make_shared<std::vector<v1::Envelope>>(std::vector{Event(1, "first")}),
