@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
         absl::StrFormat("data_partitions: at most %d", limits::kDataPartitionsMax));
   }
   if (options.replication_factor < 0 || options.replication_factor > 16) {
-    return absl::InvalidArgumentError("replication_factor: 0 (as many as the brokers, up to 3) or 1..16");
+    return absl::InvalidArgumentError(
+        "replication_factor: 0 (as many as the brokers, up to 3) or 1..16");
   }
   // transaction.timeout.ms (limits::kKafkaTransactionTimeoutFactor x append_timeout) must stay
   // within the broker's transaction.max.timeout.ms (15 min by default); 2 s leaves

@@ -29,8 +29,9 @@ absl::StatusOr<DurableTail> ScanKafkaTail(KafkaClient& lane, uint32_t partition,
   // The lane reads committed data only, so `high` is the last stable offset: nothing at or
   // after it belongs to a finished transaction. Right after topic creation the leader may not
   // serve offsets yet (NOT_LEADER_FOR_PARTITION, UNKNOWN_TOPIC_OR_PART): transient errors are
-  // retried until the deadline. The offsets come from ListOffsets through rd_kafka_offsets_for_times (timestamps
-  // "earliest" and "latest"), which keeps to its timeout; rd_kafka_query_watermark_offsets
+  // retried until the deadline. The offsets come from ListOffsets through
+  // rd_kafka_offsets_for_times (timestamps "earliest" and "latest"), which keeps to its
+  // timeout; rd_kafka_query_watermark_offsets
   // waits for an unreachable leader without bound on librdkafka 2.0, which would stall Recover
   // and, through it, Close.
   auto query = [&](int64_t which, int64_t* offset) -> absl::Status {
@@ -262,7 +263,8 @@ absl::Status KafkaReader::ReadFromCursor(Cursor& c, uint32_t partition, uint64_t
     ssize_t n = rd_kafka_consume_batch(rkt, kp, 0, batch,
                                        std::min(kBatch, max_events - out.size()));
     if (n < 0) {
-      status = FromKafka(rd_kafka_last_error(), absl::StrFormat("read log partition %d", partition));
+      status =
+          FromKafka(rd_kafka_last_error(), absl::StrFormat("read log partition %d", partition));
       break;
     }
     if (n == 0) {

@@ -126,8 +126,9 @@ absl::StatusOr<uint32_t> EnsureKafkaTopics(KafkaClient& admin, const KafkaLogOpt
             continue;
           }
           const char* detail = rd_kafka_topic_result_error_string(results[i]);
-          created = FromKafka(err, absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i])),
-                              detail != nullptr ? detail : "");
+          created = FromKafka(
+              err, absl::StrCat("create topic ", rd_kafka_topic_result_name(results[i])),
+              detail != nullptr ? detail : "");
         }
       }
       if (ev != nullptr) rd_kafka_event_destroy(ev);
