@@ -349,24 +349,23 @@ absl::StatusOr<std::unique_ptr<EmbeddedLog>> EmbeddedLog::Open(const EmbeddedLog
   }
 
   // Recover each partition's end and chain tip from its last stored event.
-  log->next_offset_ = LogEnds(partitions);
-  log->tip_.assign(partitions, GenesisHash());
+  std::vector<DurableTail> tails;
   for (uint32_t p = 0; p < partitions; p++) {
     ASSIGN_OR_RETURN(PartitionEnd end, LastEvent(db, log->partition_cfs_[p], p));
-    log->next_offset_[PartitionId(p)] = Offset(end.end);
-    log->tip_[p] = std::move(end.tip);
+    tails.push_back({Offset(end.end), end.end, std::move(end.tip)});
   }
-  log->durable_ends_ = log->next_offset_;
-  log->committer_ = std::thread([l = log.get()] {
-    NameThisThread("pl-commit");
-    l->CommitLoop();
-  });
+  GroupCommit::Options writer;
+  writer.offsets = OffsetSource::kSequence;
+  writer.thread_name = "pl-commit";
+  writer.log_name = absl::StrCat("log ", options.dir);
+  GroupCommit::Sink* sink = log.get();
+  log->writer_ = std::make_unique<GroupCommit>(std::move(writer), std::move(tails), sink);
   return log;
 }
 
 EmbeddedLog::~EmbeddedLog() {
-  Close();
-  if (committer_.joinable()) committer_.join();
+  // Queued appends complete first; then the store goes.
+  writer_.reset();
   if (db_) {
     for (rocksdb::ColumnFamilyHandle* family : partition_cfs_) {
       if (family != nullptr) db_->DestroyColumnFamilyHandle(family);
@@ -377,141 +376,39 @@ EmbeddedLog::~EmbeddedLog() {
 }
 
 void EmbeddedLog::Append(AppendBatch batch, AppendDone done) {
-  std::vector<v1::Envelope>& events = *batch;
-  if (events.empty()) {
-    done(std::vector<LogPosition>{});
-    return;
-  }
-  if (absl::Status s = CheckAppendBatch(events, data_partitions_ + 1); !s.ok()) {
-    done(std::move(s));
-    return;
-  }
-
-  std::unique_lock<std::mutex> lock(mu_);
-  space_cv_.wait(lock, [&] {
-    return closed_ || !failed_.ok() || queue_.size() < limits::kAppendQueueDepthMax;
-  });
-  if (closed_ || !failed_.ok()) {
-    absl::Status error = closed_ ? absl::UnavailableError("the log is closed")
-                                 : absl::UnavailableError(absl::StrCat(
-                                       "the log refuses writes after a failed write: ",
-                                       failed_.message()));
-    lock.unlock();
-    done(error);
-    return;
-  }
-
-  // Sealing happens here, under the lock, because the chain and the offsets are ordered by it.
-  Pending pending;
-  pending.keys.reserve(events.size());
-  pending.values.reserve(events.size());
-  pending.positions.reserve(events.size());
-  const google::protobuf::Timestamp recorded_at = ToTimestamp(absl::Now());
-  LogEnds rollback = next_offset_;
-  for (auto& e : events) {
-    const PartitionId p(e.position().partition());
-    const Offset offset = next_offset_[p];
-    next_offset_[p] = offset + 1;
-    e.mutable_position()->set_offset(offset.value());
-    *e.mutable_recorded_at() = recorded_at;
-    SealEnvelope(e, tip_[p.value()], offset.value());
-    tip_[p.value()] = e.hash();
-    pending.keys.push_back(EventKey(p, offset));
-    pending.values.push_back(e.SerializeAsString());
-    pending.bytes += pending.values.back().size();
-    pending.positions.push_back({p, offset});
-  }
-  if (pending.bytes > limits::kBatchBytesMax) {
-    // Undo the reservation: nothing of this batch reached the queue.
-    next_offset_ = std::move(rollback);
-    for (auto it = events.rbegin(); it != events.rend(); ++it) {
-      tip_[it->position().partition()] = it->prev_hash();
-    }
-    lock.unlock();
-    done(absl::ResourceExhaustedError(absl::StrFormat(
-        "batch: %d bytes, at most %d in one append", pending.bytes, limits::kBatchBytesMax)));
-    return;
-  }
-  pending.done = std::move(done);
-  queue_.push_back(std::move(pending));
-  stats_.appends++;
-  queue_cv_.notify_one();
+  writer_->Append(std::move(batch), std::move(done));
 }
 
-void EmbeddedLog::CommitLoop() {
-  std::vector<Pending> group;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      queue_cv_.wait(lock, [&] { return closed_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closed and drained
-      size_t events = 0, bytes = 0;
-      while (!queue_.empty()) {
-        Pending& next = queue_.front();
-        if (!group.empty() && (events + next.keys.size() > limits::kGroupCommitEventsMax ||
-                               bytes + next.bytes > limits::kGroupCommitBytesMax)) {
-          break;
-        }
-        events += next.keys.size();
-        bytes += next.bytes;
-        group.push_back(std::move(next));
-        queue_.pop_front();
-      }
-      space_cv_.notify_all();
-    }
+absl::StatusOr<std::string> EmbeddedLog::Encode(v1::Envelope& sealed) {
+  // Stored with its position: offsets are sequences, known at sealing.
+  return sealed.SerializeAsString();
+}
 
-    // Keys in order: the memtable's skiplist insert resumes from the previous key's place, so
-    // sorted (partition, offset) keys skip most of the search that a group's interleaved
-    // partitions would pay from the top. Same keys and values, still one atomic write.
-    std::vector<std::pair<const std::string*, const std::string*>> rows;
-    for (const Pending& p : group) {
-      for (size_t i = 0; i < p.keys.size(); i++) rows.emplace_back(&p.keys[i], &p.values[i]);
+absl::Status EmbeddedLog::Write(std::vector<SealedAppend>& group, GroupFailure& /*failure*/) {
+  // Keys in order: the memtable's skiplist insert resumes from the previous key's place, so
+  // sorted (partition, offset) keys skip most of the search that a group's interleaved
+  // partitions would pay from the top. Same keys and values, still one atomic write.
+  struct Row {
+    std::string key;
+    const std::string* value;
+    uint32_t partition;
+  };
+  std::vector<Row> rows;
+  for (const SealedAppend& a : group) {
+    for (size_t i = 0; i < a.values.size(); i++) {
+      rows.push_back({EventKey(a.positions[i].partition, a.positions[i].offset), &a.values[i],
+                      a.positions[i].partition.value()});
     }
-    std::sort(rows.begin(), rows.end(),
-              [](const auto& a, const auto& b) { return *a.first < *b.first; });
-    rocksdb::WriteBatch batch;
-    for (const auto& [key, value] : rows) {
-      batch.Put(partition_cfs_[PartitionOfKey(*key)], *key, *value).PermitUncheckedError();
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = sync_;
-    absl::Status status = FromRocks(db_->Write(wo, &batch), "append to the log");
-
-    std::vector<Pending> failed_queue;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (status.ok()) {
-        for (const Pending& p : group) {
-          for (const LogPosition& pos : p.positions) {
-            durable_ends_[pos.partition] = pos.offset + 1;
-            stats_.events++;
-          }
-        }
-        stats_.group_commits++;
-        appended_cv_.notify_all();
-      } else {
-        failed_ = status;
-        // Everything queued behind the failed write was sealed against it: fail it too.
-        while (!queue_.empty()) {
-          failed_queue.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        space_cv_.notify_all();
-        appended_cv_.notify_all();
-      }
-    }
-    for (Pending& p : group) {
-      if (status.ok()) {
-        p.done(std::move(p.positions));
-      } else {
-        p.done(absl::UnavailableError(absl::StrCat("append failed: ", status.message())));
-      }
-    }
-    for (Pending& p : failed_queue) {
-      p.done(absl::UnavailableError(absl::StrCat("append failed: ", status.message())));
-    }
-    group.clear();
   }
+  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.key < y.key; });
+  rocksdb::WriteBatch batch;
+  for (const Row& row : rows) {
+    batch.Put(partition_cfs_[row.partition], row.key, *row.value).PermitUncheckedError();
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  // A failure is final here: the log refuses writes until it is reopened (embedded_log.h).
+  return FromRocks(db_->Write(wo, &batch), "append to the log");
 }
 
 absl::StatusOr<std::vector<StoredEvent>> EmbeddedLog::Read(PartitionId partition, Offset from,
@@ -570,12 +467,8 @@ absl::Status EmbeddedLog::ScanStored(PartitionId partition, Offset from, size_t 
 absl::Status EmbeddedLog::ScanRange(PartitionId partition, Offset from, size_t max_events,
                                     rocksdb::ReadOptions ro,
                                     const std::function<bool(Offset, std::string_view)>& visit) {
-  Offset end;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(CheckReadPartition(partition, durable_ends_.size()));
-    end = durable_ends_[partition];
-  }
+  RETURN_IF_ERROR(CheckReadPartition(partition, data_partitions_ + 1));
+  const Offset end = writer_->Ends()[partition];
   if (from >= end || max_events == 0) return absl::OkStatus();
   const Offset stop = from + std::min<uint64_t>(max_events, end - from);
   const std::string upper = EventKey(partition, stop);
@@ -590,60 +483,21 @@ absl::Status EmbeddedLog::ScanRange(PartitionId partition, Offset from, size_t m
   return FromRocks(it->status(), "read the log");
 }
 
-LogEnds EmbeddedLog::Ends() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return durable_ends_;
-}
+LogEnds EmbeddedLog::Ends() { return writer_->Ends(); }
 
 LogEnds EmbeddedLog::WaitForAppend(const LogEnds& seen, absl::Time deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  const auto until = absl::ToChronoTime(deadline);
-  appended_cv_.wait_until(lock, until, [&] { return closed_ || durable_ends_ != seen; });
-  return durable_ends_;
+  return writer_->WaitForAppend(seen, deadline);
 }
 
-std::string EmbeddedLog::TipBefore(PartitionId partition, Offset end) {
-  if (end == Offset(0)) return GenesisHash();
-  auto last = Read(partition, end - 1, 1);
-  return last.ok() && !last->empty() ? last->front().hash() : GenesisHash();
-}
+std::vector<std::string> EmbeddedLog::ChainTips() { return writer_->Tips(); }
 
-std::vector<std::string> EmbeddedLog::ChainTips() {
-  // Tips of durable events only: read each partition's last durable event.
-  const LogEnds ends = Ends();
-  std::vector<std::string> tips;
-  tips.reserve(ends.size());
-  for (PartitionId p : ends.partitions()) tips.push_back(TipBefore(p, ends[p]));
-  return tips;
-}
+LogSummary EmbeddedLog::Summary() { return writer_->Summary(); }
 
-LogSummary EmbeddedLog::Summary() {
-  LogEnds ends;
-  LogSummary summary;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ends = durable_ends_;
-    summary.appends = stats_.appends;
-    summary.group_commits = stats_.group_commits;
-  }
-  // Offsets are contiguous: a partition holds as many events as its end says.
-  for (PartitionId p : ends.partitions()) {
-    summary.partitions.push_back({ends[p], ends[p].value(), TipBefore(p, ends[p])});
-  }
-  return summary;
-}
-
-void EmbeddedLog::Close() {
-  std::lock_guard<std::mutex> lock(mu_);
-  closed_ = true;
-  queue_cv_.notify_all();
-  space_cv_.notify_all();
-  appended_cv_.notify_all();
-}
+void EmbeddedLog::Close() { writer_->Close(); }
 
 EmbeddedLogStats EmbeddedLog::stats() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  const GroupCommitStats s = writer_->stats();
+  return {s.appends, s.group_commits, s.events};
 }
 
 std::string EmbeddedLog::StoredKey(LogPosition at) { return EventKey(at.partition, at.offset); }

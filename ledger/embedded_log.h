@@ -8,24 +8,22 @@
 // version. A log of the one-family layout (every partition in family "events") is copied into
 // this layout when it is opened.
 //
-// Durability: one committer thread takes every queued append (up to the group-commit limits)
-// and writes them as ONE WriteBatch with sync=true, so concurrent appenders share one fsync
-// (group commit). An append's callback runs only after that write returns. If a write fails,
+// Durability: the write path is group_commit.h's. Its committer takes every queued append (up
+// to the group-commit limits) and this log writes them as ONE WriteBatch with sync=true, so
+// concurrent appenders share one fsync (group commit); offsets are sequences, assigned when an
+// event is sealed. An append's callback runs only after that write returns. If a write fails,
 // the log refuses every later append (UNAVAILABLE) until it is reopened: offsets after a lost
 // write would otherwise leave a gap in the chain.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "ledger/event_log.h"
+#include "ledger/group_commit.h"
 #include "rocksdb/db.h"
 
 namespace perfledger {
@@ -46,7 +44,7 @@ struct EmbeddedLogStats {
   uint64_t events = 0;
 };
 
-class EmbeddedLog final : public EventLog {
+class EmbeddedLog final : public EventLog, private GroupCommit::Sink {
  public:
   static absl::StatusOr<std::unique_ptr<EmbeddedLog>> Open(const EmbeddedLogOptions& options);
   ~EmbeddedLog() override;
@@ -63,7 +61,7 @@ class EmbeddedLog final : public EventLog {
   LogEnds Ends() override;
   LogEnds WaitForAppend(const LogEnds& seen, absl::Time deadline) override;
   std::vector<std::string> ChainTips() override;
-  // Ends and tips read at one moment, with the append and group-commit counters.
+  // Ends, tips and event counts read at one moment, with the append and group-commit counters.
   LogSummary Summary() override;
   void Close() override;
 
@@ -90,18 +88,12 @@ class EmbeddedLog final : public EventLog {
                          rocksdb::ReadOptions ro,
                          const std::function<bool(Offset, std::string_view)>& visit);
 
-  struct Pending {
-    std::vector<std::string> keys;
-    std::vector<std::string> values;
-    std::vector<LogPosition> positions;
-    size_t bytes = 0;
-    AppendDone done;
-  };
-
   EmbeddedLog() = default;
-  // The hash of the event before `end` in `partition` (GenesisHash() when end is 0).
-  std::string TipBefore(PartitionId partition, Offset end);
-  void CommitLoop();
+
+  // GroupCommit::Sink: an event is stored as its serialized envelope; a group is one synced
+  // WriteBatch.
+  absl::StatusOr<std::string> Encode(v1::Envelope& sealed) override;
+  absl::Status Write(std::vector<SealedAppend>& group, GroupFailure& failure) override;
 
   uint32_t data_partitions_ = 0;
   bool sync_ = true;
@@ -109,18 +101,8 @@ class EmbeddedLog final : public EventLog {
   std::vector<rocksdb::ColumnFamilyHandle*> partition_cfs_;  // index = partition
   rocksdb::ColumnFamilyHandle* meta_cf_ = nullptr;
 
-  std::mutex mu_;
-  std::condition_variable queue_cv_;     // committer waits for work
-  std::condition_variable space_cv_;     // appenders wait for queue room
-  std::condition_variable appended_cv_;  // readers wait for new durable events
-  std::deque<Pending> queue_;
-  LogEnds next_offset_;                  // assigned (maybe not yet durable)
-  std::vector<std::string> tip_;         // hash of the last assigned event
-  LogEnds durable_ends_;                 // visible to readers
-  absl::Status failed_;                  // first write error; sticky
-  bool closed_ = false;
-  EmbeddedLogStats stats_;
-  std::thread committer_;
+  // The write path and the durable ends; declared last, so it stops before the store closes.
+  std::unique_ptr<GroupCommit> writer_;
 };
 
 }  // namespace perfledger

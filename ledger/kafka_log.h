@@ -20,11 +20,12 @@
 // Writing (role kWriter). Exactly one writer per log, guaranteed by Kafka: the writer's
 // transactional producer (enable.idempotence, acks=all) owns `transactional_id`; opening a
 // second writer with the same id fences the first (its next append fails with
-// FAILED_PRECONDITION). Append seals events under a lock (sequence, prev_hash, hash,
-// recorded_at), so chain order = append order, and queues them. One committer thread takes the
-// queued appends as a group (limits::kGroupCommit*) and writes the group as ONE Kafka
-// transaction: begin, produce all, commit. Offsets come from the delivery reports; callbacks
-// run after the commit, in append order, on the committer thread.
+// FAILED_PRECONDITION). The write path is group_commit.h's: Append seals events under a lock
+// (sequence, prev_hash, hash, recorded_at), so chain order = append order, and queues them; one
+// committer thread takes the queued appends as a group (limits::kGroupCommit*, gathered for up
+// to `linger`) and this log writes the group as ONE Kafka transaction: begin, produce all,
+// commit. Offsets come from the delivery reports; callbacks run after the commit, in append
+// order, on the committer thread.
 //
 // Failure handling. Any failed group makes the log refuse writes (sticky), as the embedded log
 // does, and fails every append queued behind it. Re-sealing the queued appends against the
@@ -77,86 +78,39 @@
 // This reads new events once more than the readers do, in exchange for exact ends (the last
 // committed event, not a marker) and wake-ups within one poll interval.
 //
+// Units. This class is the facade; each role lives in a unit of its own, internal to ledger/:
+//   kafka_options.h  the options and statistics (included here; rdkafka.h is not)
+//   kafka_client.h   librdkafka plumbing: errors, configuration, client handles, topic layout
+//   kafka_topics.h   creating and checking the topics
+//   kafka_writer.h   the transactional producer (group_commit.h's Sink)
+//   kafka_reader.h   the read lanes and cursors, tail scans, the replica's follower
+// Open composes them: the first read lane, the topics, the writer (kWriter), the tails, the
+// GroupCommit (with the writer as its Sink, or none), the follower (kReadReplica). Teardown
+// stops the follower first, then the GroupCommit (its committer finishes the queued appends
+// while the producer still exists), then the readers' cursors and lanes; the producer goes last.
+//
 // Thread safety: every method may be called from any thread concurrently (event_log.h).
 // librdkafka's callbacks run on the committer thread (delivery reports) or librdkafka's own
 // threads (logging).
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <utility>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ledger/event_log.h"
-#include "ledger/limits.h"
-
-// librdkafka's opaque handles (rdkafka.h stays out of this header).
-typedef struct rd_kafka_s rd_kafka_t;
-typedef struct rd_kafka_topic_s rd_kafka_topic_t;
-typedef struct rd_kafka_queue_s rd_kafka_queue_t;
-typedef struct rd_kafka_message_s rd_kafka_message_t;
+#include "ledger/group_commit.h"
+#include "ledger/kafka_options.h"
 
 namespace perfledger {
 
-enum class KafkaRole {
-  kWriter,       // owns the log: appends, fences any older writer with the same transactional_id
-  kReadReplica,  // reads and follows; never produces
-};
-
-struct KafkaLogOptions {
-  // bootstrap.servers, e.g. "127.0.0.1:19092". Required.
-  std::string brokers;
-  // Topics are "<prefix>.control" and "<prefix>.events". [A-Za-z0-9._-], at most 200 bytes.
-  std::string topic_prefix = "perfledger";
-  // Data partitions (the events topic's partition count). A new log is created with it; an
-  // existing log must have exactly this many (FAILED_PRECONDITION otherwise). 0 = whatever the
-  // existing log has, or limits::kDataPartitionsDefault for a new one.
-  uint32_t data_partitions = limits::kDataPartitionsDefault;
-  // Replication factor of topics this log creates (existing topics keep theirs); from 3 on,
-  // min.insync.replicas is 2. 0 = one replica per broker of the cluster, at most 3.
-  int replication_factor = 0;
-  KafkaRole role = KafkaRole::kWriter;
-  // The writer's transactional.id; empty = "<prefix>-writer". One writer per id at a time.
-  std::string transactional_id;
-
-  // Open as a whole: metadata, topic creation, init_transactions, recovery of the tips.
-  absl::Duration open_timeout = absl::Seconds(30);
-  // Bound on one group commit (begin, produce, commit) and on one recovery attempt;
-  // message.timeout.ms is 80 % of it, transaction.timeout.ms limits::
-  // kKafkaTransactionTimeoutFactor times it. 2 s..5 min.
-  absl::Duration append_timeout = absl::Seconds(10);
-  // How long Read waits for events that are known committed (Ends() says so) to arrive from
-  // the broker before it fails with UNAVAILABLE.
-  absl::Duration read_timeout = absl::Seconds(10);
-  // Replica: the follower's fetch long-poll (fetch.wait.max.ms). 1..50 ms.
-  absl::Duration replica_poll_interval = absl::Milliseconds(20);
-  // Producer linger.ms, and how long the committer waits to gather a group as large as the
-  // previous one before it starts a transaction.
-  absl::Duration linger = absl::Milliseconds(2);
-  // Check that existing topics neither compact nor expire records (DescribeConfigs). Only
-  // librdkafka's mock cluster, which cannot describe configs, needs this off.
-  bool verify_topic_configs = true;
-  // Extra librdkafka properties for every client this log creates (security.protocol, debug,
-  // test.mock.*, ...). Applied last, so they override the log's own settings: use with care.
-  std::vector<std::pair<std::string, std::string>> librdkafka_config;
-};
-
-struct KafkaLogStats {
-  uint64_t appends = 0;         // accepted appends
-  uint64_t transactions = 0;    // committed group transactions
-  uint64_t events = 0;          // committed events
-  uint64_t cursor_hits = 0;     // reads continued on a positioned cursor
-  uint64_t cursor_seeks = 0;    // reads that had to (re)position a cursor
-  uint64_t recoveries = 0;      // failed writes recovered from (new producer, tips re-read)
-};
+class KafkaFollower;
+class KafkaReader;
+class KafkaWriter;
 
 class KafkaLog final : public EventLog {
  public:
@@ -202,74 +156,10 @@ class KafkaLog final : public EventLog {
   KafkaLogStats stats();
 
  private:
-  // Client handles for one consumer ("lane") or the producer; topics indexed 0 control, 1 events.
-  struct Client;
-  struct Cursor;
-  // One event as it will be produced.
-  struct Record {
-    uint32_t partition = 0;
-    std::string key;
-    std::string value;
-    std::string type;
-    std::string event_id;
-    uint32_t schema_version = 0;
-  };
-  struct Pending {
-    std::vector<Record> records;
-    std::vector<LogPosition> positions;
-    std::vector<std::string> hashes;  // for the durable tips after commit
-    size_t bytes = 0;
-    AppendDone done;
-  };
-  struct Delivery {
-    int64_t offset = -1;
-    int err = -1;  // rd_kafka_resp_err_t; -1 = no report yet
-  };
-  struct Tail {
-    uint64_t end = 0;            // offset after the last committed event (0 when none)
-    uint64_t next_sequence = 0;  // the next event's sequence
-    std::string tip;             // hash of the last committed event (GenesisHash when none)
-  };
-
   explicit KafkaLog(const KafkaLogOptions& options);
 
-  // Open's steps.
+  // Open's steps once the options are checked: composes the units (see "Units").
   absl::Status Start();
-  absl::Status EnsureTopics(absl::Time deadline);
-  absl::Status CheckTopicConfigs(absl::Time deadline);
-  absl::Status StartProducer(absl::Time deadline);
-  // Reads the tail with `lane`'s consumer (lane 0 at Open; a fresh one when recovering, as
-  // lane 0 may be serving readers then).
-  absl::StatusOr<Tail> ScanTail(Client& lane, uint32_t partition, absl::Time deadline);
-  absl::Status StartFollower();
-
-  // Client creation: a consumer (read lane, follower) or the transactional producer.
-  absl::StatusOr<std::unique_ptr<Client>> NewConsumer(const char* purpose, int fetch_wait_ms);
-
-  // Writer side.
-  void CommitLoop();
-  // Writes `group` as one transaction; fills the positions. On error sets *in_doubt when the
-  // commit's outcome is unknown.
-  absl::Status CommitGroup(std::vector<Pending>& group, bool* in_doubt);
-  // After a failed group: a new producer and the tips from Kafka, retried until it works or
-  // the log closes; then writes are held (held_) until ResumeWrites.
-  void Recover();
-  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message, void* opaque);
-
-  // Replica side.
-  void FollowLoop();
-
-  // Readers.
-  Cursor* AcquireCursor(uint32_t partition, uint64_t from, absl::Status* error);
-  void ReleaseCursor(Cursor* cursor);
-  absl::Status ReadFromCursor(Cursor& c, uint32_t partition, uint64_t from, uint64_t end,
-                              size_t max_events, std::vector<StoredEvent>& out);
-
-  // Log partition → (topic index, Kafka partition).
-  int TopicIndex(uint32_t partition) const { return partition == 0 ? 0 : 1; }
-  int32_t KafkaPartition(uint32_t partition) const {
-    return partition == 0 ? 0 : static_cast<int32_t>(partition - 1);
-  }
 
   // Immutable after Open.
   const KafkaLogOptions options_;
@@ -277,45 +167,15 @@ class KafkaLog final : public EventLog {
   uint32_t data_partitions_ = 0;
   std::string control_topic_;
   std::string events_topic_;
-  std::string transactional_id_;
 
-  // Writer: the producer and the committer. Committer-thread only: producer_ calls, deliveries_.
-  std::unique_ptr<Client> producer_;
-  uint64_t group_generation_ = 0;
-  size_t last_group_appends_ = 1;  // appends the last group took (gathering target)
-  std::vector<Delivery> deliveries_;
-  size_t delivered_ = 0;
-
-  std::mutex mu_;
-  std::condition_variable queue_cv_;     // committer waits for work
-  std::condition_variable space_cv_;     // appenders wait for queue room
-  std::condition_variable appended_cv_;  // waiters for new committed events
-  std::deque<Pending> queue_;
-  std::vector<uint64_t> next_sequence_;  // writer: assigned (maybe not yet committed)
-  std::vector<std::string> tip_;         // writer: hash of the last assigned event
-  LogEnds durable_ends_;                 // committed, visible to readers
-  std::vector<std::string> durable_tips_;  // writer: hash of the last committed event
-  std::vector<uint64_t> durable_events_;  // committed events per partition (= next sequence)
-  absl::Status failed_;                  // first write error; sticky until Recover succeeds
-  bool held_ = false;                    // recovered; writes wait for ResumeWrites
-  bool closed_ = false;
-  KafkaLogStats stats_;
-  std::thread committer_;
-
+  // Writer: the transactional producer, the GroupCommit's Sink.
+  std::unique_ptr<KafkaWriter> writer_;
+  // Readers: the lanes and their cursors.
+  std::unique_ptr<KafkaReader> reader_;
+  // The write path (writer) and the committed ends, tips and event counts (both roles).
+  std::unique_ptr<GroupCommit> durable_;
   // Replica: the follower.
-  std::unique_ptr<Client> follower_;
-  rd_kafka_queue_t* follower_queue_ = nullptr;
-  std::atomic<bool> stop_follower_{false};
-  std::thread follow_thread_;
-
-  // Readers: lanes and their cursors (lane-major: cursors_[lane * partitions + p]).
-  std::mutex readers_mu_;
-  std::condition_variable readers_cv_;   // a busy cursor was released
-  std::vector<std::unique_ptr<Client>> lanes_;
-  std::vector<std::unique_ptr<Cursor>> cursors_;
-  uint64_t read_clock_ = 0;              // LRU clock
-  uint64_t cursor_hits_ = 0;
-  uint64_t cursor_seeks_ = 0;
+  std::unique_ptr<KafkaFollower> follower_;
 };
 
 }  // namespace perfledger

@@ -37,6 +37,10 @@ inline constexpr size_t kObservationsPerRequestMax = kBatchEventsMax;
 inline constexpr size_t kGroupCommitEventsMax = 20'000;       // events in one synced write
 inline constexpr size_t kGroupCommitBytesMax = 16 * 1024 * 1024;
 inline constexpr size_t kAppendQueueDepthMax = 4'096;         // queued appends before pushback
+// An idle committer wakes this often to serve its backend (group_commit.h, Sink::Idle).
+inline constexpr int64_t kGroupCommitIdleMs = 100;
+// A log that recovers on its own retries this often until it does or closes (Sink::Recover).
+inline constexpr int64_t kLogRecoverRetryMs = 500;
 // The log's store: one family per partition, all sharing one memtable budget and one block cache,
 // so memory does not grow with the partition count. A family flushes at its own buffer size or
 // when all memtables together reach the budget, whichever comes first.

@@ -124,14 +124,19 @@ for nodes in $layouts; do
     bl_rps=$(after "$bl" events/s) bl_p50=$(after "$bl" p50)
     tx_rps=$(after "$tl" events/s) tx_p50=$(after "$tl" p50)
     cpu=$(after "$(grep -m1 'per request: server' "$dir/bench.txt" || true)" server)
+    # The baselines' CPU per write: their process's cores over their rate (librdkafka's own
+    # threads included, which is where a transaction's client cost lies).
+    bl_cores=$(after "$(grep -m1 '^baseline   cpu cores' "$dir/bench.txt" || true)" cores)
+    tx_cores=$(after "$(grep -m1 '^baseline   cpu cores' "$dir/txn.txt" || true)" cores)
+    per_op() { awk -v c="$1" -v r="$2" 'BEGIN { if (r > 0 && c != "?") printf "%.0f", c * 1e6 / r; else print "?" }'; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
     {
       printf '%d node(s), %2d client(s): perfledgerd %6s commands/s  p50 %6s us  server cpu %s us/command\n' \
         "$nodes" "$clients" "$rps" "$p50" "$cpu"
-      printf '    raw produce       %6s records/s  p50 %6s us   perfledgerd p50 / this %s\n' \
-        "$bl_rps" "$bl_p50" "$(ratio "$p50" "$bl_p50")"
-      printf '    raw transaction   %6s txns/s     p50 %6s us   perfledgerd p50 / this %s\n' \
-        "$tx_rps" "$tx_p50" "$(ratio "$p50" "$tx_p50")"
+      printf '    raw produce       %6s records/s  p50 %6s us   perfledgerd p50 / this %s   client cpu %s us/record\n' \
+        "$bl_rps" "$bl_p50" "$(ratio "$p50" "$bl_p50")" "$(per_op "$bl_cores" "$bl_rps")"
+      printf '    raw transaction   %6s txns/s     p50 %6s us   perfledgerd p50 / this %s   client cpu %s us/txn\n' \
+        "$tx_rps" "$tx_p50" "$(ratio "$p50" "$tx_p50")" "$(per_op "$tx_cores" "$tx_rps")"
     } >>"$summary"
   done
   kafka down "${node_args[@]}" >/dev/null 2>&1 || true
@@ -152,7 +157,9 @@ version=$("$server_bin" --version 2>/dev/null | head -1 || echo '?')
   echo "**transaction** (each client: begin, one record, its report, commit). A perfledgerd"
   echo "command is answered after its group's transaction commits, so the transaction baseline is"
   echo "the floor of one command alone; with many clients a group commit shares one transaction"
-  echo "among many commands. The brokers, the server and the client share this machine's cores."
+  echo "among many commands. A baseline's client cpu is its process's CPU (librdkafka's threads"
+  echo "included) per record or per transaction; perfledgerd's server cpu includes its own"
+  echo "producer's share. The brokers, the server and the client share this machine's cores."
   echo "\`tools/perfbench/README.md\` explains each flag."
   echo
   echo "| | |"
